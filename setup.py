@@ -1,0 +1,82 @@
+"""Build script for bptt's optional Cython extension.
+
+Metadata lives in pyproject.toml. The extension modules in csrc/ compile to
+``bptt._cython.<family>``. A failed compile is not a failed install: bptt then
+runs on its Numba and NumPy backends, and ``bptt.backends()`` says so. Set
+``BPTT_NO_CYTHON=1`` to skip the extension on purpose.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+FAMILIES = ["gru", "rnn", "lstm"]
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext that reports a compile failure instead of aborting the install."""
+
+    def run(self):
+        try:
+            super().run()
+        except Exception as exc:  # noqa: BLE001 - any compiler failure is optional
+            self._skip(exc)
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as exc:  # noqa: BLE001
+            self._skip(exc, ext.name)
+
+    @staticmethod
+    def _skip(exc, name="the Cython extension"):
+        print(
+            f"WARNING: bptt could not compile {name} ({exc}); "
+            "it will run on its Numba and NumPy backends.",
+            file=sys.stderr,
+        )
+
+
+def cython_extensions():
+    if os.environ.get("BPTT_NO_CYTHON", "") not in ("", "0"):
+        print("BPTT_NO_CYTHON is set: skipping the Cython extension.", file=sys.stderr)
+        return []
+    try:
+        import numpy
+        from Cython.Build import cythonize
+        from setuptools import Extension
+    except ImportError as exc:
+        print(f"WARNING: cannot cythonize ({exc}); skipping the Cython extension.", file=sys.stderr)
+        return []
+    here = Path(__file__).parent
+    extensions = [
+        Extension(
+            f"bptt._cython.{name}",
+            [str(Path("csrc") / f"{name}.pyx")],
+            include_dirs=[numpy.get_include(), str(here / "csrc")],
+            extra_compile_args=["-O3"],
+            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        )
+        for name in FAMILIES
+    ]
+    try:
+        return cythonize(
+            extensions,
+            include_path=[str(here / "csrc")],
+            compiler_directives={
+                "language_level": 3,
+                "boundscheck": False,
+                "wraparound": False,
+                "initializedcheck": False,
+                "cdivision": True,
+            },
+        )
+    except Exception as exc:  # noqa: BLE001
+        print(f"WARNING: cythonize failed ({exc}); skipping the Cython extension.", file=sys.stderr)
+        return []
+
+
+setup(ext_modules=cython_extensions(), cmdclass={"build_ext": OptionalBuildExt})

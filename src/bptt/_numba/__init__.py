@@ -1,0 +1,1 @@
+"""The Numba backend: the NumPy reference's kernels, jitted with ``cache=True``."""

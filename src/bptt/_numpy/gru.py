@@ -1,0 +1,186 @@
+"""GRU cells, both formulations (SPEC.md "The cells").
+
+torch / cuDNN formulation, gates stacked r, z, n:
+    r  = sigma(W_ir x + b_ir + W_hr h + b_hr)
+    z  = sigma(W_iz x + b_iz + W_hz h + b_hz)
+    n  = tanh(W_in x + b_in + r (.) (W_hn h + b_hn))
+    h' = (1 - z) (.) n + z (.) h
+
+seed formulation (seeds 000 and 001), rows stacked r, z, h~:
+    z  = sigma(W_zh h + W_zx x + b_z)
+    r  = sigma(W_rh h + W_rx x + b_r)
+    h~ = tanh(W_h (r (.) h) + W_x x + b_h)
+    h' = (1 - z) (.) h + z (.) h~
+
+Every kernel works on a batch: x (B, I), h (B, H). A cell step is split in
+two: the input projection ``gi = x W_ih^T + b`` (for a sequence, one matrix
+product over all steps) and the recurrent ``*_step_*`` part.
+"""
+
+import numpy as np
+
+from ._math import sigmoid
+
+# ----------------------------------------------------------------------------
+# torch formulation
+# ----------------------------------------------------------------------------
+
+
+def gru_step_forward(h_next, gates, gi, h, weight_hh, bias_hh):
+    """One step after the input projection.
+
+    h_next: (B, H) written.  gates: (B, 4H) written: [r | z | n | hn], where
+    hn = W_hn h + b_hn is kept because dL/dr needs it.
+    gi: (B, 3H) = x W_ih^T + b_ih.  h: (B, H).  weight_hh: (3H, H).
+    """
+    H = h.shape[1]
+    gh = h @ weight_hh.T + bias_hh  # (B, 3H)
+    r = sigmoid(gi[:, :H] + gh[:, :H])  # [torch-GRU r]
+    z = sigmoid(gi[:, H : 2 * H] + gh[:, H : 2 * H])  # [torch-GRU z]
+    hn = gh[:, 2 * H :]
+    n = np.tanh(gi[:, 2 * H :] + r * hn)  # [torch-GRU n]
+    h_next[...] = (1 - z) * n + z * h  # [torch-GRU h']
+    gates[:, :H] = r
+    gates[:, H : 2 * H] = z
+    gates[:, 2 * H : 3 * H] = n
+    gates[:, 3 * H :] = hn
+
+
+def gru_step_backward(dgi, dgh, dh, dh_next, gates, h, weight_hh):
+    """Mirror of ``gru_step_forward``.
+
+    dgi: (B, 3H) written, dL/d(gi).  dgh: (B, 3H) written, dL/d(W_hh h + b_hh).
+    dh: (B, H) written, dL/dh.  dh_next: (B, H), dL/dh'.
+    """
+    H = h.shape[1]
+    r = gates[:, :H]
+    z = gates[:, H : 2 * H]
+    n = gates[:, 2 * H : 3 * H]
+    hn = gates[:, 3 * H :]
+    # h' = (1 - z) n + z h
+    dn = dh_next * (1 - z)
+    dz = dh_next * (h - n)
+    dh_direct = dh_next * z
+    # n = tanh(a_n), a_n = gi_n + r hn
+    dan = dn * (1 - n * n)
+    dr = dan * hn
+    dhn = dan * r
+    # r, z = sigma(a_r), sigma(a_z)
+    dar = dr * r * (1 - r)
+    daz = dz * z * (1 - z)
+    dgi[:, :H] = dar
+    dgi[:, H : 2 * H] = daz
+    dgi[:, 2 * H :] = dan
+    dgh[:, :H] = dar
+    dgh[:, H : 2 * H] = daz
+    dgh[:, 2 * H :] = dhn
+    dh[...] = dh_direct + dgh @ weight_hh
+
+
+def gru_cell_forward(h_next, gates, x, h, weight_ih, weight_hh, bias_ih, bias_hh):
+    """One GRU cell step, torch formulation.
+
+    h_next: (B, H) written.  gates: (B, 4H) written, the cache for backward.
+    x: (B, I).  h: (B, H).  weight_ih: (3H, I).  weight_hh: (3H, H).
+    bias_ih, bias_hh: (3H,).
+    """
+    gi = x @ weight_ih.T + bias_ih  # (B, 3H)
+    gru_step_forward(h_next, gates, gi, h, weight_hh, bias_hh)
+
+
+def gru_cell_backward(
+    dx, dh, dweight_ih, dweight_hh, dbias_ih, dbias_hh,
+    dh_next, gates, x, h, weight_ih, weight_hh,
+):
+    """Mirror of ``gru_cell_forward``: writes dx (B, I) and dh (B, H), adds
+    into dweight_ih (3H, I), dweight_hh (3H, H), dbias_ih, dbias_hh (3H,)."""
+    B, H = h.shape
+    dgi = np.empty((B, 3 * H), dtype=h.dtype)
+    dgh = np.empty((B, 3 * H), dtype=h.dtype)
+    gru_step_backward(dgi, dgh, dh, dh_next, gates, h, weight_hh)
+    dweight_hh += dgh.T @ h
+    dbias_hh += dgh.sum(axis=0)
+    dx[...] = dgi @ weight_ih
+    dweight_ih += dgi.T @ x
+    dbias_ih += dgi.sum(axis=0)
+
+
+# ----------------------------------------------------------------------------
+# seed formulation
+# ----------------------------------------------------------------------------
+
+
+def gru_seed_step_forward(h_next, gates, gi, h, weight_hh):
+    """One seed-GRU step after the input projection.
+
+    h_next: (B, H) written.  gates: (B, 3H) written: [r | z | h~].
+    gi: (B, 3H) = x W_ih^T + b (all biases of this formulation are additive).
+    h: (B, H).  weight_hh: (3H, H), rows [W_rh; W_zh; W_h].
+    """
+    H = h.shape[1]
+    ghrz = h @ weight_hh[: 2 * H].T  # (B, 2H)
+    r = sigmoid(gi[:, :H] + ghrz[:, :H])  # [seed-GRU r]
+    z = sigmoid(gi[:, H : 2 * H] + ghrz[:, H:])  # [seed-GRU z]
+    rh = r * h
+    hc = np.tanh(gi[:, 2 * H :] + rh @ weight_hh[2 * H :].T)  # [seed-GRU h~]
+    h_next[...] = (1 - z) * h + z * hc  # [seed-GRU h']
+    gates[:, :H] = r
+    gates[:, H : 2 * H] = z
+    gates[:, 2 * H :] = hc
+
+
+def gru_seed_step_backward(dgi, dweight_hh, dh, dh_next, gates, h, weight_hh):
+    """Mirror of ``gru_seed_step_forward``.
+
+    dgi: (B, 3H) written, dL/d(gi) (= dL/d(bias) per row).
+    dweight_hh: (3H, H) added into.  dh: (B, H) written.  dh_next: (B, H).
+    """
+    H = h.shape[1]
+    r = gates[:, :H]
+    z = gates[:, H : 2 * H]
+    hc = gates[:, 2 * H :]
+    rh = r * h
+    # h' = (1 - z) h + z h~
+    dhc = dh_next * z
+    dz = dh_next * (hc - h)
+    dh_direct = dh_next * (1 - z)
+    # h~ = tanh(a_h), a_h = gi_h + W_h (r h)
+    dah = dhc * (1 - hc * hc)
+    drh = dah @ weight_hh[2 * H :]
+    dweight_hh[2 * H :] += dah.T @ rh
+    dr = drh * h
+    dh_direct += drh * r
+    # r, z = sigma(a_r), sigma(a_z)
+    dar = dr * r * (1 - r)
+    daz = dz * z * (1 - z)
+    dgi[:, :H] = dar
+    dgi[:, H : 2 * H] = daz
+    dgi[:, 2 * H :] = dah
+    dgrz = dgi[:, : 2 * H]
+    dweight_hh[: 2 * H] += dgrz.T @ h
+    dh[...] = dh_direct + dgrz @ weight_hh[: 2 * H]
+
+
+def gru_seed_cell_forward(h_next, gates, x, h, weight_ih, weight_hh, bias):
+    """One GRU cell step, seed formulation.
+
+    h_next: (B, H) written.  gates: (B, 3H) written, the cache for backward.
+    x: (B, I).  h: (B, H).  weight_ih: (3H, I) rows [W_rx; W_zx; W_x].
+    weight_hh: (3H, H) rows [W_rh; W_zh; W_h].  bias: (3H,) [b_r; b_z; b_h].
+    """
+    gi = x @ weight_ih.T + bias  # (B, 3H)
+    gru_seed_step_forward(h_next, gates, gi, h, weight_hh)
+
+
+def gru_seed_cell_backward(
+    dx, dh, dweight_ih, dweight_hh, dbias,
+    dh_next, gates, x, h, weight_ih, weight_hh,
+):
+    """Mirror of ``gru_seed_cell_forward``: writes dx (B, I) and dh (B, H),
+    adds into dweight_ih (3H, I), dweight_hh (3H, H), dbias (3H,)."""
+    B, H = h.shape
+    dgi = np.empty((B, 3 * H), dtype=h.dtype)
+    gru_seed_step_backward(dgi, dweight_hh, dh, dh_next, gates, h, weight_hh)
+    dx[...] = dgi @ weight_ih
+    dweight_ih += dgi.T @ x
+    dbias += dgi.sum(axis=0)
