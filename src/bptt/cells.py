@@ -1,0 +1,540 @@
+"""Single-step recurrent cells: the Python face of the cell kernels.
+
+Each class validates its input, shapes it to (B, features), calls one
+forward kernel and keeps a small cache; ``backward`` calls the mirrored
+kernel with that cache. Parameter gradients accumulate across calls, as in
+torch, until ``zero_grad()``.
+
+- ``GRU_Cell``: the seed 000 homework interface (seed GRU equations).
+- ``GRUCell``, ``RNNCell``, ``LSTMCell``: torch's formulations, names, shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._backend import get_backend
+from ._validation import (
+    check_bool,
+    check_dtype,
+    check_rng,
+    check_size,
+    parameter,
+    step_input,
+)
+
+Array = np.ndarray
+
+# rnn kernel activation codes (the same in every backend)
+_ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2}
+
+
+class _Cell:
+    """Parameters, gradients, state dicts and backend choice, shared by all cells.
+
+    Subclasses set ``family`` (the kernel module), ``_gates`` (stacked blocks
+    of H rows in the weights) and implement ``forward`` / ``backward``.
+    """
+
+    family: str
+    _gates: int
+
+    def __init__(self, input_size, hidden_size, bias, backend, dtype, seed, rng):
+        self.input_size = check_size("input_size", input_size)
+        self.hidden_size = check_size("hidden_size", hidden_size)
+        self.bias = check_bool("bias", bias)
+        self.dtype = check_dtype(dtype)
+        self._kernels = getattr(get_backend(backend), self.family)
+        self._backend_name = get_backend(backend).name
+        generator = check_rng(seed, rng)
+        bound = 1.0 / math.sqrt(self.hidden_size)  # torch's init: U(-1/sqrt(H), 1/sqrt(H))
+        self._params: dict[str, Array] = {}
+        self._grads: dict[str, Array] = {}
+        for name, shape in self._storage_shapes().items():
+            self._params[name] = generator.uniform(-bound, bound, size=shape).astype(self.dtype)
+            self._grads[name] = np.zeros(shape, dtype=self.dtype)
+        # Kernels always take biases; a bias-free cell hands them zeros and a
+        # scratch gradient that is cleared before each use and never exposed.
+        rows = self._gates * self.hidden_size
+        self._zero_bias = np.zeros(rows, dtype=self.dtype)
+        self._scratch_dbias = (np.zeros(rows, dtype=self.dtype), np.zeros(rows, dtype=self.dtype))
+        self._cache = None
+
+    # -- storage ------------------------------------------------------------
+
+    def _storage_shapes(self) -> dict[str, tuple[int, ...]]:
+        rows = self._gates * self.hidden_size
+        shapes = {
+            "weight_ih": (rows, self.input_size),
+            "weight_hh": (rows, self.hidden_size),
+        }
+        if self.bias:
+            shapes["bias_ih"] = (rows,)
+            shapes["bias_hh"] = (rows,)
+        return shapes
+
+    def _bias_args(self) -> tuple[Array, Array]:
+        if self.bias:
+            return self._params["bias_ih"], self._params["bias_hh"]
+        return self._zero_bias, self._zero_bias
+
+    def _dbias_args(self) -> tuple[Array, Array]:
+        if self.bias:
+            return self._grads["bias_ih"], self._grads["bias_hh"]
+        for scratch in self._scratch_dbias:
+            scratch.fill(0)
+        return self._scratch_dbias
+
+    # -- public parameter API -------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        """The backend whose kernels this cell runs: "cython", "numba" or "numpy"."""
+        return self._backend_name
+
+    def parameters(self) -> dict[str, Array]:
+        """The live parameter arrays by name: update them in place to train."""
+        return dict(self._params)
+
+    @property
+    def grads(self) -> dict[str, Array]:
+        """The accumulated gradient of each parameter, keyed like ``parameters()``."""
+        return dict(self._grads)
+
+    def zero_grad(self) -> None:
+        """Clear every accumulated parameter gradient."""
+        for g in self._grads.values():
+            g.fill(0)
+
+    def state_dict(self) -> dict[str, Array]:
+        """A copy of every parameter, keyed by name."""
+        return {name: p.copy() for name, p in self.parameters().items()}
+
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        """Copy parameters in from numpy arrays or torch tensors.
+
+        Keys must match ``parameters()`` exactly; shapes and dtype must match
+        too. Everything is checked before anything is written.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+        params = self.parameters()
+        missing = sorted(set(params) - set(state_dict))
+        unexpected = sorted(set(state_dict) - set(params))
+        if missing or unexpected:
+            raise ValueError(
+                f"state_dict keys do not match {type(self).__name__}'s parameters: "
+                f"missing {missing}, unexpected {unexpected}"
+            )
+        checked = {
+            name: parameter(name, state_dict[name], p.shape, self.dtype) for name, p in params.items()
+        }
+        for name, value in checked.items():
+            np.copyto(params[name], value)
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - every cell overrides
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.input_size}, {self.hidden_size}, bias={self.bias}"
+            f"{self._extra_repr()}, backend={self.backend!r}, dtype={self.dtype.name})"
+        )
+
+    def _extra_repr(self) -> str:
+        return ""
+
+    # -- shared input handling ----------------------------------------------
+
+    def _state(self, name: str, value, batch: int, batched: bool) -> Array:
+        """A hidden or cell state matching x's batch; ``None`` means zeros."""
+        H = self.hidden_size
+        if value is None:
+            return np.zeros((batch, H), dtype=self.dtype)
+        a, a_batched = step_input(name, value, H, self.dtype, batch=batch if batched else None)
+        if a_batched != batched:
+            raise ValueError(
+                f"x and {name} must both be unbatched (1-D) or both batched (2-D); "
+                f"got x with batch {batch if batched else 'none'} and {name} of shape "
+                f"{np.shape(value)}"
+            )
+        return a
+
+    def _upstream(self, name: str, value, batch: int, batched: bool) -> Array:
+        """A gradient coming into backward: (H,) or (1, H) unbatched, (B, H) batched."""
+        H = self.hidden_size
+        a, a_batched = step_input(name, value, H, self.dtype, batch=batch)
+        if batched and not a_batched:
+            raise ValueError(f"{name} must have shape ({batch}, {H}), got {np.shape(value)}")
+        return a
+
+    def _cached(self):
+        if self._cache is None:
+            raise ValueError(
+                f"{type(self).__name__}.backward() called before forward(): there is no step to "
+                "differentiate"
+            )
+        return self._cache
+
+
+# ----------------------------------------------------------------------------
+# GRU, seed formulation: the homework interface
+# ----------------------------------------------------------------------------
+
+
+def _block(storage: str, index: int, what: str) -> property:
+    """A property exposing rows [index*H, (index+1)*H) of a stacked parameter."""
+
+    def get(self):
+        if storage not in self._params:
+            raise AttributeError(f"GRU_Cell(bias=False) has no {what}")
+        H = self.hidden_size
+        return self._params[storage][index * H : (index + 1) * H]
+
+    def set(self, value):
+        current = get(self)
+        np.copyto(current, parameter(what, value, current.shape, self.dtype))
+
+    return property(get, set, doc=f"{what}: a writeable view into the stacked {storage}.")
+
+
+def _grad_block(storage: str, index: int, what: str) -> property:
+    def get(self):
+        if storage not in self._grads:
+            raise AttributeError(f"GRU_Cell(bias=False) has no d{what}")
+        H = self.hidden_size
+        return self._grads[storage][index * H : (index + 1) * H]
+
+    return property(get, doc=f"dL/d{what}, accumulated by backward().")
+
+
+class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
+    """The seed 000 / 001 GRU cell, with the homework's interface.
+
+    Equations (SPEC.md, "GRU, the seed formulation")::
+
+        z  = sigma(Wzh h + Wzx x [+ bz])
+        r  = sigma(Wrh h + Wrx x [+ br])
+        h~ = tanh(Wh (r * h) + Wx x [+ bh])
+        h' = (1 - z) * h + z * h~
+
+    Attributes ``Wzh, Wrh, Wh`` (h, h) and ``Wzx, Wrx, Wx`` (h, d) (and
+    ``bz, br, bh`` (h,) with ``bias=True``) are writeable views into stacked
+    arrays laid out as torch stacks its GRU (rows r, z, h~); the gradients
+    ``dWzh, ... , dWx`` (``dbz, dbr, dbh``) likewise.
+
+    ``forward(x, h)``: x (d,) and h (h,) give h_t (h,); x (B, d) and h (B, h)
+    give (B, h). ``backward(delta)``: delta (1, h) or (h,) gives dx (1, d) and
+    dh (1, h); a batched delta (B, h) gives (B, d) and (B, h). Each backward
+    adds its weight gradients (summed over the batch) into ``dW*``.
+    """
+
+    family = "gru"
+    _gates = 3
+
+    def __init__(
+        self,
+        in_dim: int,
+        hidden_dim: int,
+        bias: bool = False,
+        *,
+        backend: str = "auto",
+        dtype=np.float64,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ):
+        super().__init__(in_dim, hidden_dim, bias, backend, dtype, seed, rng)
+        self.d = self.input_size
+        self.h = self.hidden_size
+
+    def _storage_shapes(self):
+        rows = 3 * self.hidden_size
+        shapes = {"weight_ih": (rows, self.input_size), "weight_hh": (rows, self.hidden_size)}
+        if self.bias:
+            shapes["bias"] = (rows,)  # every seed bias is additive: one vector suffices
+        return shapes
+
+    # rows of weight_hh / weight_ih / bias: [r; z; h~]
+    Wrh = _block("weight_hh", 0, "Wrh")
+    Wzh = _block("weight_hh", 1, "Wzh")
+    Wh = _block("weight_hh", 2, "Wh")
+    Wrx = _block("weight_ih", 0, "Wrx")
+    Wzx = _block("weight_ih", 1, "Wzx")
+    Wx = _block("weight_ih", 2, "Wx")
+    br = _block("bias", 0, "br")
+    bz = _block("bias", 1, "bz")
+    bh = _block("bias", 2, "bh")
+    dWrh = _grad_block("weight_hh", 0, "Wrh")
+    dWzh = _grad_block("weight_hh", 1, "Wzh")
+    dWh = _grad_block("weight_hh", 2, "Wh")
+    dWrx = _grad_block("weight_ih", 0, "Wrx")
+    dWzx = _grad_block("weight_ih", 1, "Wzx")
+    dWx = _grad_block("weight_ih", 2, "Wx")
+    dbr = _grad_block("bias", 0, "br")
+    dbz = _grad_block("bias", 1, "bz")
+    dbh = _grad_block("bias", 2, "bh")
+
+    _WEIGHT_NAMES = ("Wzh", "Wrh", "Wh", "Wzx", "Wrx", "Wx")
+    _BIAS_NAMES = ("bz", "br", "bh")
+
+    def _names(self) -> tuple[str, ...]:
+        return self._WEIGHT_NAMES + (self._BIAS_NAMES if self.bias else ())
+
+    def parameters(self) -> dict[str, Array]:
+        """The six weight blocks (and three biases) by their homework names."""
+        return {name: getattr(self, name) for name in self._names()}
+
+    @property
+    def grads(self) -> dict[str, Array]:
+        """``dWzh`` ... keyed by the parameter's name ("Wzh", ...)."""
+        return {name: getattr(self, "d" + name) for name in self._names()}
+
+    def init_weights(
+        self,
+        Wzh: Array,
+        Wrh: Array,
+        Wh: Array,
+        Wzx: Array,
+        Wrx: Array,
+        Wx: Array,
+        bz: Array | None = None,
+        br: Array | None = None,
+        bh: Array | None = None,
+    ) -> None:
+        """Set the weights (and, with ``bias=True``, the biases; omitted ones are zero).
+
+        Shapes: Wzh, Wrh, Wh (h, h); Wzx, Wrx, Wx (h, d); bz, br, bh (h,).
+        The arrays are copied; their dtype must be the cell's.
+        """
+        values = {"Wzh": Wzh, "Wrh": Wrh, "Wh": Wh, "Wzx": Wzx, "Wrx": Wrx, "Wx": Wx}
+        biases = {"bz": bz, "br": br, "bh": bh}
+        if self.bias:
+            zeros = np.zeros(self.hidden_size, dtype=self.dtype)
+            values.update({k: zeros if v is None else v for k, v in biases.items()})
+        elif any(v is not None for v in biases.values()):
+            raise ValueError("this GRU_Cell was built with bias=False: do not pass bz, br or bh")
+        self.load_state_dict(values)
+
+    def forward(self, x: Array, h: Array) -> Array:
+        """One step: h_t from x_t (d,) or (B, d) and h_{t-1} (h,) or (B, h)."""
+        x2, batched = step_input("x", x, self.input_size, self.dtype)
+        B = x2.shape[0]
+        if h is None:
+            raise TypeError("GRU_Cell.forward needs h, the previous hidden state")
+        h2 = self._state("h", h, B, batched)
+        H = self.hidden_size
+        h_next = np.empty((B, H), dtype=self.dtype)
+        gates = np.empty((B, 3 * H), dtype=self.dtype)  # [r | z | h~]
+        bias = self._params["bias"] if self.bias else self._zero_bias
+        p = self._params
+        self._kernels.gru_seed_cell_forward(h_next, gates, x2, h2, p["weight_ih"], p["weight_hh"], bias)
+        self._cache = (x2, h2, gates, batched)
+        return h_next if batched else h_next[0]
+
+    def backward(self, delta: Array) -> tuple[Array, Array]:
+        """dL/dh_t in; (dx, dh) out. Adds this step's weight gradients into dW*."""
+        x2, h2, gates, batched = self._cached()
+        B = x2.shape[0]
+        dh_next = self._upstream("delta", delta, B, batched)
+        dx = np.empty((B, self.input_size), dtype=self.dtype)
+        dh = np.empty((B, self.hidden_size), dtype=self.dtype)
+        g, p = self._grads, self._params
+        dbias = g["bias"] if self.bias else self._dbias_args()[0]
+        self._kernels.gru_seed_cell_backward(
+            dx, dh, g["weight_ih"], g["weight_hh"], dbias,
+            dh_next, gates, x2, h2, p["weight_ih"], p["weight_hh"],
+        )
+        return dx, dh
+
+
+# ----------------------------------------------------------------------------
+# torch formulations
+# ----------------------------------------------------------------------------
+
+
+class _TorchCell(_Cell):
+    """Constructor shared by the torch-style cells."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        backend: str = "auto",
+        dtype=np.float64,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ):
+        super().__init__(input_size, hidden_size, bias, backend, dtype, seed, rng)
+
+    def _unbatch(self, batched: bool, *arrays: Array):
+        return arrays if batched else tuple(a[0] for a in arrays)
+
+
+class GRUCell(_TorchCell):
+    """torch.nn.GRUCell's formulation, parameter names and shapes.
+
+    ``weight_ih`` (3H, I), ``weight_hh`` (3H, H), ``bias_ih``, ``bias_hh``
+    (3H,), gates stacked r, z, n. ``forward(x, h=None) -> h'``;
+    ``backward(dh_next) -> (dx, dh)``.
+    """
+
+    family = "gru"
+    _gates = 3
+
+    def forward(self, x: Array, h: Array | None = None) -> Array:
+        """One step: x (I,) or (B, I); h (H,) or (B, H), zeros if omitted."""
+        x2, batched = step_input("x", x, self.input_size, self.dtype)
+        B, H = x2.shape[0], self.hidden_size
+        h2 = self._state("h", h, B, batched)
+        h_next = np.empty((B, H), dtype=self.dtype)
+        gates = np.empty((B, 4 * H), dtype=self.dtype)  # [r | z | n | W_hn h + b_hn]
+        p = self._params
+        self._kernels.gru_cell_forward(
+            h_next, gates, x2, h2, p["weight_ih"], p["weight_hh"], *self._bias_args()
+        )
+        self._cache = (x2, h2, gates, batched)
+        return h_next if batched else h_next[0]
+
+    def backward(self, dh_next: Array) -> tuple[Array, Array]:
+        """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
+        x2, h2, gates, batched = self._cached()
+        B = x2.shape[0]
+        dh_next2 = self._upstream("dh_next", dh_next, B, batched)
+        dx = np.empty_like(x2)
+        dh = np.empty_like(h2)
+        g, p = self._grads, self._params
+        self._kernels.gru_cell_backward(
+            dx, dh, g["weight_ih"], g["weight_hh"], *self._dbias_args(),
+            dh_next2, gates, x2, h2, p["weight_ih"], p["weight_hh"],
+        )
+        return self._unbatch(batched, dx, dh)
+
+
+class RNNCell(_TorchCell):
+    """torch.nn.RNNCell: h' = act(W_ih x + b_ih + W_hh h + b_hh).
+
+    ``nonlinearity`` is "tanh" (default), "relu" or "sigmoid" (seed 001's
+    hidden units; torch has no such option).
+    """
+
+    family = "rnn"
+    _gates = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        *,
+        backend: str = "auto",
+        dtype=np.float64,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ):
+        if nonlinearity not in _ACTIVATIONS:
+            raise ValueError(
+                f"nonlinearity must be one of {tuple(_ACTIVATIONS)}, got {nonlinearity!r}"
+            )
+        self.nonlinearity = nonlinearity
+        self._activation = _ACTIVATIONS[nonlinearity]
+        super().__init__(
+            input_size, hidden_size, bias, backend=backend, dtype=dtype, seed=seed, rng=rng
+        )
+
+    def _extra_repr(self) -> str:
+        return f", nonlinearity={self.nonlinearity!r}"
+
+    def forward(self, x: Array, h: Array | None = None) -> Array:
+        """One step: x (I,) or (B, I); h (H,) or (B, H), zeros if omitted."""
+        x2, batched = step_input("x", x, self.input_size, self.dtype)
+        B, H = x2.shape[0], self.hidden_size
+        h2 = self._state("h", h, B, batched)
+        h_next = np.empty((B, H), dtype=self.dtype)
+        p = self._params
+        self._kernels.rnn_cell_forward(
+            h_next, x2, h2, p["weight_ih"], p["weight_hh"], *self._bias_args(), self._activation
+        )
+        self._cache = (x2, h2, h_next, batched)
+        return h_next if batched else h_next[0]
+
+    def backward(self, dh_next: Array) -> tuple[Array, Array]:
+        """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
+        x2, h2, h_next, batched = self._cached()
+        B = x2.shape[0]
+        dh_next2 = self._upstream("dh_next", dh_next, B, batched)
+        dx = np.empty_like(x2)
+        dh = np.empty_like(h2)
+        g, p = self._grads, self._params
+        self._kernels.rnn_cell_backward(
+            dx, dh, g["weight_ih"], g["weight_hh"], *self._dbias_args(),
+            dh_next2, h_next, x2, h2, p["weight_ih"], p["weight_hh"], self._activation,
+        )
+        return self._unbatch(batched, dx, dh)
+
+
+class LSTMCell(_TorchCell):
+    """torch.nn.LSTMCell: gates stacked i, f, g, o in ``weight_ih`` (4H, I),
+    ``weight_hh`` (4H, H), ``bias_ih``, ``bias_hh`` (4H,).
+
+    ``forward(x, state=None) -> (h', c')``, state = (h, c), zeros if omitted;
+    ``backward(dh_next, dc_next=None) -> (dx, (dh, dc))``.
+    """
+
+    family = "lstm"
+    _gates = 4
+
+    def forward(self, x: Array, state: tuple[Array, Array] | None = None) -> tuple[Array, Array]:
+        """One step: x (I,) or (B, I); state (h, c), each (H,) or (B, H)."""
+        x2, batched = step_input("x", x, self.input_size, self.dtype)
+        B, H = x2.shape[0], self.hidden_size
+        if state is None:
+            h, c = None, None
+        elif isinstance(state, (tuple, list)) and len(state) == 2:
+            h, c = state
+        else:
+            raise TypeError("state must be a tuple (h, c) or None")
+        h2 = self._state("h", h, B, batched)
+        c2 = self._state("c", c, B, batched)
+        h_next = np.empty((B, H), dtype=self.dtype)
+        c_next = np.empty((B, H), dtype=self.dtype)
+        gates = np.empty((B, 5 * H), dtype=self.dtype)  # [i | f | g | o | tanh(c')]
+        p = self._params
+        self._kernels.lstm_cell_forward(
+            h_next, c_next, gates, x2, h2, c2, p["weight_ih"], p["weight_hh"], *self._bias_args()
+        )
+        self._cache = (x2, h2, c2, gates, batched)
+        return self._unbatch(batched, h_next, c_next)
+
+    def backward(
+        self, dh_next: Array, dc_next: Array | None = None
+    ) -> tuple[Array, tuple[Array, Array]]:
+        """dL/dh' (and dL/dc', zeros if omitted) in; (dx, (dh, dc)) out."""
+        x2, h2, c2, gates, batched = self._cached()
+        B = x2.shape[0]
+        dh_next2 = self._upstream("dh_next", dh_next, B, batched)
+        if dc_next is None:
+            dc_next2 = np.zeros_like(h2)
+        else:
+            dc_next2 = self._upstream("dc_next", dc_next, B, batched)
+        dx = np.empty_like(x2)
+        dh = np.empty_like(h2)
+        dc = np.empty_like(c2)
+        g, p = self._grads, self._params
+        self._kernels.lstm_cell_backward(
+            dx, dh, dc, g["weight_ih"], g["weight_hh"], *self._dbias_args(),
+            dh_next2, dc_next2, gates, x2, h2, c2, p["weight_ih"], p["weight_hh"],
+        )
+        dx, dh, dc = self._unbatch(batched, dx, dh, dc)
+        return dx, (dh, dc)
+
+
+__all__ = ["GRU_Cell", "GRUCell", "RNNCell", "LSTMCell"]
