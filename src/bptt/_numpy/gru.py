@@ -129,17 +129,18 @@ def gru_seed_step_forward(h_next, gates, gi, h, weight_hh):
     gates[:, 2 * H :] = hc
 
 
-def gru_seed_step_backward(dgi, dweight_hh, dh, dh_next, gates, h, weight_hh):
+def gru_seed_step_backward(dgi, dh, dh_next, gates, h, weight_hh):
     """Mirror of ``gru_seed_step_forward``.
 
-    dgi: (B, 3H) written, dL/d(gi) (= dL/d(bias) per row).
-    dweight_hh: (3H, H) added into.  dh: (B, H) written.  dh_next: (B, H).
+    dgi: (B, 3H) written, dL/d(gi) (= dL/d(bias) per row); it is also the
+    gradient of the recurrent pre-activations, whose inputs are [h, h, r h],
+    so the caller adds dweight_hh from it (``gru_seed_dweight_hh``).
+    dh: (B, H) written.  dh_next: (B, H), dL/dh'.
     """
     H = h.shape[1]
     r = gates[:, :H]
     z = gates[:, H : 2 * H]
     hc = gates[:, 2 * H :]
-    rh = r * h
     # h' = (1 - z) h + z h~
     dhc = dh_next * z
     dz = dh_next * (hc - h)
@@ -147,7 +148,6 @@ def gru_seed_step_backward(dgi, dweight_hh, dh, dh_next, gates, h, weight_hh):
     # h~ = tanh(a_h), a_h = gi_h + W_h (r h)
     dah = dhc * (1 - hc * hc)
     drh = dah @ weight_hh[2 * H :]
-    dweight_hh[2 * H :] += dah.T @ rh
     dr = drh * h
     dh_direct += drh * r
     # r, z = sigma(a_r), sigma(a_z)
@@ -156,9 +156,19 @@ def gru_seed_step_backward(dgi, dweight_hh, dh, dh_next, gates, h, weight_hh):
     dgi[:, :H] = dar
     dgi[:, H : 2 * H] = daz
     dgi[:, 2 * H :] = dah
-    dgrz = dgi[:, : 2 * H]
-    dweight_hh[: 2 * H] += dgrz.T @ h
-    dh[...] = dh_direct + dgrz @ weight_hh[: 2 * H]
+    dh[...] = dh_direct + dgi[:, : 2 * H] @ weight_hh[: 2 * H]
+
+
+def gru_seed_dweight_hh(dweight_hh, dgi, gates, h):
+    """dweight_hh (3H, H) += the recurrent weights' gradient over N rows.
+
+    dgi: (N, 3H) from ``gru_seed_step_backward``.  gates: (N, 3H).  h: (N, H),
+    the state each row's step started from. W_rh and W_zh multiply h, W_h
+    multiplies r h.
+    """
+    H = h.shape[1]
+    dweight_hh[: 2 * H] += dgi[:, : 2 * H].T @ h
+    dweight_hh[2 * H :] += dgi[:, 2 * H :].T @ (gates[:, :H] * h)
 
 
 def gru_seed_cell_forward(h_next, gates, x, h, weight_ih, weight_hh, bias):
@@ -180,7 +190,8 @@ def gru_seed_cell_backward(
     adds into dweight_ih (3H, I), dweight_hh (3H, H), dbias (3H,)."""
     B, H = h.shape
     dgi = np.empty((B, 3 * H), dtype=h.dtype)
-    gru_seed_step_backward(dgi, dweight_hh, dh, dh_next, gates, h, weight_hh)
+    gru_seed_step_backward(dgi, dh, dh_next, gates, h, weight_hh)
+    gru_seed_dweight_hh(dweight_hh, dgi, gates, h)
     dx[...] = dgi @ weight_ih
     dweight_ih += dgi.T @ x
     dbias += dgi.sum(axis=0)
