@@ -12,10 +12,15 @@ which of them this installation has, fastest first.
 
 from ._backend import backends, get_backend, unavailable
 from .cells import GRU_Cell, GRUCell, LSTMCell, RNNCell
+from .layers import GRU, LSTM, RNN, count_parameters
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "count_parameters",
     "GRU_Cell",
     "GRUCell",
     "LSTMCell",

@@ -19,6 +19,7 @@ product over all steps) and the recurrent ``*_step_*`` part.
 
 import numpy as np
 
+from . import _seq
 from ._math import sigmoid
 
 # ----------------------------------------------------------------------------
@@ -195,3 +196,90 @@ def gru_seed_cell_backward(
     dx[...] = dgi @ weight_ih
     dweight_ih += dgi.T @ x
     dbias += dgi.sum(axis=0)
+
+
+# ----------------------------------------------------------------------------
+# sequences: one layer, one direction (conventions in _seq.py)
+# ----------------------------------------------------------------------------
+
+
+def gru_seq_forward(
+    output, h_n, hs, gates, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, reverse
+):
+    """output: (T, B, H) written.  h_n: (B, H) written.  hs: (T+1, B, H) and
+    gates: (T, B, 4H) written, the cache.  x: (T, B, I).  h0: (B, H).
+    lengths: (B,) int64.  reverse: process t = T-1 .. 0."""
+    T = x.shape[0]
+    gi = _seq.input_projection(x, weight_ih, bias_ih)  # (T, B, 3H)
+    hs[_seq.final_index(T, not reverse)] = h0
+    for t in _seq.steps(T, reverse):
+        p, q = _seq.prev_next(t, reverse)
+        valid = t < lengths
+        gru_step_forward(hs[q], gates[t], gi[t], hs[p], weight_hh, bias_hh)
+        _seq.keep_invalid_rows(hs[q], hs[p], valid)
+        output[t] = hs[q] * valid[:, None]
+    h_n[...] = hs[_seq.final_index(T, reverse)]
+
+
+def gru_seq_backward(
+    dx, dh0, dweight_ih, dweight_hh, dbias_ih, dbias_hh,
+    doutput, dh_n, gates, hs, x, weight_ih, weight_hh, lengths, reverse,
+):
+    """Mirror of ``gru_seq_forward``: dx (T, B, I) and dh0 (B, H) written,
+    parameter gradients added. doutput: (T, B, H); dh_n: (B, H)."""
+    T, B, _ = x.shape
+    H = dh0.shape[1]
+    dgi = np.empty((T, B, 3 * H), dtype=x.dtype)
+    dgh = np.empty((T, B, 3 * H), dtype=x.dtype)
+    dh = dh_n.copy()  # dL/d(state), carried backwards through time
+    dh_prev = np.empty_like(dh)
+    for t in reversed(_seq.steps(T, reverse)):
+        p, _ = _seq.prev_next(t, reverse)
+        valid = t < lengths
+        dh_next = (dh + doutput[t]) * valid[:, None]
+        gru_step_backward(dgi[t], dgh[t], dh_prev, dh_next, gates[t], hs[p], weight_hh)
+        _seq.keep_invalid_rows(dh_prev, dh, valid)
+        dh, dh_prev = dh_prev, dh
+    dh0[...] = dh
+    h_prev = _seq.previous_states(hs, reverse).reshape(T * B, H)
+    dgh2 = dgh.reshape(T * B, 3 * H)
+    dweight_hh += dgh2.T @ h_prev
+    dbias_hh += dgh2.sum(axis=0)
+    _seq.input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih)
+
+
+def gru_seed_seq_forward(output, h_n, hs, gates, x, h0, weight_ih, weight_hh, bias, lengths, reverse):
+    """As ``gru_seq_forward``, seed formulation: gates (T, B, 3H), one bias (3H,)."""
+    T = x.shape[0]
+    gi = _seq.input_projection(x, weight_ih, bias)  # (T, B, 3H)
+    hs[_seq.final_index(T, not reverse)] = h0
+    for t in _seq.steps(T, reverse):
+        p, q = _seq.prev_next(t, reverse)
+        valid = t < lengths
+        gru_seed_step_forward(hs[q], gates[t], gi[t], hs[p], weight_hh)
+        _seq.keep_invalid_rows(hs[q], hs[p], valid)
+        output[t] = hs[q] * valid[:, None]
+    h_n[...] = hs[_seq.final_index(T, reverse)]
+
+
+def gru_seed_seq_backward(
+    dx, dh0, dweight_ih, dweight_hh, dbias,
+    doutput, dh_n, gates, hs, x, weight_ih, weight_hh, lengths, reverse,
+):
+    """Mirror of ``gru_seed_seq_forward``."""
+    T, B, _ = x.shape
+    H = dh0.shape[1]
+    dgi = np.empty((T, B, 3 * H), dtype=x.dtype)
+    dh = dh_n.copy()
+    dh_prev = np.empty_like(dh)
+    for t in reversed(_seq.steps(T, reverse)):
+        p, _ = _seq.prev_next(t, reverse)
+        valid = t < lengths
+        dh_next = (dh + doutput[t]) * valid[:, None]
+        gru_seed_step_backward(dgi[t], dh_prev, dh_next, gates[t], hs[p], weight_hh)
+        _seq.keep_invalid_rows(dh_prev, dh, valid)
+        dh, dh_prev = dh_prev, dh
+    dh0[...] = dh
+    h_prev = _seq.previous_states(hs, reverse).reshape(T * B, H)
+    gru_seed_dweight_hh(dweight_hh, dgi.reshape(T * B, 3 * H), gates.reshape(T * B, 3 * H), h_prev)
+    _seq.input_backward(dx, dweight_ih, dbias, dgi, x, weight_ih)

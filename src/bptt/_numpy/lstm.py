@@ -10,6 +10,7 @@ The cache is gates (B, 5H) = [i | f | g | o | tanh(c')], all post-activation.
 
 import numpy as np
 
+from . import _seq
 from ._math import sigmoid
 
 
@@ -80,3 +81,61 @@ def lstm_cell_backward(
     dx[...] = da @ weight_ih
     dweight_ih += da.T @ x
     dbias_ih += da.sum(axis=0)
+
+
+# ----------------------------------------------------------------------------
+# sequences: one layer, one direction (conventions in _seq.py)
+# ----------------------------------------------------------------------------
+
+
+def lstm_seq_forward(
+    output, h_n, c_n, hs, cs, gates, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
+    lengths, reverse,
+):
+    """output: (T, B, H) written.  h_n, c_n: (B, H) written.  hs, cs:
+    (T+1, B, H) and gates: (T, B, 5H) written, the cache.  x: (T, B, I).
+    h0, c0: (B, H).  lengths: (B,) int64."""
+    T = x.shape[0]
+    gi = _seq.input_projection(x, weight_ih, bias_ih)  # (T, B, 4H)
+    first = _seq.final_index(T, not reverse)
+    hs[first] = h0
+    cs[first] = c0
+    for t in _seq.steps(T, reverse):
+        p, q = _seq.prev_next(t, reverse)
+        valid = t < lengths
+        lstm_step_forward(hs[q], cs[q], gates[t], gi[t], hs[p], cs[p], weight_hh, bias_hh)
+        _seq.keep_invalid_rows(hs[q], hs[p], valid)
+        _seq.keep_invalid_rows(cs[q], cs[p], valid)
+        output[t] = hs[q] * valid[:, None]
+    last = _seq.final_index(T, reverse)
+    h_n[...] = hs[last]
+    c_n[...] = cs[last]
+
+
+def lstm_seq_backward(
+    dx, dh0, dc0, dweight_ih, dweight_hh, dbias_ih, dbias_hh,
+    doutput, dh_n, dc_n, gates, hs, cs, x, weight_ih, weight_hh, lengths, reverse,
+):
+    """Mirror of ``lstm_seq_forward``."""
+    T, B, _ = x.shape
+    H = dh0.shape[1]
+    da = np.empty((T, B, 4 * H), dtype=x.dtype)
+    dh, dc = dh_n.copy(), dc_n.copy()
+    dh_prev, dc_prev = np.empty_like(dh), np.empty_like(dc)
+    for t in reversed(_seq.steps(T, reverse)):
+        p, _ = _seq.prev_next(t, reverse)
+        valid = t < lengths
+        dh_next = (dh + doutput[t]) * valid[:, None]
+        dc_next = dc * valid[:, None]
+        lstm_step_backward(da[t], dh_prev, dc_prev, dh_next, dc_next, gates[t], cs[p], weight_hh)
+        _seq.keep_invalid_rows(dh_prev, dh, valid)
+        _seq.keep_invalid_rows(dc_prev, dc, valid)
+        dh, dh_prev = dh_prev, dh
+        dc, dc_prev = dc_prev, dc
+    dh0[...] = dh
+    dc0[...] = dc
+    h_prev = _seq.previous_states(hs, reverse).reshape(T * B, H)
+    da2 = da.reshape(T * B, 4 * H)
+    dweight_hh += da2.T @ h_prev
+    dbias_hh += da2.sum(axis=0)
+    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)

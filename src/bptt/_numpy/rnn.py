@@ -9,6 +9,7 @@ the post-activation value.
 
 import numpy as np
 
+from . import _seq
 from ._math import sigmoid
 
 TANH, RELU, SIGMOID = 0, 1, 2
@@ -59,3 +60,50 @@ def rnn_cell_backward(
     dx[...] = da @ weight_ih
     dweight_ih += da.T @ x
     dbias_ih += da.sum(axis=0)
+
+
+# ----------------------------------------------------------------------------
+# sequences: one layer, one direction (conventions in _seq.py)
+# ----------------------------------------------------------------------------
+
+
+def rnn_seq_forward(
+    output, h_n, hs, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, reverse, activation
+):
+    """output: (T, B, H) written.  h_n: (B, H) written.  hs: (T+1, B, H)
+    written, the whole cache.  x: (T, B, I).  h0: (B, H).  lengths: (B,)."""
+    T = x.shape[0]
+    gi = _seq.input_projection(x, weight_ih, bias_ih)  # (T, B, H)
+    hs[_seq.final_index(T, not reverse)] = h0
+    for t in _seq.steps(T, reverse):
+        p, q = _seq.prev_next(t, reverse)
+        valid = t < lengths
+        rnn_step_forward(hs[q], gi[t], hs[p], weight_hh, bias_hh, activation)
+        _seq.keep_invalid_rows(hs[q], hs[p], valid)
+        output[t] = hs[q] * valid[:, None]
+    h_n[...] = hs[_seq.final_index(T, reverse)]
+
+
+def rnn_seq_backward(
+    dx, dh0, dweight_ih, dweight_hh, dbias_ih, dbias_hh,
+    doutput, dh_n, hs, x, weight_ih, weight_hh, lengths, reverse, activation,
+):
+    """Mirror of ``rnn_seq_forward``."""
+    T, B, _ = x.shape
+    H = dh0.shape[1]
+    da = np.empty((T, B, H), dtype=x.dtype)
+    dh = dh_n.copy()
+    dh_prev = np.empty_like(dh)
+    for t in reversed(_seq.steps(T, reverse)):
+        _, q = _seq.prev_next(t, reverse)
+        valid = t < lengths
+        dh_next = (dh + doutput[t]) * valid[:, None]
+        rnn_step_backward(da[t], dh_prev, dh_next, hs[q], weight_hh, activation)
+        _seq.keep_invalid_rows(dh_prev, dh, valid)
+        dh, dh_prev = dh_prev, dh
+    dh0[...] = dh
+    h_prev = _seq.previous_states(hs, reverse).reshape(T * B, H)
+    da2 = da.reshape(T * B, H)
+    dweight_hh += da2.T @ h_prev
+    dbias_hh += da2.sum(axis=0)
+    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)
