@@ -1,0 +1,479 @@
+"""GRU cells, both formulations: the Cython twin of ``bptt._numpy.gru``.
+
+Same functions, same arguments, same math; see that module for the
+equations. Two levels, as in scikit-learn: ``*_work`` functions on raw
+pointers do the work without the GIL; the ``def`` wrappers take typed
+memoryviews of one ``floating`` type, allocate scratch space and call them.
+The step workers are what a sequence kernel calls inside its time loop,
+after one input-projection GEMM over all steps.
+
+Backward writes dx, dh and adds (+=) into every parameter gradient.
+Inputs arrive C-contiguous and validated; nothing here checks them.
+"""
+
+from cython cimport floating
+from libc.stdlib cimport free, malloc
+
+from _common cimport add_colsum, fill_rows, gemm, sigmoid, tanh_
+
+
+# ----------------------------------------------------------------------------
+# torch formulation: gates r, z, n
+# ----------------------------------------------------------------------------
+
+
+cdef void gru_step_forward_work(
+    floating *h_next,               # (B, H) written
+    floating *gates,                # (B, 4H) written: [r | z | n | hn]
+    const floating *gi,             # (B, 3H) x W_ih^T + b_ih
+    const floating *h,              # (B, H)
+    const floating *weight_hh,      # (3H, H)
+    const floating *bias_hh,        # (3H,)
+    int B, int H,
+) noexcept nogil:
+    cdef Py_ssize_t b, j
+    cdef floating r, z, n, hn
+    cdef floating *g
+    cdef const floating *a
+    # h W_hh^T goes straight into gates[:, :3H]: the loop reads each entry
+    # once, before it writes the gate in its place.
+    gemm(c'n', c't', B, 3 * H, H, 1, h, H, weight_hh, H, 0, gates, 4 * H)
+    for b in range(B):
+        g = gates + b * 4 * H
+        a = gi + b * 3 * H
+        for j in range(H):
+            r = sigmoid(a[j] + (g[j] + bias_hh[j]))                  # [torch-GRU r]
+            z = sigmoid(a[H + j] + (g[H + j] + bias_hh[H + j]))      # [torch-GRU z]
+            hn = g[2 * H + j] + bias_hh[2 * H + j]
+            n = tanh_(a[2 * H + j] + r * hn)                         # [torch-GRU n]
+            h_next[b * H + j] = (1 - z) * n + z * h[b * H + j]       # [torch-GRU h']
+            g[j] = r
+            g[H + j] = z
+            g[2 * H + j] = n
+            g[3 * H + j] = hn
+
+
+cdef void gru_step_backward_work(
+    floating *dgi,                  # (B, 3H) written, dL/d(gi)
+    floating *dgh,                  # (B, 3H) written, dL/d(h W_hh^T + b_hh)
+    floating *dh,                   # (B, H) written
+    const floating *dh_next,        # (B, H)
+    const floating *gates,          # (B, 4H) [r | z | n | hn]
+    const floating *h,              # (B, H)
+    const floating *weight_hh,      # (3H, H)
+    int B, int H,
+) noexcept nogil:
+    cdef Py_ssize_t b, j
+    cdef floating r, z, n, hn, d, dn, dz, dan, dr, dhn, dar, daz
+    cdef const floating *g
+    for b in range(B):
+        g = gates + b * 4 * H
+        for j in range(H):
+            r = g[j]
+            z = g[H + j]
+            n = g[2 * H + j]
+            hn = g[3 * H + j]
+            d = dh_next[b * H + j]
+            # h' = (1 - z) n + z h
+            dn = d * (1 - z)
+            dz = d * (h[b * H + j] - n)
+            dh[b * H + j] = d * z   # the direct path; the W_hh path is added below
+            # n = tanh(a_n), a_n = gi_n + r hn
+            dan = dn * (1 - n * n)
+            dr = dan * hn
+            dhn = dan * r
+            # r, z = sigma(a_r), sigma(a_z)
+            dar = dr * r * (1 - r)
+            daz = dz * z * (1 - z)
+            dgi[b * 3 * H + j] = dar
+            dgi[b * 3 * H + H + j] = daz
+            dgi[b * 3 * H + 2 * H + j] = dan
+            dgh[b * 3 * H + j] = dar
+            dgh[b * 3 * H + H + j] = daz
+            dgh[b * 3 * H + 2 * H + j] = dhn
+    # dh += dgh W_hh
+    gemm(c'n', c'n', B, H, 3 * H, 1, dgh, 3 * H, weight_hh, H, 1, dh, H)
+
+
+cdef void gru_cell_forward_work(
+    floating *h_next,               # (B, H) written
+    floating *gates,                # (B, 4H) written
+    floating *gi,                   # (B, 3H) scratch
+    const floating *x,              # (B, I)
+    const floating *h,              # (B, H)
+    const floating *weight_ih,      # (3H, I)
+    const floating *weight_hh,      # (3H, H)
+    const floating *bias_ih,        # (3H,)
+    const floating *bias_hh,        # (3H,)
+    int B, int I, int H,
+) noexcept nogil:
+    # gi = x W_ih^T + b_ih
+    fill_rows(gi, bias_ih, B, 3 * H)
+    gemm(c'n', c't', B, 3 * H, I, 1, x, I, weight_ih, I, 1, gi, 3 * H)
+    gru_step_forward_work(h_next, gates, gi, h, weight_hh, bias_hh, B, H)
+
+
+cdef void gru_cell_backward_work(
+    floating *dx,                   # (B, I) written
+    floating *dh,                   # (B, H) written
+    floating *dweight_ih,           # (3H, I) added into
+    floating *dweight_hh,           # (3H, H) added into
+    floating *dbias_ih,             # (3H,) added into
+    floating *dbias_hh,             # (3H,) added into
+    floating *dgi,                  # (B, 3H) scratch
+    floating *dgh,                  # (B, 3H) scratch
+    const floating *dh_next,        # (B, H)
+    const floating *gates,          # (B, 4H)
+    const floating *x,              # (B, I)
+    const floating *h,              # (B, H)
+    const floating *weight_ih,      # (3H, I)
+    const floating *weight_hh,      # (3H, H)
+    int B, int I, int H,
+) noexcept nogil:
+    gru_step_backward_work(dgi, dgh, dh, dh_next, gates, h, weight_hh, B, H)
+    # gh = h W_hh^T + b_hh
+    gemm(c't', c'n', 3 * H, H, B, 1, dgh, 3 * H, h, H, 1, dweight_hh, H)
+    add_colsum(dbias_hh, dgh, B, 3 * H)
+    # gi = x W_ih^T + b_ih
+    gemm(c'n', c'n', B, I, 3 * H, 1, dgi, 3 * H, weight_ih, I, 0, dx, I)
+    gemm(c't', c'n', 3 * H, I, B, 1, dgi, 3 * H, x, I, 1, dweight_ih, I)
+    add_colsum(dbias_ih, dgi, B, 3 * H)
+
+
+def gru_step_forward(
+    floating[:, ::1] h_next,
+    floating[:, ::1] gates,
+    const floating[:, ::1] gi,
+    const floating[:, ::1] h,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias_hh,
+):
+    """One step after the input projection. h_next: (B, H) written.
+    gates: (B, 4H) written [r | z | n | hn]. gi: (B, 3H). h: (B, H).
+    weight_hh: (3H, H). bias_hh: (3H,)."""
+    cdef int B = h.shape[0], H = h.shape[1]
+    with nogil:
+        gru_step_forward_work(&h_next[0, 0], &gates[0, 0], &gi[0, 0], &h[0, 0],
+                              &weight_hh[0, 0], &bias_hh[0], B, H)
+
+
+def gru_step_backward(
+    floating[:, ::1] dgi,
+    floating[:, ::1] dgh,
+    floating[:, ::1] dh,
+    const floating[:, ::1] dh_next,
+    const floating[:, ::1] gates,
+    const floating[:, ::1] h,
+    const floating[:, ::1] weight_hh,
+):
+    """Mirror of ``gru_step_forward``. dgi, dgh: (B, 3H) written.
+    dh: (B, H) written. dh_next: (B, H)."""
+    cdef int B = h.shape[0], H = h.shape[1]
+    with nogil:
+        gru_step_backward_work(&dgi[0, 0], &dgh[0, 0], &dh[0, 0], &dh_next[0, 0],
+                               &gates[0, 0], &h[0, 0], &weight_hh[0, 0], B, H)
+
+
+def gru_cell_forward(
+    floating[:, ::1] h_next,
+    floating[:, ::1] gates,
+    const floating[:, ::1] x,
+    const floating[:, ::1] h,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias_ih,
+    const floating[::1] bias_hh,
+):
+    """One GRU cell step, torch formulation. h_next: (B, H) written.
+    gates: (B, 4H) written. x: (B, I). h: (B, H). weight_ih: (3H, I).
+    weight_hh: (3H, H). bias_ih, bias_hh: (3H,)."""
+    cdef int B = h.shape[0], I = x.shape[1], H = h.shape[1]
+    cdef floating *gi = <floating *> malloc(<size_t> B * 3 * H * sizeof(floating))
+    if gi == NULL:
+        raise MemoryError()
+    with nogil:
+        gru_cell_forward_work(&h_next[0, 0], &gates[0, 0], gi, &x[0, 0], &h[0, 0],
+                              &weight_ih[0, 0], &weight_hh[0, 0], &bias_ih[0], &bias_hh[0],
+                              B, I, H)
+        free(gi)
+
+
+def gru_cell_backward(
+    floating[:, ::1] dx,
+    floating[:, ::1] dh,
+    floating[:, ::1] dweight_ih,
+    floating[:, ::1] dweight_hh,
+    floating[::1] dbias_ih,
+    floating[::1] dbias_hh,
+    const floating[:, ::1] dh_next,
+    const floating[:, ::1] gates,
+    const floating[:, ::1] x,
+    const floating[:, ::1] h,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+):
+    """Mirror of ``gru_cell_forward``: writes dx (B, I) and dh (B, H), adds
+    into dweight_ih (3H, I), dweight_hh (3H, H), dbias_ih, dbias_hh (3H,)."""
+    cdef int B = h.shape[0], I = x.shape[1], H = h.shape[1]
+    # dgi and dgh, (B, 3H) each, in one block
+    cdef floating *work = <floating *> malloc(<size_t> 2 * B * 3 * H * sizeof(floating))
+    if work == NULL:
+        raise MemoryError()
+    with nogil:
+        gru_cell_backward_work(&dx[0, 0], &dh[0, 0], &dweight_ih[0, 0], &dweight_hh[0, 0],
+                               &dbias_ih[0], &dbias_hh[0], work, work + B * 3 * H,
+                               &dh_next[0, 0], &gates[0, 0], &x[0, 0], &h[0, 0],
+                               &weight_ih[0, 0], &weight_hh[0, 0], B, I, H)
+        free(work)
+
+
+# ----------------------------------------------------------------------------
+# seed formulation: gates r, z, h~ (reset before the product)
+# ----------------------------------------------------------------------------
+
+
+cdef void gru_seed_step_forward_work(
+    floating *h_next,               # (B, H) written
+    floating *gates,                # (B, 3H) written: [r | z | h~]
+    const floating *gi,             # (B, 3H) x W_ih^T + b
+    const floating *h,              # (B, H)
+    const floating *weight_hh,      # (3H, H) rows [W_rh; W_zh; W_h]
+    int B, int H,
+) noexcept nogil:
+    # Two loops, not one: W_h (r (.) h) needs all of r before h~ can start.
+    # h_next must not alias h: it holds r (.) h between the loops.
+    cdef Py_ssize_t b, j
+    cdef floating r, z, hc
+    cdef floating *g
+    cdef const floating *a
+    # h [W_rh; W_zh]^T goes straight into gates[:, :2H], read before overwritten
+    gemm(c'n', c't', B, 2 * H, H, 1, h, H, weight_hh, H, 0, gates, 3 * H)
+    for b in range(B):
+        g = gates + b * 3 * H
+        a = gi + b * 3 * H
+        for j in range(H):
+            r = sigmoid(a[j] + g[j])                 # [seed-GRU r]
+            z = sigmoid(a[H + j] + g[H + j])         # [seed-GRU z]
+            g[j] = r
+            g[H + j] = z
+            h_next[b * H + j] = r * h[b * H + j]     # r (.) h, parked until h' replaces it
+    # (r (.) h) W_h^T goes into gates[:, 2H:]
+    gemm(c'n', c't', B, H, H, 1, h_next, H, weight_hh + 2 * H * H, H, 0, gates + 2 * H, 3 * H)
+    for b in range(B):
+        g = gates + b * 3 * H
+        a = gi + b * 3 * H
+        for j in range(H):
+            z = g[H + j]
+            hc = tanh_(a[2 * H + j] + g[2 * H + j])                   # [seed-GRU h~]
+            h_next[b * H + j] = (1 - z) * h[b * H + j] + z * hc       # [seed-GRU h']
+            g[2 * H + j] = hc
+
+
+cdef void gru_seed_step_backward_work(
+    floating *dgi,                  # (B, 3H) written, dL/d(gi)
+    floating *dh,                   # (B, H) written
+    const floating *dh_next,        # (B, H)
+    const floating *gates,          # (B, 3H) [r | z | h~]
+    const floating *h,              # (B, H)
+    const floating *weight_hh,      # (3H, H)
+    int B, int H,
+) noexcept nogil:
+    # The forward's two loops, in reverse; dh holds drh = dL/d(r h) between
+    # them, so dh must not alias dh_next. dweight_hh is left to
+    # gru_seed_dweight_hh_work, so that a sequence does it in one product.
+    cdef Py_ssize_t b, j
+    cdef floating r, z, hc, d, dhc, dz, dah, daz, drh, dr, dar
+    cdef const floating *g
+    cdef floating *dg
+    for b in range(B):
+        g = gates + b * 3 * H
+        dg = dgi + b * 3 * H
+        for j in range(H):
+            z = g[H + j]
+            hc = g[2 * H + j]
+            d = dh_next[b * H + j]
+            # h' = (1 - z) h + z h~
+            dhc = d * z
+            dz = d * (hc - h[b * H + j])
+            # h~ = tanh(a_h), a_h = gi_h + W_h (r h)
+            dah = dhc * (1 - hc * hc)
+            # z = sigma(a_z)
+            daz = dz * z * (1 - z)
+            dg[H + j] = daz
+            dg[2 * H + j] = dah
+    # drh = dah W_h
+    gemm(c'n', c'n', B, H, H, 1, dgi + 2 * H, 3 * H, weight_hh + 2 * H * H, H, 0, dh, H)
+    for b in range(B):
+        g = gates + b * 3 * H
+        dg = dgi + b * 3 * H
+        for j in range(H):
+            r = g[j]
+            z = g[H + j]
+            drh = dh[b * H + j]
+            # r (.) h
+            dr = drh * h[b * H + j]
+            # r = sigma(a_r)
+            dar = dr * r * (1 - r)
+            dg[j] = dar
+            # the direct path of h' = (1 - z) h + ..., then the one through r (.) h
+            dh[b * H + j] = dh_next[b * H + j] * (1 - z) + drh * r
+    # a_r, a_z = gi + h [W_rh; W_zh]^T: dh += [dar | daz] [W_rh; W_zh]
+    gemm(c'n', c'n', B, H, 2 * H, 1, dgi, 3 * H, weight_hh, H, 1, dh, H)
+
+
+cdef void gru_seed_dweight_hh_work(
+    floating *dweight_hh,           # (3H, H) added into
+    floating *rh,                   # (N, H) scratch
+    const floating *dgi,            # (N, 3H) from gru_seed_step_backward_work
+    const floating *gates,          # (N, 3H) [r | z | h~]
+    const floating *h,              # (N, H), the state each row's step started from
+    int N, int H,
+) noexcept nogil:
+    # W_rh and W_zh multiply h, W_h multiplies r (.) h
+    cdef Py_ssize_t n, j
+    gemm(c't', c'n', 2 * H, H, N, 1, dgi, 3 * H, h, H, 1, dweight_hh, H)
+    for n in range(N):
+        for j in range(H):
+            rh[n * H + j] = gates[n * 3 * H + j] * h[n * H + j]
+    gemm(c't', c'n', H, H, N, 1, dgi + 2 * H, 3 * H, rh, H, 1, dweight_hh + 2 * H * H, H)
+
+
+cdef void gru_seed_cell_forward_work(
+    floating *h_next,               # (B, H) written
+    floating *gates,                # (B, 3H) written
+    floating *gi,                   # (B, 3H) scratch
+    const floating *x,              # (B, I)
+    const floating *h,              # (B, H)
+    const floating *weight_ih,      # (3H, I) rows [W_rx; W_zx; W_x]
+    const floating *weight_hh,      # (3H, H) rows [W_rh; W_zh; W_h]
+    const floating *bias,           # (3H,) [b_r; b_z; b_h]
+    int B, int I, int H,
+) noexcept nogil:
+    # gi = x W_ih^T + b
+    fill_rows(gi, bias, B, 3 * H)
+    gemm(c'n', c't', B, 3 * H, I, 1, x, I, weight_ih, I, 1, gi, 3 * H)
+    gru_seed_step_forward_work(h_next, gates, gi, h, weight_hh, B, H)
+
+
+cdef void gru_seed_cell_backward_work(
+    floating *dx,                   # (B, I) written
+    floating *dh,                   # (B, H) written
+    floating *dweight_ih,           # (3H, I) added into
+    floating *dweight_hh,           # (3H, H) added into
+    floating *dbias,                # (3H,) added into
+    floating *dgi,                  # (B, 3H) scratch
+    floating *rh,                   # (B, H) scratch
+    const floating *dh_next,        # (B, H)
+    const floating *gates,          # (B, 3H)
+    const floating *x,              # (B, I)
+    const floating *h,              # (B, H)
+    const floating *weight_ih,      # (3H, I)
+    const floating *weight_hh,      # (3H, H)
+    int B, int I, int H,
+) noexcept nogil:
+    gru_seed_step_backward_work(dgi, dh, dh_next, gates, h, weight_hh, B, H)
+    gru_seed_dweight_hh_work(dweight_hh, rh, dgi, gates, h, B, H)
+    # gi = x W_ih^T + b
+    gemm(c'n', c'n', B, I, 3 * H, 1, dgi, 3 * H, weight_ih, I, 0, dx, I)
+    gemm(c't', c'n', 3 * H, I, B, 1, dgi, 3 * H, x, I, 1, dweight_ih, I)
+    add_colsum(dbias, dgi, B, 3 * H)
+
+
+def gru_seed_step_forward(
+    floating[:, ::1] h_next,
+    floating[:, ::1] gates,
+    const floating[:, ::1] gi,
+    const floating[:, ::1] h,
+    const floating[:, ::1] weight_hh,
+):
+    """One seed-GRU step after the input projection. h_next: (B, H) written
+    (must not be h). gates: (B, 3H) written [r | z | h~]. gi: (B, 3H).
+    h: (B, H). weight_hh: (3H, H) rows [W_rh; W_zh; W_h]."""
+    cdef int B = h.shape[0], H = h.shape[1]
+    with nogil:
+        gru_seed_step_forward_work(&h_next[0, 0], &gates[0, 0], &gi[0, 0], &h[0, 0],
+                                   &weight_hh[0, 0], B, H)
+
+
+def gru_seed_step_backward(
+    floating[:, ::1] dgi,
+    floating[:, ::1] dh,
+    const floating[:, ::1] dh_next,
+    const floating[:, ::1] gates,
+    const floating[:, ::1] h,
+    const floating[:, ::1] weight_hh,
+):
+    """Mirror of ``gru_seed_step_forward``. dgi: (B, 3H) written, also the
+    gradient of the recurrent pre-activations (see ``gru_seed_dweight_hh``).
+    dh: (B, H) written (must not be dh_next). dh_next: (B, H)."""
+    cdef int B = h.shape[0], H = h.shape[1]
+    with nogil:
+        gru_seed_step_backward_work(&dgi[0, 0], &dh[0, 0], &dh_next[0, 0], &gates[0, 0],
+                                    &h[0, 0], &weight_hh[0, 0], B, H)
+
+
+def gru_seed_dweight_hh(
+    floating[:, ::1] dweight_hh,
+    const floating[:, ::1] dgi,
+    const floating[:, ::1] gates,
+    const floating[:, ::1] h,
+):
+    """dweight_hh (3H, H) += the recurrent weights' gradient over N rows.
+    dgi: (N, 3H) from ``gru_seed_step_backward``. gates: (N, 3H). h: (N, H)."""
+    cdef int N = h.shape[0], H = h.shape[1]
+    cdef floating *rh = <floating *> malloc(<size_t> N * H * sizeof(floating))
+    if rh == NULL:
+        raise MemoryError()
+    with nogil:
+        gru_seed_dweight_hh_work(&dweight_hh[0, 0], rh, &dgi[0, 0], &gates[0, 0], &h[0, 0], N, H)
+        free(rh)
+
+
+def gru_seed_cell_forward(
+    floating[:, ::1] h_next,
+    floating[:, ::1] gates,
+    const floating[:, ::1] x,
+    const floating[:, ::1] h,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias,
+):
+    """One GRU cell step, seed formulation. h_next: (B, H) written.
+    gates: (B, 3H) written. x: (B, I). h: (B, H). weight_ih: (3H, I).
+    weight_hh: (3H, H). bias: (3H,)."""
+    cdef int B = h.shape[0], I = x.shape[1], H = h.shape[1]
+    cdef floating *gi = <floating *> malloc(<size_t> B * 3 * H * sizeof(floating))
+    if gi == NULL:
+        raise MemoryError()
+    with nogil:
+        gru_seed_cell_forward_work(&h_next[0, 0], &gates[0, 0], gi, &x[0, 0], &h[0, 0],
+                                   &weight_ih[0, 0], &weight_hh[0, 0], &bias[0], B, I, H)
+        free(gi)
+
+
+def gru_seed_cell_backward(
+    floating[:, ::1] dx,
+    floating[:, ::1] dh,
+    floating[:, ::1] dweight_ih,
+    floating[:, ::1] dweight_hh,
+    floating[::1] dbias,
+    const floating[:, ::1] dh_next,
+    const floating[:, ::1] gates,
+    const floating[:, ::1] x,
+    const floating[:, ::1] h,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+):
+    """Mirror of ``gru_seed_cell_forward``: writes dx (B, I) and dh (B, H),
+    adds into dweight_ih (3H, I), dweight_hh (3H, H), dbias (3H,)."""
+    cdef int B = h.shape[0], I = x.shape[1], H = h.shape[1]
+    # dgi (B, 3H) and rh (B, H) in one block
+    cdef floating *work = <floating *> malloc(<size_t> B * 4 * H * sizeof(floating))
+    if work == NULL:
+        raise MemoryError()
+    with nogil:
+        gru_seed_cell_backward_work(&dx[0, 0], &dh[0, 0], &dweight_ih[0, 0], &dweight_hh[0, 0],
+                                    &dbias[0], work, work + B * 3 * H, &dh_next[0, 0],
+                                    &gates[0, 0], &x[0, 0], &h[0, 0], &weight_ih[0, 0],
+                                    &weight_hh[0, 0], B, I, H)
+        free(work)

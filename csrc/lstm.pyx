@@ -1,0 +1,238 @@
+"""LSTM cell: the Cython twin of ``bptt._numpy.lstm``. Gates stacked i, f, g, o:
+
+    i = sigma(a_i)   f = sigma(a_f)   g = tanh(a_g)   o = sigma(a_o)
+    a = W_ih x + b_ih + W_hh h + b_hh                      (B, 4H)
+    c' = f (.) c + i (.) g
+    h' = o (.) tanh(c')
+
+The cache is gates (B, 5H) = [i | f | g | o | tanh(c')], all post-activation.
+Two levels as in gru.pyx: raw-pointer ``*_work`` functions without the GIL,
+memoryview wrappers.
+"""
+
+from cython cimport floating
+from libc.stdlib cimport free, malloc
+
+from _common cimport add_colsum, fill_rows, gemm, sigmoid, tanh_
+
+
+cdef void lstm_step_forward_work(
+    floating *h_next,               # (B, H) written
+    floating *c_next,               # (B, H) written
+    floating *gates,                # (B, 5H) written: [i | f | g | o | tanh(c')]
+    const floating *gi,             # (B, 4H) x W_ih^T + b_ih
+    const floating *h,              # (B, H)
+    const floating *c,              # (B, H)
+    const floating *weight_hh,      # (4H, H)
+    const floating *bias_hh,        # (4H,)
+    int B, int H,
+) noexcept nogil:
+    cdef Py_ssize_t b, j, k
+    cdef floating i, f, gg, o, cn, tc
+    cdef floating *g
+    cdef const floating *a
+    # h W_hh^T goes straight into gates[:, :4H]: the loop reads each entry
+    # once, before it writes the gate in its place.
+    gemm(c'n', c't', B, 4 * H, H, 1, h, H, weight_hh, H, 0, gates, 5 * H)
+    for b in range(B):
+        g = gates + b * 5 * H
+        a = gi + b * 4 * H
+        for j in range(H):
+            k = b * H + j
+            i = sigmoid(a[j] + g[j] + bias_hh[j])                         # [LSTM i]
+            f = sigmoid(a[H + j] + g[H + j] + bias_hh[H + j])             # [LSTM f]
+            gg = tanh_(a[2 * H + j] + g[2 * H + j] + bias_hh[2 * H + j])  # [LSTM g]
+            o = sigmoid(a[3 * H + j] + g[3 * H + j] + bias_hh[3 * H + j])  # [LSTM o]
+            cn = f * c[k] + i * gg                                        # [LSTM c']
+            tc = tanh_(cn)
+            c_next[k] = cn
+            h_next[k] = o * tc                                            # [LSTM h']
+            g[j] = i
+            g[H + j] = f
+            g[2 * H + j] = gg
+            g[3 * H + j] = o
+            g[4 * H + j] = tc
+
+
+cdef void lstm_step_backward_work(
+    floating *da,                   # (B, 4H) written, dL/d(pre-activations)
+    floating *dh,                   # (B, H) written
+    floating *dc,                   # (B, H) written
+    const floating *dh_next,        # (B, H)
+    const floating *dc_next,        # (B, H), dL/dc' from outside the cell
+    const floating *gates,          # (B, 5H) [i | f | g | o | tanh(c')]
+    const floating *c,              # (B, H)
+    const floating *weight_hh,      # (4H, H)
+    int B, int H,
+) noexcept nogil:
+    cdef Py_ssize_t b, j, k
+    cdef floating i, f, gg, o, tc, dhn, do, dc_total, df, di, dg
+    cdef const floating *g
+    cdef floating *d
+    for b in range(B):
+        g = gates + b * 5 * H
+        d = da + b * 4 * H
+        for j in range(H):
+            k = b * H + j
+            i = g[j]
+            f = g[H + j]
+            gg = g[2 * H + j]
+            o = g[3 * H + j]
+            tc = g[4 * H + j]
+            dhn = dh_next[k]
+            # h' = o tanh(c')
+            do = dhn * tc
+            dc_total = dc_next[k] + dhn * o * (1 - tc * tc)
+            # c' = f c + i g
+            df = dc_total * c[k]
+            di = dc_total * gg
+            dg = dc_total * i
+            dc[k] = dc_total * f
+            # i, f, g, o = sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o)
+            d[j] = di * i * (1 - i)
+            d[H + j] = df * f * (1 - f)
+            d[2 * H + j] = dg * (1 - gg * gg)
+            d[3 * H + j] = do * o * (1 - o)
+    # a = gi + h W_hh^T + b_hh
+    gemm(c'n', c'n', B, H, 4 * H, 1, da, 4 * H, weight_hh, H, 0, dh, H)
+
+
+cdef void lstm_cell_forward_work(
+    floating *h_next,               # (B, H) written
+    floating *c_next,               # (B, H) written
+    floating *gates,                # (B, 5H) written
+    floating *gi,                   # (B, 4H) scratch
+    const floating *x,              # (B, I)
+    const floating *h,              # (B, H)
+    const floating *c,              # (B, H)
+    const floating *weight_ih,      # (4H, I)
+    const floating *weight_hh,      # (4H, H)
+    const floating *bias_ih,        # (4H,)
+    const floating *bias_hh,        # (4H,)
+    int B, int I, int H,
+) noexcept nogil:
+    # gi = x W_ih^T + b_ih
+    fill_rows(gi, bias_ih, B, 4 * H)
+    gemm(c'n', c't', B, 4 * H, I, 1, x, I, weight_ih, I, 1, gi, 4 * H)
+    lstm_step_forward_work(h_next, c_next, gates, gi, h, c, weight_hh, bias_hh, B, H)
+
+
+cdef void lstm_cell_backward_work(
+    floating *dx,                   # (B, I) written
+    floating *dh,                   # (B, H) written
+    floating *dc,                   # (B, H) written
+    floating *dweight_ih,           # (4H, I) added into
+    floating *dweight_hh,           # (4H, H) added into
+    floating *dbias_ih,             # (4H,) added into
+    floating *dbias_hh,             # (4H,) added into
+    floating *da,                   # (B, 4H) scratch
+    const floating *dh_next,        # (B, H)
+    const floating *dc_next,        # (B, H)
+    const floating *gates,          # (B, 5H)
+    const floating *x,              # (B, I)
+    const floating *h,              # (B, H)
+    const floating *c,              # (B, H)
+    const floating *weight_ih,      # (4H, I)
+    const floating *weight_hh,      # (4H, H)
+    int B, int I, int H,
+) noexcept nogil:
+    lstm_step_backward_work(da, dh, dc, dh_next, dc_next, gates, c, weight_hh, B, H)
+    # h W_hh^T + b_hh
+    gemm(c't', c'n', 4 * H, H, B, 1, da, 4 * H, h, H, 1, dweight_hh, H)
+    add_colsum(dbias_hh, da, B, 4 * H)
+    # gi = x W_ih^T + b_ih
+    gemm(c'n', c'n', B, I, 4 * H, 1, da, 4 * H, weight_ih, I, 0, dx, I)
+    gemm(c't', c'n', 4 * H, I, B, 1, da, 4 * H, x, I, 1, dweight_ih, I)
+    add_colsum(dbias_ih, da, B, 4 * H)
+
+
+def lstm_step_forward(
+    floating[:, ::1] h_next,
+    floating[:, ::1] c_next,
+    floating[:, ::1] gates,
+    const floating[:, ::1] gi,
+    const floating[:, ::1] h,
+    const floating[:, ::1] c,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias_hh,
+):
+    """h_next, c_next: (B, H) written. gates: (B, 5H) written.
+    gi: (B, 4H) = x W_ih^T + b_ih. h, c: (B, H). weight_hh: (4H, H)."""
+    cdef int B = h.shape[0], H = h.shape[1]
+    with nogil:
+        lstm_step_forward_work(&h_next[0, 0], &c_next[0, 0], &gates[0, 0], &gi[0, 0],
+                               &h[0, 0], &c[0, 0], &weight_hh[0, 0], &bias_hh[0], B, H)
+
+
+def lstm_step_backward(
+    floating[:, ::1] da,
+    floating[:, ::1] dh,
+    floating[:, ::1] dc,
+    const floating[:, ::1] dh_next,
+    const floating[:, ::1] dc_next,
+    const floating[:, ::1] gates,
+    const floating[:, ::1] c,
+    const floating[:, ::1] weight_hh,
+):
+    """Mirror of ``lstm_step_forward``. da: (B, 4H) written. dh, dc: (B, H)
+    written. dh_next, dc_next: (B, H)."""
+    cdef int B = c.shape[0], H = c.shape[1]
+    with nogil:
+        lstm_step_backward_work(&da[0, 0], &dh[0, 0], &dc[0, 0], &dh_next[0, 0],
+                                &dc_next[0, 0], &gates[0, 0], &c[0, 0], &weight_hh[0, 0], B, H)
+
+
+def lstm_cell_forward(
+    floating[:, ::1] h_next,
+    floating[:, ::1] c_next,
+    floating[:, ::1] gates,
+    const floating[:, ::1] x,
+    const floating[:, ::1] h,
+    const floating[:, ::1] c,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias_ih,
+    const floating[::1] bias_hh,
+):
+    """h_next, c_next: (B, H) written. gates: (B, 5H) written. x: (B, I).
+    h, c: (B, H). weight_ih: (4H, I). weight_hh: (4H, H). biases: (4H,)."""
+    cdef int B = h.shape[0], I = x.shape[1], H = h.shape[1]
+    cdef floating *gi = <floating *> malloc(<size_t> B * 4 * H * sizeof(floating))
+    if gi == NULL:
+        raise MemoryError()
+    with nogil:
+        lstm_cell_forward_work(&h_next[0, 0], &c_next[0, 0], &gates[0, 0], gi, &x[0, 0],
+                               &h[0, 0], &c[0, 0], &weight_ih[0, 0], &weight_hh[0, 0],
+                               &bias_ih[0], &bias_hh[0], B, I, H)
+        free(gi)
+
+
+def lstm_cell_backward(
+    floating[:, ::1] dx,
+    floating[:, ::1] dh,
+    floating[:, ::1] dc,
+    floating[:, ::1] dweight_ih,
+    floating[:, ::1] dweight_hh,
+    floating[::1] dbias_ih,
+    floating[::1] dbias_hh,
+    const floating[:, ::1] dh_next,
+    const floating[:, ::1] dc_next,
+    const floating[:, ::1] gates,
+    const floating[:, ::1] x,
+    const floating[:, ::1] h,
+    const floating[:, ::1] c,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+):
+    """Mirror of ``lstm_cell_forward``: writes dx (B, I), dh, dc (B, H), adds
+    into the four parameter gradients."""
+    cdef int B = h.shape[0], I = x.shape[1], H = h.shape[1]
+    cdef floating *da = <floating *> malloc(<size_t> B * 4 * H * sizeof(floating))
+    if da == NULL:
+        raise MemoryError()
+    with nogil:
+        lstm_cell_backward_work(&dx[0, 0], &dh[0, 0], &dc[0, 0], &dweight_ih[0, 0],
+                                &dweight_hh[0, 0], &dbias_ih[0], &dbias_hh[0], da,
+                                &dh_next[0, 0], &dc_next[0, 0], &gates[0, 0], &x[0, 0],
+                                &h[0, 0], &c[0, 0], &weight_ih[0, 0], &weight_hh[0, 0], B, I, H)
+        free(da)

@@ -1,0 +1,201 @@
+"""Elman RNN cell: the Cython twin of ``bptt._numpy.rnn``.
+
+    h' = act(W_ih x + b_ih + W_hh h + b_hh),   act in {tanh, relu, sigmoid}
+
+``activation`` is the integer code shared by every backend (TANH, RELU,
+SIGMOID). The cache for backward is h' itself. Two levels as in gru.pyx:
+raw-pointer ``*_work`` functions without the GIL, memoryview wrappers.
+"""
+
+from cython cimport floating
+from libc.stdlib cimport free, malloc
+
+from _common cimport add_colsum, fill_rows, gemm, sigmoid, tanh_
+
+TANH, RELU, SIGMOID = 0, 1, 2
+
+# C twins of the constants above, for the nogil code
+cdef enum:
+    _TANH = 0
+    _RELU = 1
+    _SIGMOID = 2
+
+
+cdef inline floating activate(floating a, int activation) noexcept nogil:
+    if activation == _TANH:
+        return tanh_(a)
+    if activation == _RELU:
+        return 0 if a < 0 else a    # max(a, 0) that lets NaN through, like np.maximum
+    return sigmoid(a)
+
+
+cdef inline floating dactivate(floating y, int activation) noexcept nogil:
+    # act'(a) from y = act(a), so pre-activations need not be kept
+    if activation == _TANH:
+        return 1 - y * y
+    if activation == _RELU:
+        return 1 if y > 0 else 0
+    return y * (1 - y)
+
+
+cdef void rnn_step_forward_work(
+    floating *h_next,               # (B, H) written
+    const floating *gi,             # (B, H) x W_ih^T + b_ih
+    const floating *h,              # (B, H), must not be h_next
+    const floating *weight_hh,      # (H, H)
+    const floating *bias_hh,        # (H,)
+    int activation,
+    int B, int H,
+) noexcept nogil:
+    cdef Py_ssize_t b, j, k
+    # h W_hh^T goes straight into h_next; the loop finishes each entry in place
+    gemm(c'n', c't', B, H, H, 1, h, H, weight_hh, H, 0, h_next, H)
+    for b in range(B):
+        for j in range(H):
+            k = b * H + j
+            h_next[k] = activate(gi[k] + h_next[k] + bias_hh[j], activation)  # [RNN h']
+
+
+cdef void rnn_step_backward_work(
+    floating *da,                   # (B, H) written, dL/d(pre-activation)
+    floating *dh,                   # (B, H) written
+    const floating *dh_next,        # (B, H)
+    const floating *h_next,         # (B, H)
+    const floating *weight_hh,      # (H, H)
+    int activation,
+    int B, int H,
+) noexcept nogil:
+    cdef Py_ssize_t k
+    # h' = act(a)
+    for k in range(<Py_ssize_t> B * H):
+        da[k] = dh_next[k] * dactivate(h_next[k], activation)
+    # a = gi + h W_hh^T + b_hh
+    gemm(c'n', c'n', B, H, H, 1, da, H, weight_hh, H, 0, dh, H)
+
+
+cdef void rnn_cell_forward_work(
+    floating *h_next,               # (B, H) written
+    floating *gi,                   # (B, H) scratch
+    const floating *x,              # (B, I)
+    const floating *h,              # (B, H)
+    const floating *weight_ih,      # (H, I)
+    const floating *weight_hh,      # (H, H)
+    const floating *bias_ih,        # (H,)
+    const floating *bias_hh,        # (H,)
+    int activation,
+    int B, int I, int H,
+) noexcept nogil:
+    # gi = x W_ih^T + b_ih
+    fill_rows(gi, bias_ih, B, H)
+    gemm(c'n', c't', B, H, I, 1, x, I, weight_ih, I, 1, gi, H)
+    rnn_step_forward_work(h_next, gi, h, weight_hh, bias_hh, activation, B, H)
+
+
+cdef void rnn_cell_backward_work(
+    floating *dx,                   # (B, I) written
+    floating *dh,                   # (B, H) written
+    floating *dweight_ih,           # (H, I) added into
+    floating *dweight_hh,           # (H, H) added into
+    floating *dbias_ih,             # (H,) added into
+    floating *dbias_hh,             # (H,) added into
+    floating *da,                   # (B, H) scratch
+    const floating *dh_next,        # (B, H)
+    const floating *h_next,         # (B, H)
+    const floating *x,              # (B, I)
+    const floating *h,              # (B, H)
+    const floating *weight_ih,      # (H, I)
+    const floating *weight_hh,      # (H, H)
+    int activation,
+    int B, int I, int H,
+) noexcept nogil:
+    rnn_step_backward_work(da, dh, dh_next, h_next, weight_hh, activation, B, H)
+    # h W_hh^T + b_hh
+    gemm(c't', c'n', H, H, B, 1, da, H, h, H, 1, dweight_hh, H)
+    add_colsum(dbias_hh, da, B, H)
+    # gi = x W_ih^T + b_ih
+    gemm(c'n', c'n', B, I, H, 1, da, H, weight_ih, I, 0, dx, I)
+    gemm(c't', c'n', H, I, B, 1, da, H, x, I, 1, dweight_ih, I)
+    add_colsum(dbias_ih, da, B, H)
+
+
+def rnn_step_forward(
+    floating[:, ::1] h_next,
+    const floating[:, ::1] gi,
+    const floating[:, ::1] h,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias_hh,
+    int activation,
+):
+    """h_next: (B, H) written (must not be h). gi: (B, H) = x W_ih^T + b_ih.
+    h: (B, H). weight_hh: (H, H). bias_hh: (H,)."""
+    cdef int B = h.shape[0], H = h.shape[1]
+    with nogil:
+        rnn_step_forward_work(&h_next[0, 0], &gi[0, 0], &h[0, 0], &weight_hh[0, 0],
+                              &bias_hh[0], activation, B, H)
+
+
+def rnn_step_backward(
+    floating[:, ::1] da,
+    floating[:, ::1] dh,
+    const floating[:, ::1] dh_next,
+    const floating[:, ::1] h_next,
+    const floating[:, ::1] weight_hh,
+    int activation,
+):
+    """Mirror of ``rnn_step_forward``. da: (B, H) written, dL/d(pre-activation).
+    dh: (B, H) written."""
+    cdef int B = h_next.shape[0], H = h_next.shape[1]
+    with nogil:
+        rnn_step_backward_work(&da[0, 0], &dh[0, 0], &dh_next[0, 0], &h_next[0, 0],
+                               &weight_hh[0, 0], activation, B, H)
+
+
+def rnn_cell_forward(
+    floating[:, ::1] h_next,
+    const floating[:, ::1] x,
+    const floating[:, ::1] h,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias_ih,
+    const floating[::1] bias_hh,
+    int activation,
+):
+    """h_next: (B, H) written. x: (B, I). h: (B, H). weight_ih: (H, I).
+    weight_hh: (H, H). bias_ih, bias_hh: (H,)."""
+    cdef int B = h.shape[0], I = x.shape[1], H = h.shape[1]
+    cdef floating *gi = <floating *> malloc(<size_t> B * H * sizeof(floating))
+    if gi == NULL:
+        raise MemoryError()
+    with nogil:
+        rnn_cell_forward_work(&h_next[0, 0], gi, &x[0, 0], &h[0, 0], &weight_ih[0, 0],
+                              &weight_hh[0, 0], &bias_ih[0], &bias_hh[0], activation, B, I, H)
+        free(gi)
+
+
+def rnn_cell_backward(
+    floating[:, ::1] dx,
+    floating[:, ::1] dh,
+    floating[:, ::1] dweight_ih,
+    floating[:, ::1] dweight_hh,
+    floating[::1] dbias_ih,
+    floating[::1] dbias_hh,
+    const floating[:, ::1] dh_next,
+    const floating[:, ::1] h_next,
+    const floating[:, ::1] x,
+    const floating[:, ::1] h,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    int activation,
+):
+    """Mirror of ``rnn_cell_forward``: writes dx (B, I), dh (B, H), adds into
+    the four parameter gradients."""
+    cdef int B = h.shape[0], I = x.shape[1], H = h.shape[1]
+    cdef floating *da = <floating *> malloc(<size_t> B * H * sizeof(floating))
+    if da == NULL:
+        raise MemoryError()
+    with nogil:
+        rnn_cell_backward_work(&dx[0, 0], &dh[0, 0], &dweight_ih[0, 0], &dweight_hh[0, 0],
+                               &dbias_ih[0], &dbias_hh[0], da, &dh_next[0, 0], &h_next[0, 0],
+                               &x[0, 0], &h[0, 0], &weight_ih[0, 0], &weight_hh[0, 0],
+                               activation, B, I, H)
+        free(da)
