@@ -66,10 +66,10 @@ def as_array(name: str, value, dtype: np.dtype) -> np.ndarray:
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
         if value.dtype != dtype:
-            raise TypeError(
-                f"{name} must have dtype {dtype}, got {value.dtype} "
-                f"(convert it with .astype(np.{dtype}) or build the layer with dtype={value.dtype})"
-            )
+            hint = f"convert it with .astype(np.{dtype})"
+            if value.dtype in FLOAT_DTYPES:
+                hint += f" or build the layer with dtype={value.dtype}"
+            raise TypeError(f"{name} must have dtype {dtype}, got {value.dtype} ({hint})")
         return value
     if isinstance(value, (list, tuple, numbers.Real)):
         try:

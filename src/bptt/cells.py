@@ -18,10 +18,12 @@ import numpy as np
 
 from ._backend import get_backend
 from ._validation import (
+    as_array,
     check_bool,
     check_dtype,
     check_rng,
     check_size,
+    kernel_ready,
     parameter,
     step_input,
 )
@@ -159,20 +161,23 @@ class _Cell:
             return np.zeros((batch, H), dtype=self.dtype)
         a, a_batched = step_input(name, value, H, self.dtype, batch=batch if batched else None)
         if a_batched != batched:
+            expected, like = ((batch, H), f"x's batch of {batch}") if batched else ((H,), "1-D x")
             raise ValueError(
-                f"x and {name} must both be unbatched (1-D) or both batched (2-D); "
-                f"got x with batch {batch if batched else 'none'} and {name} of shape "
-                f"{np.shape(value)}"
+                f"{name} must have shape {expected} to match {like} (x and {name} must both be "
+                f"unbatched or both batched), got {np.shape(value)}"
             )
         return a
 
     def _upstream(self, name: str, value, batch: int, batched: bool) -> Array:
         """A gradient coming into backward: (H,) or (1, H) unbatched, (B, H) batched."""
         H = self.hidden_size
-        a, a_batched = step_input(name, value, H, self.dtype, batch=batch)
-        if batched and not a_batched:
-            raise ValueError(f"{name} must have shape ({batch}, {H}), got {np.shape(value)}")
-        return a
+        a = as_array(name, value, self.dtype)
+        expected = ((batch, H),) if batched else ((H,), (1, H))
+        if a.shape not in expected:
+            raise ValueError(
+                f"{name} must have shape {' or '.join(str(s) for s in expected)}, got {a.shape}"
+            )
+        return kernel_ready(a.reshape(batch, H))
 
     def _cached(self):
         if self._cache is None:
@@ -249,6 +254,9 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
         seed: int | None = None,
         rng: np.random.Generator | None = None,
     ):
+        # checked here so that errors name this class's own arguments
+        check_size("in_dim", in_dim)
+        check_size("hidden_dim", hidden_dim)
         super().__init__(in_dim, hidden_dim, bias, backend, dtype, seed, rng)
         self.d = self.input_size
         self.h = self.hidden_size
@@ -501,7 +509,10 @@ class LSTMCell(_TorchCell):
         elif isinstance(state, (tuple, list)) and len(state) == 2:
             h, c = state
         else:
-            raise TypeError("state must be a tuple (h, c) or None")
+            raise TypeError(
+                f"state must be a tuple (h, c) or None, got {type(state).__name__}"
+                + (f" of length {len(state)}" if isinstance(state, (tuple, list)) else "")
+            )
         h2 = self._state("h", h, B, batched)
         c2 = self._state("c", c, B, batched)
         h_next = np.empty((B, H), dtype=self.dtype)

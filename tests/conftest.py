@@ -1,0 +1,106 @@
+"""Shared fixtures for the bptt test suite.
+
+``backend`` runs a test once per backend ("numpy", "numba", "cython"); a
+backend this installation lacks is skipped, unless the environment sets
+``BPTT_REQUIRE_ALL_BACKENDS=1`` (CI after a full build), which turns every
+such skip into a failure. ``dtype`` runs a test in float32 and float64, and
+``TOLERANCE`` (the ``tol`` fixture) gives what ``assert_close`` allows for each.
+
+Helpers here are imported by the test modules as ``from conftest import ...``
+(tests/ has no ``__init__.py``, so pytest puts it on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import bptt
+
+BACKEND_NAMES = ("numpy", "numba", "cython")
+COMPILED_BACKENDS = ("numba", "cython")
+REQUIRE_ALL_BACKENDS = os.environ.get("BPTT_REQUIRE_ALL_BACKENDS", "") == "1"
+
+_TINY = np.finfo(np.float64).tiny
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Allowed error: max|a - b| <= rtol * max(max|b|, floor)."""
+
+    rtol: float
+    floor: float = _TINY
+
+
+#: Per dtype. float64 is the reference: purely relative, 1e-12. float32 keeps
+#: 1e-5 relative, but measured against at least 0.1: the data in these tests
+#: are O(1), and a gradient that is small because O(1) terms cancel (dx with
+#: one input, say) carries float32 rounding of those terms, ~1e-7 absolute.
+TOLERANCE = {
+    np.dtype(np.float32): Tolerance(1e-5, floor=0.1),
+    np.dtype(np.float64): Tolerance(1e-12),
+}
+
+
+def require_backend(name: str) -> str:
+    """Skip (or, with BPTT_REQUIRE_ALL_BACKENDS=1, fail) unless ``name`` is available."""
+    if name not in bptt.backends():
+        why = bptt.unavailable().get(name, "unknown reason")
+        message = f"backend {name!r} is not available here: {why}"
+        if REQUIRE_ALL_BACKENDS:
+            pytest.fail(f"{message} (BPTT_REQUIRE_ALL_BACKENDS=1 requires every backend)")
+        pytest.skip(message)
+    return name
+
+
+@pytest.fixture(params=BACKEND_NAMES)
+def backend(request) -> str:
+    """Every backend, the missing ones skipped (or failed when all are required)."""
+    return require_backend(request.param)
+
+
+@pytest.fixture(params=COMPILED_BACKENDS)
+def compiled_backend(request) -> str:
+    """The backends that must agree with the NumPy reference."""
+    return require_backend(request.param)
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
+def dtype(request) -> np.dtype:
+    return np.dtype(request.param)
+
+
+@pytest.fixture
+def tol(dtype) -> Tolerance:
+    return TOLERANCE[dtype]
+
+
+def assert_close(actual, expected, rtol: float | Tolerance, name: str = "") -> None:
+    """max|actual - expected| <= rtol * max(max|expected|, tiny), same shape, all finite.
+
+    ``rtol`` may be a ``Tolerance`` (from ``TOLERANCE`` / the ``tol`` fixture),
+    whose floor then replaces ``tiny``.
+    """
+    floor = _TINY
+    if isinstance(rtol, Tolerance):
+        rtol, floor = rtol.rtol, rtol.floor
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    label = f"{name}: " if name else ""
+    assert actual.shape == expected.shape, (
+        f"{label}shape {actual.shape}, expected {expected.shape}"
+    )
+    assert np.isfinite(actual).all(), f"{label}non-finite values in {actual!r}"
+    if actual.size == 0:
+        return
+    a = actual.astype(np.float64)
+    b = expected.astype(np.float64)
+    err = float(np.max(np.abs(a - b)))
+    scale = max(float(np.max(np.abs(b))), floor)
+    assert err <= rtol * scale, (
+        f"{label}max|a-b| = {err:.3e} exceeds {rtol:g} * {scale:.3e} "
+        f"(relative error {err / scale:.3e})"
+    )
