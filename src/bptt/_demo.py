@@ -21,11 +21,12 @@ from .cells import GRU_Cell, GRUCell
 
 
 def _loss_and_grads(cell: GRU_Cell, x, h, weight_out):
-    """L = sum(weight_out * h_t); returns L, {name: dL/dname}, dx, dh."""
+    """L = sum(weight_out * h_t): L, {name: dL/dname}, dx, dh."""
     cell.zero_grad()
     out = cell.forward(x, h)
     dx, dh = cell.backward(weight_out[None, :])
-    return float(np.sum(weight_out * out)), {k: g.copy() for k, g in cell.grads.items()}, dx[0], dh[0]
+    grads = {k: g.copy() for k, g in cell.grads.items()}
+    return float(np.sum(weight_out * out)), grads, dx[0], dh[0]
 
 
 def gradient_check(backend: str, in_dim: int = 5, hidden_dim: int = 7, eps: float = 1e-6) -> float:
@@ -78,7 +79,28 @@ def torch_parity() -> float | None:
 
 
 def _best_seconds(fn, number: int) -> float:
+    fn()  # compile / warm up
     return min(timeit.repeat(fn, number=number, repeat=5)) / number
+
+
+def _bptt_step(cell: GRU_Cell, x, h, delta):
+    def step():
+        cell.forward(x, h)
+        cell.backward(delta)
+
+    return step
+
+
+def _torch_step(torch, in_dim: int, hidden: int, x, h, delta):
+    ref = torch.nn.GRUCell(in_dim, hidden).double()
+    tx = torch.from_numpy(x)[None].requires_grad_()
+    th = torch.from_numpy(h)[None].requires_grad_()
+    tdelta = torch.from_numpy(delta)
+
+    def step():
+        ref(tx, th).backward(tdelta)
+
+    return step
 
 
 def time_cells(shapes=((1, 6), (65, 128))) -> list[dict]:
@@ -95,27 +117,13 @@ def time_cells(shapes=((1, 6), (65, 128))) -> list[dict]:
         x = rng.standard_normal(in_dim)
         h = rng.standard_normal(hidden)
         delta = rng.standard_normal((1, hidden))
+        number = 2000 if hidden < 64 else 300
         row = {"shape": (in_dim, hidden)}
         for name in backends():
             cell = GRU_Cell(in_dim, hidden, backend=name, seed=0)
-
-            def step(cell=cell):
-                cell.forward(x, h)
-                cell.backward(delta)
-
-            step()  # compile / warm up
-            row[name] = _best_seconds(step, 2000 if hidden < 64 else 300)
+            row[name] = _best_seconds(_bptt_step(cell, x, h, delta), number)
         if torch is not None:
-            ref = torch.nn.GRUCell(in_dim, hidden).double()
-            tx = torch.from_numpy(x)[None].requires_grad_()
-            th = torch.from_numpy(h)[None].requires_grad_()
-            tdelta = torch.from_numpy(delta)
-
-            def torch_step():
-                ref(tx, th).backward(tdelta)
-
-            torch_step()
-            row["torch"] = _best_seconds(torch_step, 2000 if hidden < 64 else 300)
+            row["torch"] = _best_seconds(_torch_step(torch, in_dim, hidden, x, h, delta), number)
         rows.append(row)
     return rows
 

@@ -115,7 +115,9 @@ def step_input(name: str, value, features: int, dtype: np.dtype, batch: int | No
     a = as_array(name, value, dtype)
     if a.ndim == 1:
         if a.shape[0] != features:
-            raise ValueError(f"{name} must have shape ({features},) or (B, {features}), got {a.shape}")
+            raise ValueError(
+                f"{name} must have shape ({features},) or (B, {features}), got {a.shape}"
+            )
         return kernel_ready(a.reshape(1, features)), False
     if a.ndim == 2:
         if a.shape[1] != features or (batch is not None and a.shape[0] != batch):

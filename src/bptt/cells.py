@@ -132,7 +132,8 @@ class _Cell:
                 f"missing {missing}, unexpected {unexpected}"
             )
         checked = {
-            name: parameter(name, state_dict[name], p.shape, self.dtype) for name, p in params.items()
+            name: parameter(name, state_dict[name], p.shape, self.dtype)
+            for name, p in params.items()
         }
         for name, value in checked.items():
             np.copyto(params[name], value)
@@ -341,7 +342,9 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
         gates = np.empty((B, 3 * H), dtype=self.dtype)  # [r | z | h~]
         bias = self._params["bias"] if self.bias else self._zero_bias
         p = self._params
-        self._kernels.gru_seed_cell_forward(h_next, gates, x2, h2, p["weight_ih"], p["weight_hh"], bias)
+        self._kernels.gru_seed_cell_forward(
+            h_next, gates, x2, h2, p["weight_ih"], p["weight_hh"], bias
+        )
         self._cache = (x2, h2, gates, batched)
         return h_next if batched else h_next[0]
 

@@ -304,7 +304,7 @@ class _Recurrent:
                 output, layer_finals, saved = self._forward_direction(
                     layer_input, [s[k] for s in states0], lengths, layer, direction
                 )
-                for final, value in zip(finals, layer_finals):
+                for final, value in zip(finals, layer_finals, strict=True):
                     final[k] = value
                 outputs.append(output)
                 cache.append(saved)
@@ -346,7 +346,7 @@ class _Recurrent:
                     layer_input, lengths, layer, direction,
                 )
                 dx += dx_direction
-                for d_state, value in zip(d_states0, d0):
+                for d_state, value in zip(d_states0, d0, strict=True):
                     d_state[k] = value
             d_layer = dx
         dx = self._from_time_major(d_layer, batched)

@@ -9,8 +9,6 @@ Conventions of a sequence kernel (one layer, one direction):
   sequence starts at the row's last valid step, as with torch's packing.
 """
 
-import numpy as np
-
 
 def steps(T: int, reverse: bool) -> range:
     """Time indices in processing order."""

@@ -248,7 +248,9 @@ def gru_seq_backward(
     _seq.input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih)
 
 
-def gru_seed_seq_forward(output, h_n, hs, gates, x, h0, weight_ih, weight_hh, bias, lengths, reverse):
+def gru_seed_seq_forward(
+    output, h_n, hs, gates, x, h0, weight_ih, weight_hh, bias, lengths, reverse
+):
     """As ``gru_seq_forward``, seed formulation: gates (T, B, 3H), one bias (3H,)."""
     T = x.shape[0]
     gi = _seq.input_projection(x, weight_ih, bias)  # (T, B, 3H)
