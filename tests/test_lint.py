@@ -1,7 +1,8 @@
 """The code base stays ruff-clean (the configuration is in pyproject.toml)."""
 
-import shutil
+import importlib.util
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is not installed")
+@pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
 def test_ruff_check_is_clean():
     targets = [p for p in ("src", "tests", "benchmarks", "setup.py") if (ROOT / p).exists()]
     result = subprocess.run(
-        ["ruff", "check", "--output-format", "concise", *targets],
+        [sys.executable, "-m", "ruff", "check", "--output-format", "concise", *targets],
         cwd=ROOT,
         capture_output=True,
         text=True,
