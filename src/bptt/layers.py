@@ -9,7 +9,8 @@ backend's sequence kernel (the whole time loop runs in that call).
 Cache per step, per layer and direction, in bytes (itemsize s, batch B,
 hidden H): GRU 5*B*H*s (state + r, z, n, W_hn h + b_hn); seed GRU 4*B*H*s
 (state + r, z, h~); RNN B*H*s (the state); LSTM 7*B*H*s (h, c, i, f, g, o,
-tanh c). Layers above the first also keep their input, D*B*H*s per step.
+tanh c). Layers above the first also keep their input, D*B*H*s per step; the
+first keeps its own copy of x (I*B*s per step), never the caller's buffer.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def count_parameters(
     input_size = check_size("input_size", input_size)
     hidden_size = check_size("hidden_size", hidden_size)
     num_layers = check_size("num_layers", num_layers)
+    bias = check_bool("bias", bias)
     directions = 2 if check_bool("bidirectional", bidirectional) else 1
     rows = _GATES[kind] * hidden_size
     total = 0
@@ -63,6 +65,18 @@ def count_parameters(
         per_direction = rows * (layer_input + hidden_size) + (2 * rows if bias else 0)
         total += directions * per_direction
     return total
+
+
+def _valid_steps(lengths: Array, T: int) -> Array:
+    """(T, B, 1) bool: step t of row b lies within its length."""
+    return (np.arange(T)[:, None] < lengths)[:, :, None]
+
+
+def _may_share_memory(a: Array, source) -> bool:
+    """Whether ``a`` may be a view of the caller's ``source`` (ndarray or torch tensor)."""
+    if type(source).__module__.startswith("torch"):
+        source = source.detach().cpu().numpy()
+    return isinstance(source, np.ndarray) and np.may_share_memory(a, source)
 
 
 class _Recurrent:
@@ -235,15 +249,16 @@ class _Recurrent:
         if lengths is None:
             return np.full(B, T, dtype=np.int64)
         if not batched:
-            raise ValueError("lengths needs batched input (one length per batch row)")
+            raise ValueError(f"lengths needs batched 3-D x (one length per batch row), "
+                             f"got unbatched 2-D x of shape ({T}, {self.input_size})")
         if type(lengths).__module__.startswith("torch"):
             lengths = lengths.detach().cpu().numpy()
         lengths = np.asarray(lengths)
-        if lengths.dtype.kind not in "iu":
-            raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
         if lengths.shape != (B,):
             raise ValueError(f"lengths must have shape ({B},), one per batch row, "
                              f"got {lengths.shape}")
+        if lengths.dtype.kind not in "iu":
+            raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
         if lengths.min() < 1 or lengths.max() > T:
             raise ValueError(f"lengths must lie in 1..{T} (the sequence length), "
                              f"got values from {lengths.min()} to {lengths.max()}")
@@ -287,13 +302,18 @@ class _Recurrent:
 
     def _forward(self, x, states0, lengths):
         """Run every layer and direction; return output, final states."""
+        source = x
         x, batched = self._sequence(x)
         T, B, _ = x.shape
         lengths = self._lengths(lengths, T, B, batched)
         states0 = [self._initial_state(n, s, B, batched) for n, s in states0]
         if (lengths < T).any():
             # Padding never reaches the math: zero it so it cannot leak (NaN * 0).
-            x = np.where((np.arange(T)[:, None] < lengths)[:, :, None], x, 0).astype(self.dtype)
+            x = np.where(_valid_steps(lengths, T), x, 0).astype(self.dtype)
+        elif self.training and _may_share_memory(x, source):
+            # The cache must not be the caller's buffer, which may be refilled
+            # (the next chunk of a stream) before backward reads it.
+            x = x.copy()
         finals = [np.empty_like(s) for s in states0]
         cache = []
         layer_input = x
@@ -319,13 +339,18 @@ class _Recurrent:
 
     def _backward(self, d_output, d_finals):
         if not self._caches:
+            why = ("the layer is in eval mode, where forward keeps no cache: call .train()"
+                   if not self.training else "there is no forward left whose cache is unused")
             raise ValueError(
                 f"{type(self).__name__}.backward() needs a forward() in training mode first "
-                "(each backward consumes the most recent forward's cache)"
+                f"(each backward consumes the most recent forward's cache); {why}"
             )
         cache, lengths, batched, T, B = self._caches[-1]
         H, D = self.hidden_size, self.directions
         d_layer = self._to_time_major("d_output", d_output, T, B, D * H, batched)
+        if (lengths < T).any():
+            # dL/d(output) past each length is ignored; zeroed, a NaN there cannot leak.
+            d_layer = np.where(_valid_steps(lengths, T), d_layer, 0).astype(self.dtype)
         shape = (self.num_layers * D, B, H)
         d_finals = [
             np.zeros(shape, dtype=self.dtype) if v is None
@@ -542,7 +567,9 @@ class LSTM(_Recurrent):
         elif isinstance(state, (tuple, list)) and len(state) == 2:
             h0, c0 = state
         else:
-            raise TypeError("state must be a tuple (h0, c0) or None")
+            raise TypeError(f"state must be a tuple (h0, c0) or None, got {type(state).__name__}"
+                            + (f" of length {len(state)}" if isinstance(state, (tuple, list))
+                               else ""))
         output, (h_n, c_n) = self._forward(x, [("h0", h0), ("c0", c0)], lengths)
         return output, (h_n, c_n)
 
