@@ -1,5 +1,6 @@
 # Shared by gru.pyx, rnn.pyx and lstm.pyx: the row-major GEMM, the stable
-# element-wise functions and the two bias loops. Everything here is inline,
+# element-wise functions, the two bias loops and the time-loop helpers of the
+# sequence kernels (the twins of bptt._numpy._seq). Everything here is inline,
 # so no `_common` module exists (or is imported) at run time.
 #
 # Buffers are raw pointers to C-contiguous row-major arrays; a comment gives
@@ -7,6 +8,7 @@
 
 from cython cimport floating
 from libc.math cimport exp, expf, fabs, fabsf, tanh, tanhf
+from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 cdef inline void gemm(
@@ -76,3 +78,105 @@ cdef inline void add_colsum(
         for i in range(rows):
             s = s + d[i * cols + j]
         dbias[j] += s
+
+
+# ----------------------------------------------------------------------------
+# sequences, one layer and one direction (conventions in bptt._numpy._seq):
+# hs (T+1, B, H); forward, step t reads hs[t] and writes hs[t+1], hs[0] = h0;
+# reverse, step t reads hs[t+1] and writes hs[t], hs[T] = h0. Step t is valid
+# for row b iff t < lengths[b].
+# ----------------------------------------------------------------------------
+
+
+cdef inline Py_ssize_t step_at(Py_ssize_t s, int T, bint reverse) noexcept nogil:
+    # the time index of the s-th step in processing order
+    return T - 1 - s if reverse else s
+
+
+cdef inline Py_ssize_t prev_index(Py_ssize_t t, bint reverse) noexcept nogil:
+    # index into hs of the state step t reads
+    return t + 1 if reverse else t
+
+
+cdef inline Py_ssize_t next_index(Py_ssize_t t, bint reverse) noexcept nogil:
+    # index into hs of the state step t writes
+    return t if reverse else t + 1
+
+
+cdef inline Py_ssize_t final_index(int T, bint reverse) noexcept nogil:
+    # index into hs of h_n (of h0 with reverse flipped)
+    return 0 if reverse else T
+
+
+cdef inline void keep_invalid_rows(
+    floating *state_next,           # (B, H) rows past their length overwritten
+    const floating *state,          # (B, H)
+    const long long *lengths,       # (B,)
+    Py_ssize_t t, int B, int H,
+) noexcept nogil:
+    # Rows past their length carry their state through unchanged.
+    cdef Py_ssize_t b
+    for b in range(B):
+        if t >= lengths[b]:
+            memcpy(state_next + b * H, state + b * H, <size_t> H * sizeof(floating))
+
+
+cdef inline void mask_rows(
+    floating *out,                  # (B, H) written
+    const floating *a,              # (B, H)
+    const long long *lengths,       # (B,)
+    Py_ssize_t t, int B, int H,
+) noexcept nogil:
+    # out = a on rows where step t is valid, 0 past a row's length
+    cdef Py_ssize_t b, j
+    for b in range(B):
+        if t < lengths[b]:
+            memcpy(out + b * H, a + b * H, <size_t> H * sizeof(floating))
+        else:
+            for j in range(H):
+                out[b * H + j] = 0
+
+
+cdef inline void mask_rows_sum(
+    floating *out,                  # (B, H) written
+    const floating *a,              # (B, H)
+    const floating *c,              # (B, H)
+    const long long *lengths,       # (B,)
+    Py_ssize_t t, int B, int H,
+) noexcept nogil:
+    # out = a + c on rows where step t is valid, 0 past a row's length
+    cdef Py_ssize_t b, j
+    for b in range(B):
+        if t < lengths[b]:
+            for j in range(H):
+                out[b * H + j] = a[b * H + j] + c[b * H + j]
+        else:
+            for j in range(H):
+                out[b * H + j] = 0
+
+
+cdef inline void input_projection(
+    floating *gi,                   # (N, G) written
+    const floating *x,              # (N, I)
+    const floating *weight_ih,      # (G, I)
+    const floating *bias_ih,        # (G,)
+    int N, int I, int G,
+) noexcept nogil:
+    # gi = x W_ih^T + b_ih for all N = T B rows at once
+    fill_rows(gi, bias_ih, N, G)
+    gemm(c'n', c't', N, G, I, 1, x, I, weight_ih, I, 1, gi, G)
+
+
+cdef inline void input_backward(
+    floating *dx,                   # (N, I) written
+    floating *dweight_ih,           # (G, I) added into
+    floating *dbias_ih,             # (G,) added into
+    const floating *dgi,            # (N, G)
+    const floating *x,              # (N, I)
+    const floating *weight_ih,      # (G, I)
+    int N, int I, int G,
+) noexcept nogil:
+    # Mirror of input_projection.
+    gemm(c'n', c'n', N, I, G, 1, dgi, G, weight_ih, I, 0, dx, I)
+    gemm(c't', c'n', G, I, N, 1, dgi, G, x, I, 1, dweight_ih, I)
+    add_colsum(dbias_ih, dgi, N, G)

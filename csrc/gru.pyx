@@ -13,8 +13,11 @@ Inputs arrive C-contiguous and validated; nothing here checks them.
 
 from cython cimport floating
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
-from _common cimport add_colsum, fill_rows, gemm, sigmoid, tanh_
+from _common cimport (add_colsum, fill_rows, final_index, gemm, input_backward,
+                      input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
+                      next_index, prev_index, sigmoid, step_at, tanh_)
 
 
 # ----------------------------------------------------------------------------
@@ -476,4 +479,282 @@ def gru_seed_cell_backward(
                                     &dbias[0], work, work + B * 3 * H, &dh_next[0, 0],
                                     &gates[0, 0], &x[0, 0], &h[0, 0], &weight_ih[0, 0],
                                     &weight_hh[0, 0], B, I, H)
+        free(work)
+
+
+# ----------------------------------------------------------------------------
+# sequences: one layer, one direction (conventions in bptt._numpy._seq)
+# ----------------------------------------------------------------------------
+
+
+cdef void gru_seq_forward_work(
+    floating *output,               # (T, B, H) written
+    floating *h_n,                  # (B, H) written
+    floating *hs,                   # (T+1, B, H) written, every state
+    floating *gates,                # (T, B, 4H) written
+    floating *gi,                   # (T, B, 3H) scratch
+    const floating *x,              # (T, B, I)
+    const floating *h0,             # (B, H)
+    const floating *weight_ih,      # (3H, I)
+    const floating *weight_hh,      # (3H, H)
+    const floating *bias_ih,        # (3H,)
+    const floating *bias_hh,        # (3H,)
+    const long long *lengths,       # (B,)
+    bint reverse,
+    int T, int B, int I, int H,
+) noexcept nogil:
+    cdef Py_ssize_t s, t, p, q
+    cdef Py_ssize_t BH = <Py_ssize_t> B * H
+    input_projection(gi, x, weight_ih, bias_ih, T * B, I, 3 * H)
+    memcpy(hs + final_index(T, not reverse) * BH, h0, BH * sizeof(floating))
+    for s in range(T):
+        t = step_at(s, T, reverse)
+        p = prev_index(t, reverse)
+        q = next_index(t, reverse)
+        gru_step_forward_work(hs + q * BH, gates + t * 4 * BH, gi + t * 3 * BH, hs + p * BH,
+                              weight_hh, bias_hh, B, H)
+        keep_invalid_rows(hs + q * BH, hs + p * BH, lengths, t, B, H)
+        mask_rows(output + t * BH, hs + q * BH, lengths, t, B, H)
+    memcpy(h_n, hs + final_index(T, reverse) * BH, BH * sizeof(floating))
+
+
+cdef void gru_seq_backward_work(
+    floating *dx,                   # (T, B, I) written
+    floating *dh0,                  # (B, H) written
+    floating *dweight_ih,           # (3H, I) added into
+    floating *dweight_hh,           # (3H, H) added into
+    floating *dbias_ih,             # (3H,) added into
+    floating *dbias_hh,             # (3H,) added into
+    floating *dgi,                  # (T, B, 3H) scratch
+    floating *dgh,                  # (T, B, 3H) scratch
+    floating *dh,                   # (B, H) scratch
+    floating *dh_prev,              # (B, H) scratch
+    floating *dh_next,              # (B, H) scratch
+    const floating *doutput,        # (T, B, H)
+    const floating *dh_n,           # (B, H)
+    const floating *gates,          # (T, B, 4H)
+    const floating *hs,             # (T+1, B, H)
+    const floating *x,              # (T, B, I)
+    const floating *weight_ih,      # (3H, I)
+    const floating *weight_hh,      # (3H, H)
+    const long long *lengths,       # (B,)
+    bint reverse,
+    int T, int B, int I, int H,
+) noexcept nogil:
+    cdef Py_ssize_t s, t, p
+    cdef Py_ssize_t BH = <Py_ssize_t> B * H
+    cdef floating *swap
+    # dh: dL/d(state), carried backwards through time
+    memcpy(dh, dh_n, BH * sizeof(floating))
+    for s in range(T):
+        t = step_at(T - 1 - s, T, reverse)
+        p = prev_index(t, reverse)
+        mask_rows_sum(dh_next, dh, doutput + t * BH, lengths, t, B, H)
+        gru_step_backward_work(dgi + t * 3 * BH, dgh + t * 3 * BH, dh_prev, dh_next,
+                               gates + t * 4 * BH, hs + p * BH, weight_hh, B, H)
+        keep_invalid_rows(dh_prev, dh, lengths, t, B, H)
+        swap = dh
+        dh = dh_prev
+        dh_prev = swap
+    memcpy(dh0, dh, BH * sizeof(floating))
+    # gh = h W_hh^T + b_hh, h the previous states: hs[0:T], or hs[1:T+1] reverse
+    gemm(c't', c'n', 3 * H, H, T * B, 1, dgh, 3 * H, hs + prev_index(0, reverse) * BH, H,
+         1, dweight_hh, H)
+    add_colsum(dbias_hh, dgh, T * B, 3 * H)
+    input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih, T * B, I, 3 * H)
+
+
+cdef void gru_seed_seq_forward_work(
+    floating *output,               # (T, B, H) written
+    floating *h_n,                  # (B, H) written
+    floating *hs,                   # (T+1, B, H) written, every state
+    floating *gates,                # (T, B, 3H) written
+    floating *gi,                   # (T, B, 3H) scratch
+    const floating *x,              # (T, B, I)
+    const floating *h0,             # (B, H)
+    const floating *weight_ih,      # (3H, I) rows [W_rx; W_zx; W_x]
+    const floating *weight_hh,      # (3H, H) rows [W_rh; W_zh; W_h]
+    const floating *bias,           # (3H,) [b_r; b_z; b_h]
+    const long long *lengths,       # (B,)
+    bint reverse,
+    int T, int B, int I, int H,
+) noexcept nogil:
+    # hs[p] and hs[q] are distinct slots, as gru_seed_step_forward_work needs
+    cdef Py_ssize_t s, t, p, q
+    cdef Py_ssize_t BH = <Py_ssize_t> B * H
+    input_projection(gi, x, weight_ih, bias, T * B, I, 3 * H)
+    memcpy(hs + final_index(T, not reverse) * BH, h0, BH * sizeof(floating))
+    for s in range(T):
+        t = step_at(s, T, reverse)
+        p = prev_index(t, reverse)
+        q = next_index(t, reverse)
+        gru_seed_step_forward_work(hs + q * BH, gates + t * 3 * BH, gi + t * 3 * BH,
+                                   hs + p * BH, weight_hh, B, H)
+        keep_invalid_rows(hs + q * BH, hs + p * BH, lengths, t, B, H)
+        mask_rows(output + t * BH, hs + q * BH, lengths, t, B, H)
+    memcpy(h_n, hs + final_index(T, reverse) * BH, BH * sizeof(floating))
+
+
+cdef void gru_seed_seq_backward_work(
+    floating *dx,                   # (T, B, I) written
+    floating *dh0,                  # (B, H) written
+    floating *dweight_ih,           # (3H, I) added into
+    floating *dweight_hh,           # (3H, H) added into
+    floating *dbias,                # (3H,) added into
+    floating *dgi,                  # (T, B, 3H) scratch
+    floating *rh,                   # (T, B, H) scratch
+    floating *dh,                   # (B, H) scratch
+    floating *dh_prev,              # (B, H) scratch
+    floating *dh_next,              # (B, H) scratch
+    const floating *doutput,        # (T, B, H)
+    const floating *dh_n,           # (B, H)
+    const floating *gates,          # (T, B, 3H)
+    const floating *hs,             # (T+1, B, H)
+    const floating *x,              # (T, B, I)
+    const floating *weight_ih,      # (3H, I)
+    const floating *weight_hh,      # (3H, H)
+    const long long *lengths,       # (B,)
+    bint reverse,
+    int T, int B, int I, int H,
+) noexcept nogil:
+    # dh_prev and dh_next are distinct, as gru_seed_step_backward_work needs
+    cdef Py_ssize_t s, t, p
+    cdef Py_ssize_t BH = <Py_ssize_t> B * H
+    cdef floating *swap
+    memcpy(dh, dh_n, BH * sizeof(floating))
+    for s in range(T):
+        t = step_at(T - 1 - s, T, reverse)
+        p = prev_index(t, reverse)
+        mask_rows_sum(dh_next, dh, doutput + t * BH, lengths, t, B, H)
+        gru_seed_step_backward_work(dgi + t * 3 * BH, dh_prev, dh_next, gates + t * 3 * BH,
+                                    hs + p * BH, weight_hh, B, H)
+        keep_invalid_rows(dh_prev, dh, lengths, t, B, H)
+        swap = dh
+        dh = dh_prev
+        dh_prev = swap
+    memcpy(dh0, dh, BH * sizeof(floating))
+    gru_seed_dweight_hh_work(dweight_hh, rh, dgi, gates, hs + prev_index(0, reverse) * BH,
+                             T * B, H)
+    input_backward(dx, dweight_ih, dbias, dgi, x, weight_ih, T * B, I, 3 * H)
+
+
+def gru_seq_forward(
+    floating[:, :, ::1] output,
+    floating[:, ::1] h_n,
+    floating[:, :, ::1] hs,
+    floating[:, :, ::1] gates,
+    const floating[:, :, ::1] x,
+    const floating[:, ::1] h0,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias_ih,
+    const floating[::1] bias_hh,
+    const long long[::1] lengths,
+    bint reverse,
+):
+    """output: (T, B, H) written.  h_n: (B, H) written.  hs: (T+1, B, H) and
+    gates: (T, B, 4H) written, the cache.  x: (T, B, I).  h0: (B, H).
+    lengths: (B,) int64.  reverse: process t = T-1 .. 0."""
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = h0.shape[1]
+    cdef floating *gi = <floating *> malloc(<size_t> T * B * 3 * H * sizeof(floating))
+    if gi == NULL:
+        raise MemoryError()
+    with nogil:
+        gru_seq_forward_work(&output[0, 0, 0], &h_n[0, 0], &hs[0, 0, 0], &gates[0, 0, 0], gi,
+                             &x[0, 0, 0], &h0[0, 0], &weight_ih[0, 0], &weight_hh[0, 0],
+                             &bias_ih[0], &bias_hh[0], &lengths[0], reverse, T, B, I, H)
+        free(gi)
+
+
+def gru_seq_backward(
+    floating[:, :, ::1] dx,
+    floating[:, ::1] dh0,
+    floating[:, ::1] dweight_ih,
+    floating[:, ::1] dweight_hh,
+    floating[::1] dbias_ih,
+    floating[::1] dbias_hh,
+    const floating[:, :, ::1] doutput,
+    const floating[:, ::1] dh_n,
+    const floating[:, :, ::1] gates,
+    const floating[:, :, ::1] hs,
+    const floating[:, :, ::1] x,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const long long[::1] lengths,
+    bint reverse,
+):
+    """Mirror of ``gru_seq_forward``: dx (T, B, I) and dh0 (B, H) written,
+    parameter gradients added. doutput: (T, B, H); dh_n: (B, H)."""
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = dh0.shape[1]
+    cdef size_t TG = <size_t> T * B * 3 * H, BH = <size_t> B * H
+    # dgi, dgh (T, B, 3H) and dh, dh_prev, dh_next (B, H) in one block
+    cdef floating *work = <floating *> malloc((2 * TG + 3 * BH) * sizeof(floating))
+    if work == NULL:
+        raise MemoryError()
+    with nogil:
+        gru_seq_backward_work(&dx[0, 0, 0], &dh0[0, 0], &dweight_ih[0, 0], &dweight_hh[0, 0],
+                              &dbias_ih[0], &dbias_hh[0], work, work + TG, work + 2 * TG,
+                              work + 2 * TG + BH, work + 2 * TG + 2 * BH, &doutput[0, 0, 0],
+                              &dh_n[0, 0], &gates[0, 0, 0], &hs[0, 0, 0], &x[0, 0, 0],
+                              &weight_ih[0, 0], &weight_hh[0, 0], &lengths[0], reverse,
+                              T, B, I, H)
+        free(work)
+
+
+def gru_seed_seq_forward(
+    floating[:, :, ::1] output,
+    floating[:, ::1] h_n,
+    floating[:, :, ::1] hs,
+    floating[:, :, ::1] gates,
+    const floating[:, :, ::1] x,
+    const floating[:, ::1] h0,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias,
+    const long long[::1] lengths,
+    bint reverse,
+):
+    """As ``gru_seq_forward``, seed formulation: gates (T, B, 3H), one bias (3H,)."""
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = h0.shape[1]
+    cdef floating *gi = <floating *> malloc(<size_t> T * B * 3 * H * sizeof(floating))
+    if gi == NULL:
+        raise MemoryError()
+    with nogil:
+        gru_seed_seq_forward_work(&output[0, 0, 0], &h_n[0, 0], &hs[0, 0, 0], &gates[0, 0, 0],
+                                  gi, &x[0, 0, 0], &h0[0, 0], &weight_ih[0, 0],
+                                  &weight_hh[0, 0], &bias[0], &lengths[0], reverse, T, B, I, H)
+        free(gi)
+
+
+def gru_seed_seq_backward(
+    floating[:, :, ::1] dx,
+    floating[:, ::1] dh0,
+    floating[:, ::1] dweight_ih,
+    floating[:, ::1] dweight_hh,
+    floating[::1] dbias,
+    const floating[:, :, ::1] doutput,
+    const floating[:, ::1] dh_n,
+    const floating[:, :, ::1] gates,
+    const floating[:, :, ::1] hs,
+    const floating[:, :, ::1] x,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const long long[::1] lengths,
+    bint reverse,
+):
+    """Mirror of ``gru_seed_seq_forward``."""
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = dh0.shape[1]
+    cdef size_t TG = <size_t> T * B * 3 * H, BH = <size_t> B * H
+    # dgi (T, B, 3H), rh (T, B, H) and dh, dh_prev, dh_next (B, H) in one block
+    cdef floating *work = <floating *> malloc((TG + T * BH + 3 * BH) * sizeof(floating))
+    if work == NULL:
+        raise MemoryError()
+    with nogil:
+        gru_seed_seq_backward_work(&dx[0, 0, 0], &dh0[0, 0], &dweight_ih[0, 0],
+                                   &dweight_hh[0, 0], &dbias[0], work, work + TG,
+                                   work + TG + T * BH, work + TG + (T + 1) * BH,
+                                   work + TG + (T + 2) * BH, &doutput[0, 0, 0], &dh_n[0, 0],
+                                   &gates[0, 0, 0], &hs[0, 0, 0], &x[0, 0, 0],
+                                   &weight_ih[0, 0], &weight_hh[0, 0], &lengths[0], reverse,
+                                   T, B, I, H)
         free(work)

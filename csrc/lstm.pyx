@@ -12,8 +12,11 @@ memoryview wrappers.
 
 from cython cimport floating
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
-from _common cimport add_colsum, fill_rows, gemm, sigmoid, tanh_
+from _common cimport (add_colsum, fill_rows, final_index, gemm, input_backward,
+                      input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
+                      next_index, prev_index, sigmoid, step_at, tanh_)
 
 
 cdef void lstm_step_forward_work(
@@ -236,3 +239,175 @@ def lstm_cell_backward(
                                 &dh_next[0, 0], &dc_next[0, 0], &gates[0, 0], &x[0, 0],
                                 &h[0, 0], &c[0, 0], &weight_ih[0, 0], &weight_hh[0, 0], B, I, H)
         free(da)
+
+
+# ----------------------------------------------------------------------------
+# sequences: one layer, one direction (conventions in bptt._numpy._seq)
+# ----------------------------------------------------------------------------
+
+
+cdef void lstm_seq_forward_work(
+    floating *output,               # (T, B, H) written
+    floating *h_n,                  # (B, H) written
+    floating *c_n,                  # (B, H) written
+    floating *hs,                   # (T+1, B, H) written, every state
+    floating *cs,                   # (T+1, B, H) written, every cell state
+    floating *gates,                # (T, B, 5H) written
+    floating *gi,                   # (T, B, 4H) scratch
+    const floating *x,              # (T, B, I)
+    const floating *h0,             # (B, H)
+    const floating *c0,             # (B, H)
+    const floating *weight_ih,      # (4H, I)
+    const floating *weight_hh,      # (4H, H)
+    const floating *bias_ih,        # (4H,)
+    const floating *bias_hh,        # (4H,)
+    const long long *lengths,       # (B,)
+    bint reverse,
+    int T, int B, int I, int H,
+) noexcept nogil:
+    cdef Py_ssize_t s, t, p, q
+    cdef Py_ssize_t BH = <Py_ssize_t> B * H
+    cdef Py_ssize_t first = final_index(T, not reverse), last = final_index(T, reverse)
+    input_projection(gi, x, weight_ih, bias_ih, T * B, I, 4 * H)
+    memcpy(hs + first * BH, h0, BH * sizeof(floating))
+    memcpy(cs + first * BH, c0, BH * sizeof(floating))
+    for s in range(T):
+        t = step_at(s, T, reverse)
+        p = prev_index(t, reverse)
+        q = next_index(t, reverse)
+        lstm_step_forward_work(hs + q * BH, cs + q * BH, gates + t * 5 * BH, gi + t * 4 * BH,
+                               hs + p * BH, cs + p * BH, weight_hh, bias_hh, B, H)
+        keep_invalid_rows(hs + q * BH, hs + p * BH, lengths, t, B, H)
+        keep_invalid_rows(cs + q * BH, cs + p * BH, lengths, t, B, H)
+        mask_rows(output + t * BH, hs + q * BH, lengths, t, B, H)
+    memcpy(h_n, hs + last * BH, BH * sizeof(floating))
+    memcpy(c_n, cs + last * BH, BH * sizeof(floating))
+
+
+cdef void lstm_seq_backward_work(
+    floating *dx,                   # (T, B, I) written
+    floating *dh0,                  # (B, H) written
+    floating *dc0,                  # (B, H) written
+    floating *dweight_ih,           # (4H, I) added into
+    floating *dweight_hh,           # (4H, H) added into
+    floating *dbias_ih,             # (4H,) added into
+    floating *dbias_hh,             # (4H,) added into
+    floating *da,                   # (T, B, 4H) scratch
+    floating *dh,                   # (B, H) scratch
+    floating *dh_prev,              # (B, H) scratch
+    floating *dh_next,              # (B, H) scratch
+    floating *dc,                   # (B, H) scratch
+    floating *dc_prev,              # (B, H) scratch
+    floating *dc_next,              # (B, H) scratch
+    const floating *doutput,        # (T, B, H)
+    const floating *dh_n,           # (B, H)
+    const floating *dc_n,           # (B, H)
+    const floating *gates,          # (T, B, 5H)
+    const floating *hs,             # (T+1, B, H)
+    const floating *cs,             # (T+1, B, H)
+    const floating *x,              # (T, B, I)
+    const floating *weight_ih,      # (4H, I)
+    const floating *weight_hh,      # (4H, H)
+    const long long *lengths,       # (B,)
+    bint reverse,
+    int T, int B, int I, int H,
+) noexcept nogil:
+    cdef Py_ssize_t s, t, p
+    cdef Py_ssize_t BH = <Py_ssize_t> B * H
+    cdef floating *swap
+    # dh, dc: dL/d(state), carried backwards through time
+    memcpy(dh, dh_n, BH * sizeof(floating))
+    memcpy(dc, dc_n, BH * sizeof(floating))
+    for s in range(T):
+        t = step_at(T - 1 - s, T, reverse)
+        p = prev_index(t, reverse)
+        mask_rows_sum(dh_next, dh, doutput + t * BH, lengths, t, B, H)
+        mask_rows(dc_next, dc, lengths, t, B, H)
+        lstm_step_backward_work(da + t * 4 * BH, dh_prev, dc_prev, dh_next, dc_next,
+                                gates + t * 5 * BH, cs + p * BH, weight_hh, B, H)
+        keep_invalid_rows(dh_prev, dh, lengths, t, B, H)
+        keep_invalid_rows(dc_prev, dc, lengths, t, B, H)
+        swap = dh
+        dh = dh_prev
+        dh_prev = swap
+        swap = dc
+        dc = dc_prev
+        dc_prev = swap
+    memcpy(dh0, dh, BH * sizeof(floating))
+    memcpy(dc0, dc, BH * sizeof(floating))
+    # a = gi + h W_hh^T + b_hh, h the previous states: hs[0:T], or hs[1:T+1] reverse
+    gemm(c't', c'n', 4 * H, H, T * B, 1, da, 4 * H, hs + prev_index(0, reverse) * BH, H,
+         1, dweight_hh, H)
+    add_colsum(dbias_hh, da, T * B, 4 * H)
+    input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih, T * B, I, 4 * H)
+
+
+def lstm_seq_forward(
+    floating[:, :, ::1] output,
+    floating[:, ::1] h_n,
+    floating[:, ::1] c_n,
+    floating[:, :, ::1] hs,
+    floating[:, :, ::1] cs,
+    floating[:, :, ::1] gates,
+    const floating[:, :, ::1] x,
+    const floating[:, ::1] h0,
+    const floating[:, ::1] c0,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias_ih,
+    const floating[::1] bias_hh,
+    const long long[::1] lengths,
+    bint reverse,
+):
+    """output: (T, B, H) written.  h_n, c_n: (B, H) written.  hs, cs:
+    (T+1, B, H) and gates: (T, B, 5H) written, the cache.  x: (T, B, I).
+    h0, c0: (B, H).  lengths: (B,) int64."""
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = h0.shape[1]
+    cdef floating *gi = <floating *> malloc(<size_t> T * B * 4 * H * sizeof(floating))
+    if gi == NULL:
+        raise MemoryError()
+    with nogil:
+        lstm_seq_forward_work(&output[0, 0, 0], &h_n[0, 0], &c_n[0, 0], &hs[0, 0, 0],
+                              &cs[0, 0, 0], &gates[0, 0, 0], gi, &x[0, 0, 0], &h0[0, 0],
+                              &c0[0, 0], &weight_ih[0, 0], &weight_hh[0, 0], &bias_ih[0],
+                              &bias_hh[0], &lengths[0], reverse, T, B, I, H)
+        free(gi)
+
+
+def lstm_seq_backward(
+    floating[:, :, ::1] dx,
+    floating[:, ::1] dh0,
+    floating[:, ::1] dc0,
+    floating[:, ::1] dweight_ih,
+    floating[:, ::1] dweight_hh,
+    floating[::1] dbias_ih,
+    floating[::1] dbias_hh,
+    const floating[:, :, ::1] doutput,
+    const floating[:, ::1] dh_n,
+    const floating[:, ::1] dc_n,
+    const floating[:, :, ::1] gates,
+    const floating[:, :, ::1] hs,
+    const floating[:, :, ::1] cs,
+    const floating[:, :, ::1] x,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const long long[::1] lengths,
+    bint reverse,
+):
+    """Mirror of ``lstm_seq_forward``: dx (T, B, I), dh0 and dc0 (B, H)
+    written, parameter gradients added. doutput: (T, B, H); dh_n, dc_n: (B, H)."""
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = dh0.shape[1]
+    cdef size_t TG = <size_t> T * B * 4 * H, BH = <size_t> B * H
+    # da (T, B, 4H) and dh, dh_prev, dh_next, dc, dc_prev, dc_next (B, H) in one block
+    cdef floating *work = <floating *> malloc((TG + 6 * BH) * sizeof(floating))
+    if work == NULL:
+        raise MemoryError()
+    with nogil:
+        lstm_seq_backward_work(&dx[0, 0, 0], &dh0[0, 0], &dc0[0, 0], &dweight_ih[0, 0],
+                               &dweight_hh[0, 0], &dbias_ih[0], &dbias_hh[0], work,
+                               work + TG, work + TG + BH, work + TG + 2 * BH,
+                               work + TG + 3 * BH, work + TG + 4 * BH, work + TG + 5 * BH,
+                               &doutput[0, 0, 0], &dh_n[0, 0], &dc_n[0, 0], &gates[0, 0, 0],
+                               &hs[0, 0, 0], &cs[0, 0, 0], &x[0, 0, 0], &weight_ih[0, 0],
+                               &weight_hh[0, 0], &lengths[0], reverse, T, B, I, H)
+        free(work)

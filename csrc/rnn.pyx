@@ -9,8 +9,11 @@ raw-pointer ``*_work`` functions without the GIL, memoryview wrappers.
 
 from cython cimport floating
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
-from _common cimport add_colsum, fill_rows, gemm, sigmoid, tanh_
+from _common cimport (add_colsum, fill_rows, final_index, gemm, input_backward,
+                      input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
+                      next_index, prev_index, sigmoid, step_at, tanh_)
 
 TANH, RELU, SIGMOID = 0, 1, 2
 
@@ -199,3 +202,146 @@ def rnn_cell_backward(
                                &x[0, 0], &h[0, 0], &weight_ih[0, 0], &weight_hh[0, 0],
                                activation, B, I, H)
         free(da)
+
+
+# ----------------------------------------------------------------------------
+# sequences: one layer, one direction (conventions in bptt._numpy._seq)
+# ----------------------------------------------------------------------------
+
+
+cdef void rnn_seq_forward_work(
+    floating *output,               # (T, B, H) written
+    floating *h_n,                  # (B, H) written
+    floating *hs,                   # (T+1, B, H) written, every state: the whole cache
+    floating *gi,                   # (T, B, H) scratch
+    const floating *x,              # (T, B, I)
+    const floating *h0,             # (B, H)
+    const floating *weight_ih,      # (H, I)
+    const floating *weight_hh,      # (H, H)
+    const floating *bias_ih,        # (H,)
+    const floating *bias_hh,        # (H,)
+    const long long *lengths,       # (B,)
+    bint reverse,
+    int activation,
+    int T, int B, int I, int H,
+) noexcept nogil:
+    # hs[p] and hs[q] are distinct slots, as rnn_step_forward_work needs
+    cdef Py_ssize_t s, t, p, q
+    cdef Py_ssize_t BH = <Py_ssize_t> B * H
+    input_projection(gi, x, weight_ih, bias_ih, T * B, I, H)
+    memcpy(hs + final_index(T, not reverse) * BH, h0, BH * sizeof(floating))
+    for s in range(T):
+        t = step_at(s, T, reverse)
+        p = prev_index(t, reverse)
+        q = next_index(t, reverse)
+        rnn_step_forward_work(hs + q * BH, gi + t * BH, hs + p * BH, weight_hh, bias_hh,
+                              activation, B, H)
+        keep_invalid_rows(hs + q * BH, hs + p * BH, lengths, t, B, H)
+        mask_rows(output + t * BH, hs + q * BH, lengths, t, B, H)
+    memcpy(h_n, hs + final_index(T, reverse) * BH, BH * sizeof(floating))
+
+
+cdef void rnn_seq_backward_work(
+    floating *dx,                   # (T, B, I) written
+    floating *dh0,                  # (B, H) written
+    floating *dweight_ih,           # (H, I) added into
+    floating *dweight_hh,           # (H, H) added into
+    floating *dbias_ih,             # (H,) added into
+    floating *dbias_hh,             # (H,) added into
+    floating *da,                   # (T, B, H) scratch
+    floating *dh,                   # (B, H) scratch
+    floating *dh_prev,              # (B, H) scratch
+    floating *dh_next,              # (B, H) scratch
+    const floating *doutput,        # (T, B, H)
+    const floating *dh_n,           # (B, H)
+    const floating *hs,             # (T+1, B, H)
+    const floating *x,              # (T, B, I)
+    const floating *weight_ih,      # (H, I)
+    const floating *weight_hh,      # (H, H)
+    const long long *lengths,       # (B,)
+    bint reverse,
+    int activation,
+    int T, int B, int I, int H,
+) noexcept nogil:
+    cdef Py_ssize_t s, t, q
+    cdef Py_ssize_t BH = <Py_ssize_t> B * H
+    cdef floating *swap
+    # dh: dL/d(state), carried backwards through time
+    memcpy(dh, dh_n, BH * sizeof(floating))
+    for s in range(T):
+        t = step_at(T - 1 - s, T, reverse)
+        q = next_index(t, reverse)
+        mask_rows_sum(dh_next, dh, doutput + t * BH, lengths, t, B, H)
+        rnn_step_backward_work(da + t * BH, dh_prev, dh_next, hs + q * BH, weight_hh,
+                               activation, B, H)
+        keep_invalid_rows(dh_prev, dh, lengths, t, B, H)
+        swap = dh
+        dh = dh_prev
+        dh_prev = swap
+    memcpy(dh0, dh, BH * sizeof(floating))
+    # a = gi + h W_hh^T + b_hh, h the previous states: hs[0:T], or hs[1:T+1] reverse
+    gemm(c't', c'n', H, H, T * B, 1, da, H, hs + prev_index(0, reverse) * BH, H,
+         1, dweight_hh, H)
+    add_colsum(dbias_hh, da, T * B, H)
+    input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih, T * B, I, H)
+
+
+def rnn_seq_forward(
+    floating[:, :, ::1] output,
+    floating[:, ::1] h_n,
+    floating[:, :, ::1] hs,
+    const floating[:, :, ::1] x,
+    const floating[:, ::1] h0,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const floating[::1] bias_ih,
+    const floating[::1] bias_hh,
+    const long long[::1] lengths,
+    bint reverse,
+    int activation,
+):
+    """output: (T, B, H) written.  h_n: (B, H) written.  hs: (T+1, B, H)
+    written, the whole cache.  x: (T, B, I).  h0: (B, H).  lengths: (B,)."""
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = h0.shape[1]
+    cdef floating *gi = <floating *> malloc(<size_t> T * B * H * sizeof(floating))
+    if gi == NULL:
+        raise MemoryError()
+    with nogil:
+        rnn_seq_forward_work(&output[0, 0, 0], &h_n[0, 0], &hs[0, 0, 0], gi, &x[0, 0, 0],
+                             &h0[0, 0], &weight_ih[0, 0], &weight_hh[0, 0], &bias_ih[0],
+                             &bias_hh[0], &lengths[0], reverse, activation, T, B, I, H)
+        free(gi)
+
+
+def rnn_seq_backward(
+    floating[:, :, ::1] dx,
+    floating[:, ::1] dh0,
+    floating[:, ::1] dweight_ih,
+    floating[:, ::1] dweight_hh,
+    floating[::1] dbias_ih,
+    floating[::1] dbias_hh,
+    const floating[:, :, ::1] doutput,
+    const floating[:, ::1] dh_n,
+    const floating[:, :, ::1] hs,
+    const floating[:, :, ::1] x,
+    const floating[:, ::1] weight_ih,
+    const floating[:, ::1] weight_hh,
+    const long long[::1] lengths,
+    bint reverse,
+    int activation,
+):
+    """Mirror of ``rnn_seq_forward``: dx (T, B, I) and dh0 (B, H) written,
+    parameter gradients added. doutput: (T, B, H); dh_n: (B, H)."""
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = dh0.shape[1]
+    cdef size_t BH = <size_t> B * H
+    # da (T, B, H) and dh, dh_prev, dh_next (B, H) in one block
+    cdef floating *work = <floating *> malloc((T + 3) * BH * sizeof(floating))
+    if work == NULL:
+        raise MemoryError()
+    with nogil:
+        rnn_seq_backward_work(&dx[0, 0, 0], &dh0[0, 0], &dweight_ih[0, 0], &dweight_hh[0, 0],
+                              &dbias_ih[0], &dbias_hh[0], work, work + T * BH,
+                              work + (T + 1) * BH, work + (T + 2) * BH, &doutput[0, 0, 0],
+                              &dh_n[0, 0], &hs[0, 0, 0], &x[0, 0, 0], &weight_ih[0, 0],
+                              &weight_hh[0, 0], &lengths[0], reverse, activation, T, B, I, H)
+        free(work)
