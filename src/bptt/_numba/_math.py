@@ -61,10 +61,15 @@ def add_dweight(dweight, dgates, x):
 
 @jit
 def add_dbias(dbias, dgates):
-    """dbias += dgates summed over the batch.  dbias: (G,).  dgates: (B, G)."""
+    """dbias += dgates summed over the batch.  dbias: (G,).  dgates: (B, G).
+
+    Row by row into a (G,) sum, as NumPy's ``dgates.sum(axis=0)`` adds: the
+    same order, and contiguous reads (a sequence passes T*B rows).
+    """
     B, G = dgates.shape
+    s = np.zeros(G, dtype=dbias.dtype)
+    for b in range(B):
+        for k in range(G):
+            s[k] += dgates[b, k]
     for k in range(G):
-        s = dbias.dtype.type(0)
-        for b in range(B):
-            s += dgates[b, k]
-        dbias[k] += s
+        dbias[k] += s[k]

@@ -16,12 +16,17 @@ Same names, arguments and cache layout as the NumPy reference. Matrix
 products go to BLAS through ``np.dot(a, b, out)``; the element-wise gate math
 of a step is one loop over (b, j). ``one = h.dtype.type(1)`` keeps float32
 arithmetic in float32 (a bare ``1`` would promote it to float64).
+
+``_gru_step_forward`` and friends are the step kernels on caller-provided
+workspaces; the ``*_seq_*`` kernels at the bottom run a whole time loop in one
+call (conventions in ``_seq.py``).
 """
 
 import math
 
 import numpy as np
 
+from . import _seq
 from ._config import jit
 from ._math import add_dbias, add_dweight, project, sigmoid
 
@@ -39,9 +44,16 @@ def gru_step_forward(h_next, gates, gi, h, weight_hh, bias_hh):
     gi: (B, 3H) = x W_ih^T + b_ih.  h: (B, H).  weight_hh: (3H, H).
     """
     B, H = h.shape
+    gh = np.empty((B, 3 * H), dtype=h.dtype)
+    _gru_step_forward(h_next, gates, gi, h, weight_hh, bias_hh, gh)
+
+
+@jit
+def _gru_step_forward(h_next, gates, gi, h, weight_hh, bias_hh, gh):
+    """``gru_step_forward`` on the caller's workspace gh: (B, 3H)."""
+    B, H = h.shape
     one = h.dtype.type(1)
-    gh = np.empty((B, 3 * H), dtype=h.dtype)  # h W_hh^T + b_hh
-    project(gh, h, weight_hh, bias_hh)
+    project(gh, h, weight_hh, bias_hh)  # h W_hh^T + b_hh
     for b in range(B):
         for j in range(H):
             r = sigmoid(gi[b, j] + gh[b, j])  # [torch-GRU r]
@@ -62,6 +74,14 @@ def gru_step_backward(dgi, dgh, dh, dh_next, gates, h, weight_hh):
     dgi: (B, 3H) written, dL/d(gi).  dgh: (B, 3H) written, dL/d(W_hh h + b_hh).
     dh: (B, H) written, dL/dh.  dh_next: (B, H), dL/dh'.
     """
+    B, H = h.shape
+    dgh_h = np.empty((B, H), dtype=h.dtype)
+    _gru_step_backward(dgi, dgh, dh, dh_next, gates, h, weight_hh, dgh_h)
+
+
+@jit
+def _gru_step_backward(dgi, dgh, dh, dh_next, gates, h, weight_hh, dgh_h):
+    """``gru_step_backward`` on the caller's workspace dgh_h: (B, H)."""
     B, H = h.shape
     one = h.dtype.type(1)
     for b in range(B):
@@ -89,7 +109,6 @@ def gru_step_backward(dgi, dgh, dh, dh_next, gates, h, weight_hh):
             dgh[b, 2 * H + j] = dhn
             dh[b, j] = dh_direct
     # the recurrent path, through gh = h W_hh^T + b_hh
-    dgh_h = np.empty((B, H), dtype=h.dtype)
     np.dot(dgh, weight_hh, dgh_h)
     for b in range(B):
         for j in range(H):
@@ -144,10 +163,19 @@ def gru_seed_step_forward(h_next, gates, gi, h, weight_hh):
     Two loops, not one: h~ needs W_h (r h), a product over all of r.
     """
     B, H = h.shape
+    ghrz = np.empty((B, 2 * H), dtype=h.dtype)
+    rh = np.empty((B, H), dtype=h.dtype)
+    ghc = np.empty((B, H), dtype=h.dtype)
+    _gru_seed_step_forward(h_next, gates, gi, h, weight_hh, ghrz, rh, ghc)
+
+
+@jit
+def _gru_seed_step_forward(h_next, gates, gi, h, weight_hh, ghrz, rh, ghc):
+    """``gru_seed_step_forward`` on the caller's workspaces ghrz: (B, 2H),
+    rh, ghc: (B, H)."""
+    B, H = h.shape
     one = h.dtype.type(1)
-    ghrz = np.empty((B, 2 * H), dtype=h.dtype)  # h [W_rh; W_zh]^T
-    np.dot(h, weight_hh[: 2 * H].T, ghrz)
-    rh = np.empty((B, H), dtype=h.dtype)  # r (.) h
+    np.dot(h, weight_hh[: 2 * H].T, ghrz)  # h [W_rh; W_zh]^T
     for b in range(B):
         for j in range(H):
             r = sigmoid(gi[b, j] + ghrz[b, j])  # [seed-GRU r]
@@ -155,8 +183,7 @@ def gru_seed_step_forward(h_next, gates, gi, h, weight_hh):
             rh[b, j] = r * h[b, j]
             gates[b, j] = r
             gates[b, H + j] = z
-    ghc = np.empty((B, H), dtype=h.dtype)  # (r h) W_h^T
-    np.dot(rh, weight_hh[2 * H :].T, ghc)
+    np.dot(rh, weight_hh[2 * H :].T, ghc)  # (r h) W_h^T
     for b in range(B):
         for j in range(H):
             z = gates[b, H + j]
@@ -177,10 +204,20 @@ def gru_seed_step_backward(dgi, dh, dh_next, gates, h, weight_hh):
     Two loops, like forward: dL/dr needs dah W_h, a product over all of dah.
     """
     B, H = h.shape
-    one = h.dtype.type(1)
     dh_direct = np.empty((B, H), dtype=h.dtype)
-    dah = np.empty((B, H), dtype=h.dtype)  # dL/d(a_h), contiguous for BLAS
-    dgrz = np.empty((B, 2 * H), dtype=h.dtype)  # dgi[:, :2H], contiguous for BLAS
+    dah = np.empty((B, H), dtype=h.dtype)
+    dgrz = np.empty((B, 2 * H), dtype=h.dtype)
+    drh = np.empty((B, H), dtype=h.dtype)
+    _gru_seed_step_backward(dgi, dh, dh_next, gates, h, weight_hh, dh_direct, dah, dgrz, drh)
+
+
+@jit
+def _gru_seed_step_backward(dgi, dh, dh_next, gates, h, weight_hh, dh_direct, dah, dgrz, drh):
+    """``gru_seed_step_backward`` on the caller's workspaces dh_direct, dah,
+    drh: (B, H), dgrz: (B, 2H). dah (dL/d(a_h)) and dgrz (dgi[:, :2H]) are
+    contiguous copies for BLAS."""
+    B, H = h.shape
+    one = h.dtype.type(1)
     for b in range(B):
         for j in range(H):
             z = gates[b, H + j]
@@ -193,8 +230,7 @@ def gru_seed_step_backward(dgi, dh, dh_next, gates, h, weight_hh):
             dah[b, j] = dhc * (one - hc * hc)
             # z = sigma(a_z)
             dgrz[b, H + j] = dz * z * (one - z)
-    drh = np.empty((B, H), dtype=h.dtype)  # dL/d(r h) = dah W_h
-    np.dot(dah, weight_hh[2 * H :], drh)
+    np.dot(dah, weight_hh[2 * H :], drh)  # dL/d(r h) = dah W_h
     for b in range(B):
         for j in range(H):
             r = gates[b, j]
@@ -205,7 +241,7 @@ def gru_seed_step_backward(dgi, dh, dh_next, gates, h, weight_hh):
             dgi[b, j] = dgrz[b, j]
             dgi[b, H + j] = dgrz[b, H + j]
             dgi[b, 2 * H + j] = dah[b, j]
-    dgrz_h = np.empty((B, H), dtype=h.dtype)  # dgrz [W_rh; W_zh]
+    dgrz_h = drh  # drh is spent: reuse it for dgrz [W_rh; W_zh]
     np.dot(dgrz, weight_hh[: 2 * H], dgrz_h)
     # dh is written last, so it may share memory with dh_next or h
     for b in range(B):
@@ -261,3 +297,116 @@ def gru_seed_cell_backward(
     np.dot(dgi, weight_ih, dx)
     add_dweight(dweight_ih, dgi, x)
     add_dbias(dbias, dgi)
+
+
+# ----------------------------------------------------------------------------
+# sequences: one layer, one direction (conventions in _seq.py)
+# ----------------------------------------------------------------------------
+
+
+@jit
+def gru_seq_forward(
+    output, h_n, hs, gates, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, reverse
+):
+    """output: (T, B, H) written.  h_n: (B, H) written.  hs: (T+1, B, H) and
+    gates: (T, B, 4H) written, the cache.  x: (T, B, I).  h0: (B, H).
+    lengths: (B,) int64.  reverse: process t = T-1 .. 0."""
+    T, B, _ = x.shape
+    H = h0.shape[1]
+    gi = np.empty((T, B, 3 * H), dtype=x.dtype)  # x W_ih^T + b_ih
+    gh = np.empty((B, 3 * H), dtype=x.dtype)  # step workspace
+    _seq.input_projection(gi, x, weight_ih, bias_ih)
+    hs[_seq.final_index(T, not reverse)] = h0
+    for k in range(T):
+        t = _seq.step_at(k, T, reverse)
+        p, q = _seq.prev_next(t, reverse)
+        _gru_step_forward(hs[q], gates[t], gi[t], hs[p], weight_hh, bias_hh, gh)
+        _seq.keep_invalid_rows(hs[q], hs[p], t, lengths)
+        _seq.masked_output(output[t], hs[q], t, lengths)
+    h_n[:] = hs[_seq.final_index(T, reverse)]
+
+
+@jit
+def gru_seq_backward(
+    dx, dh0, dweight_ih, dweight_hh, dbias_ih, dbias_hh,
+    doutput, dh_n, gates, hs, x, weight_ih, weight_hh, lengths, reverse,
+):
+    """Mirror of ``gru_seq_forward``: dx (T, B, I) and dh0 (B, H) written,
+    parameter gradients added. doutput: (T, B, H); dh_n: (B, H)."""
+    T, B, _ = x.shape
+    H = dh0.shape[1]
+    dgi = np.empty((T, B, 3 * H), dtype=x.dtype)
+    dgh = np.empty((T, B, 3 * H), dtype=x.dtype)
+    dh = dh_n.copy()  # dL/d(state), carried backwards through time
+    dh_prev = np.empty_like(dh)  # the step writes here; swapped with dh
+    dh_next = np.empty_like(dh)  # dh + doutput[t], the step's input
+    dgh_h = np.empty_like(dh)  # step workspace
+    for k in range(T - 1, -1, -1):
+        t = _seq.step_at(k, T, reverse)
+        p, _ = _seq.prev_next(t, reverse)
+        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)
+        _gru_step_backward(dgi[t], dgh[t], dh_prev, dh_next, gates[t], hs[p], weight_hh, dgh_h)
+        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)
+        dh, dh_prev = dh_prev, dh
+    dh0[:] = dh
+    # dW_hh += dGH^T Hprev and db_hh, over all T*B rows at once
+    dgh2 = dgh.reshape(T * B, 3 * H)
+    add_dweight(dweight_hh, dgh2, _seq.previous_states(hs, reverse))
+    add_dbias(dbias_hh, dgh2)
+    _seq.input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih)
+
+
+@jit
+def gru_seed_seq_forward(
+    output, h_n, hs, gates, x, h0, weight_ih, weight_hh, bias, lengths, reverse
+):
+    """As ``gru_seq_forward``, seed formulation: gates (T, B, 3H), one bias (3H,)."""
+    T, B, _ = x.shape
+    H = h0.shape[1]
+    gi = np.empty((T, B, 3 * H), dtype=x.dtype)  # x W_ih^T + bias
+    ghrz = np.empty((B, 2 * H), dtype=x.dtype)  # step workspaces
+    rh = np.empty((B, H), dtype=x.dtype)
+    ghc = np.empty((B, H), dtype=x.dtype)
+    _seq.input_projection(gi, x, weight_ih, bias)
+    hs[_seq.final_index(T, not reverse)] = h0
+    for k in range(T):
+        t = _seq.step_at(k, T, reverse)
+        p, q = _seq.prev_next(t, reverse)
+        _gru_seed_step_forward(hs[q], gates[t], gi[t], hs[p], weight_hh, ghrz, rh, ghc)
+        _seq.keep_invalid_rows(hs[q], hs[p], t, lengths)
+        _seq.masked_output(output[t], hs[q], t, lengths)
+    h_n[:] = hs[_seq.final_index(T, reverse)]
+
+
+@jit
+def gru_seed_seq_backward(
+    dx, dh0, dweight_ih, dweight_hh, dbias,
+    doutput, dh_n, gates, hs, x, weight_ih, weight_hh, lengths, reverse,
+):
+    """Mirror of ``gru_seed_seq_forward``."""
+    T, B, _ = x.shape
+    H = dh0.shape[1]
+    dgi = np.empty((T, B, 3 * H), dtype=x.dtype)
+    dh = dh_n.copy()  # dL/d(state), carried backwards through time
+    dh_prev = np.empty_like(dh)  # the step writes here; swapped with dh
+    dh_next = np.empty_like(dh)  # dh + doutput[t], the step's input
+    dh_direct = np.empty_like(dh)  # step workspaces
+    dah = np.empty_like(dh)
+    dgrz = np.empty((B, 2 * H), dtype=x.dtype)
+    drh = np.empty_like(dh)
+    for k in range(T - 1, -1, -1):
+        t = _seq.step_at(k, T, reverse)
+        p, _ = _seq.prev_next(t, reverse)
+        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)
+        _gru_seed_step_backward(
+            dgi[t], dh_prev, dh_next, gates[t], hs[p], weight_hh, dh_direct, dah, dgrz, drh
+        )
+        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)
+        dh, dh_prev = dh_prev, dh
+    dh0[:] = dh
+    # W_rh, W_zh multiply h, W_h multiplies r h: over all T*B rows at once
+    gru_seed_dweight_hh(
+        dweight_hh, dgi.reshape(T * B, 3 * H), gates.reshape(T * B, 3 * H),
+        _seq.previous_states(hs, reverse),
+    )
+    _seq.input_backward(dx, dweight_ih, dbias, dgi, x, weight_ih)

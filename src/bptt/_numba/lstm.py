@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from . import _seq
 from ._config import jit
 from ._math import add_dbias, add_dweight, project, sigmoid
 
@@ -22,8 +23,15 @@ def lstm_step_forward(h_next, c_next, gates, gi, h, c, weight_hh, bias_hh):
     """h_next, c_next: (B, H) written.  gates: (B, 5H) written.
     gi: (B, 4H) = x W_ih^T + b_ih.  h, c: (B, H).  weight_hh: (4H, H)."""
     B, H = h.shape
-    ah = np.empty((B, 4 * H), dtype=h.dtype)  # h W_hh^T
-    np.dot(h, weight_hh.T, ah)
+    ah = np.empty((B, 4 * H), dtype=h.dtype)
+    _lstm_step_forward(h_next, c_next, gates, gi, h, c, weight_hh, bias_hh, ah)
+
+
+@jit
+def _lstm_step_forward(h_next, c_next, gates, gi, h, c, weight_hh, bias_hh, ah):
+    """``lstm_step_forward`` on the caller's workspace ah: (B, 4H)."""
+    B, H = h.shape
+    np.dot(h, weight_hh.T, ah)  # h W_hh^T
     for b in range(B):
         for j in range(H):
             i = sigmoid(gi[b, j] + ah[b, j] + bias_hh[j])  # [LSTM i]
@@ -97,3 +105,67 @@ def lstm_cell_backward(
     np.dot(da, weight_ih, dx)
     add_dweight(dweight_ih, da, x)
     add_dbias(dbias_ih, da)
+
+
+# ----------------------------------------------------------------------------
+# sequences: one layer, one direction (conventions in _seq.py)
+# ----------------------------------------------------------------------------
+
+
+@jit
+def lstm_seq_forward(
+    output, h_n, c_n, hs, cs, gates, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
+    lengths, reverse,
+):
+    """output: (T, B, H) written.  h_n, c_n: (B, H) written.  hs, cs:
+    (T+1, B, H) and gates: (T, B, 5H) written, the cache.  x: (T, B, I).
+    h0, c0: (B, H).  lengths: (B,) int64."""
+    T, B, _ = x.shape
+    H = h0.shape[1]
+    gi = np.empty((T, B, 4 * H), dtype=x.dtype)  # x W_ih^T + b_ih
+    ah = np.empty((B, 4 * H), dtype=x.dtype)  # step workspace
+    _seq.input_projection(gi, x, weight_ih, bias_ih)
+    first = _seq.final_index(T, not reverse)
+    hs[first] = h0
+    cs[first] = c0
+    for k in range(T):
+        t = _seq.step_at(k, T, reverse)
+        p, q = _seq.prev_next(t, reverse)
+        _lstm_step_forward(hs[q], cs[q], gates[t], gi[t], hs[p], cs[p], weight_hh, bias_hh, ah)
+        _seq.keep_invalid_rows(hs[q], hs[p], t, lengths)
+        _seq.keep_invalid_rows(cs[q], cs[p], t, lengths)
+        _seq.masked_output(output[t], hs[q], t, lengths)
+    last = _seq.final_index(T, reverse)
+    h_n[:] = hs[last]
+    c_n[:] = cs[last]
+
+
+@jit
+def lstm_seq_backward(
+    dx, dh0, dc0, dweight_ih, dweight_hh, dbias_ih, dbias_hh,
+    doutput, dh_n, dc_n, gates, hs, cs, x, weight_ih, weight_hh, lengths, reverse,
+):
+    """Mirror of ``lstm_seq_forward``."""
+    T, B, _ = x.shape
+    H = dh0.shape[1]
+    da = np.empty((T, B, 4 * H), dtype=x.dtype)
+    dh, dc = dh_n.copy(), dc_n.copy()  # carried backwards through time
+    dh_prev, dc_prev = np.empty_like(dh), np.empty_like(dc)  # swapped with dh, dc
+    dh_next, dc_next = np.empty_like(dh), np.empty_like(dc)  # the step's inputs
+    for k in range(T - 1, -1, -1):
+        t = _seq.step_at(k, T, reverse)
+        p, _ = _seq.prev_next(t, reverse)
+        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)
+        _seq.masked_copy(dc_next, dc, t, lengths)
+        lstm_step_backward(da[t], dh_prev, dc_prev, dh_next, dc_next, gates[t], cs[p], weight_hh)
+        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)
+        _seq.keep_invalid_rows(dc_prev, dc, t, lengths)
+        dh, dh_prev = dh_prev, dh
+        dc, dc_prev = dc_prev, dc
+    dh0[:] = dh
+    dc0[:] = dc
+    # dW_hh += dA^T Hprev and db_hh, over all T*B rows at once
+    da2 = da.reshape(T * B, 4 * H)
+    add_dweight(dweight_hh, da2, _seq.previous_states(hs, reverse))
+    add_dbias(dbias_hh, da2)
+    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from . import _seq
 from ._config import jit
 from ._math import add_dbias, add_dweight, project, sigmoid
 
@@ -43,9 +44,15 @@ def _dact(h_next, activation):
 @jit
 def rnn_step_forward(h_next, gi, h, weight_hh, bias_hh, activation):
     """h_next: (B, H) written.  gi: (B, H) = x W_ih^T + b_ih.  h: (B, H)."""
+    ah = np.empty_like(h)
+    _rnn_step_forward(h_next, gi, h, weight_hh, bias_hh, activation, ah)
+
+
+@jit
+def _rnn_step_forward(h_next, gi, h, weight_hh, bias_hh, activation, ah):
+    """``rnn_step_forward`` on the caller's workspace ah: (B, H)."""
     B, H = h.shape
-    ah = np.empty((B, H), dtype=h.dtype)  # h W_hh^T
-    np.dot(h, weight_hh.T, ah)
+    np.dot(h, weight_hh.T, ah)  # h W_hh^T
     for b in range(B):
         for j in range(H):
             h_next[b, j] = _act(gi[b, j] + ah[b, j] + bias_hh[j], activation)  # [RNN h']
@@ -87,3 +94,56 @@ def rnn_cell_backward(
     np.dot(da, weight_ih, dx)
     add_dweight(dweight_ih, da, x)
     add_dbias(dbias_ih, da)
+
+
+# ----------------------------------------------------------------------------
+# sequences: one layer, one direction (conventions in _seq.py)
+# ----------------------------------------------------------------------------
+
+
+@jit
+def rnn_seq_forward(
+    output, h_n, hs, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, reverse, activation
+):
+    """output: (T, B, H) written.  h_n: (B, H) written.  hs: (T+1, B, H)
+    written, the whole cache.  x: (T, B, I).  h0: (B, H).  lengths: (B,)."""
+    T, B, _ = x.shape
+    H = h0.shape[1]
+    gi = np.empty((T, B, H), dtype=x.dtype)  # x W_ih^T + b_ih
+    ah = np.empty((B, H), dtype=x.dtype)  # step workspace
+    _seq.input_projection(gi, x, weight_ih, bias_ih)
+    hs[_seq.final_index(T, not reverse)] = h0
+    for k in range(T):
+        t = _seq.step_at(k, T, reverse)
+        p, q = _seq.prev_next(t, reverse)
+        _rnn_step_forward(hs[q], gi[t], hs[p], weight_hh, bias_hh, activation, ah)
+        _seq.keep_invalid_rows(hs[q], hs[p], t, lengths)
+        _seq.masked_output(output[t], hs[q], t, lengths)
+    h_n[:] = hs[_seq.final_index(T, reverse)]
+
+
+@jit
+def rnn_seq_backward(
+    dx, dh0, dweight_ih, dweight_hh, dbias_ih, dbias_hh,
+    doutput, dh_n, hs, x, weight_ih, weight_hh, lengths, reverse, activation,
+):
+    """Mirror of ``rnn_seq_forward``."""
+    T, B, _ = x.shape
+    H = dh0.shape[1]
+    da = np.empty((T, B, H), dtype=x.dtype)
+    dh = dh_n.copy()  # dL/d(state), carried backwards through time
+    dh_prev = np.empty_like(dh)  # the step writes here; swapped with dh
+    dh_next = np.empty_like(dh)  # dh + doutput[t], the step's input
+    for k in range(T - 1, -1, -1):
+        t = _seq.step_at(k, T, reverse)
+        _, q = _seq.prev_next(t, reverse)
+        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)
+        rnn_step_backward(da[t], dh_prev, dh_next, hs[q], weight_hh, activation)
+        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)
+        dh, dh_prev = dh_prev, dh
+    dh0[:] = dh
+    # dW_hh += dA^T Hprev and db_hh, over all T*B rows at once
+    da2 = da.reshape(T * B, H)
+    add_dweight(dweight_hh, da2, _seq.previous_states(hs, reverse))
+    add_dbias(dbias_hh, da2)
+    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)
