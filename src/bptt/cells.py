@@ -11,12 +11,10 @@ torch, until ``zero_grad()``.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-
 import numpy as np
 
 from ._backend import get_backend
+from ._module import Module
 from ._validation import (
     as_array,
     check_bool,
@@ -34,7 +32,7 @@ Array = np.ndarray
 _ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2}
 
 
-class _Cell:
+class _Cell(Module):
     """Parameters, gradients, state dicts and backend choice, shared by all cells.
 
     Subclasses set ``family`` (the kernel module), ``_gates`` (stacked blocks
@@ -51,13 +49,7 @@ class _Cell:
         self.dtype = check_dtype(dtype)
         self._kernels = getattr(get_backend(backend), self.family)
         self._backend_name = get_backend(backend).name
-        generator = check_rng(seed, rng)
-        bound = 1.0 / math.sqrt(self.hidden_size)  # torch's init: U(-1/sqrt(H), 1/sqrt(H))
-        self._params: dict[str, Array] = {}
-        self._grads: dict[str, Array] = {}
-        for name, shape in self._storage_shapes().items():
-            self._params[name] = generator.uniform(-bound, bound, size=shape).astype(self.dtype)
-            self._grads[name] = np.zeros(shape, dtype=self.dtype)
+        self._init_parameters(self._storage_shapes(), self.hidden_size, check_rng(seed, rng))
         # Kernels always take biases; a bias-free cell hands them zeros and a
         # scratch gradient that is cleared before each use and never exposed.
         rows = self._gates * self.hidden_size
@@ -96,53 +88,6 @@ class _Cell:
     def backend(self) -> str:
         """The backend whose kernels this cell runs: "cython", "numba" or "numpy"."""
         return self._backend_name
-
-    def parameters(self) -> dict[str, Array]:
-        """The live parameter arrays by name: update them in place to train."""
-        return dict(self._params)
-
-    @property
-    def grads(self) -> dict[str, Array]:
-        """The accumulated gradient of each parameter, keyed like ``parameters()``."""
-        return dict(self._grads)
-
-    def zero_grad(self) -> None:
-        """Clear every accumulated parameter gradient."""
-        for g in self._grads.values():
-            g.fill(0)
-
-    def state_dict(self) -> dict[str, Array]:
-        """A copy of every parameter, keyed by name."""
-        return {name: p.copy() for name, p in self.parameters().items()}
-
-    def load_state_dict(self, state_dict: Mapping) -> None:
-        """Copy parameters in from numpy arrays or torch tensors.
-
-        Keys must match ``parameters()`` exactly; shapes and dtype must match
-        too. Everything is checked before anything is written.
-        """
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
-        params = self.parameters()
-        missing = sorted(set(params) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(params))
-        if missing or unexpected:
-            raise ValueError(
-                f"state_dict keys do not match {type(self).__name__}'s parameters: "
-                f"missing {missing}, unexpected {unexpected}"
-            )
-        checked = {
-            name: parameter(name, state_dict[name], p.shape, self.dtype)
-            for name, p in params.items()
-        }
-        for name, value in checked.items():
-            np.copyto(params[name], value)
-
-    def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
-
-    def forward(self, *args, **kwargs):  # pragma: no cover - every cell overrides
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return (

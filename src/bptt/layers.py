@@ -15,12 +15,10 @@ first keeps its own copy of x (I*B*s per step), never the caller's buffer.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-
 import numpy as np
 
 from ._backend import get_backend
+from ._module import Module
 from ._validation import (
     as_array,
     check_bool,
@@ -28,7 +26,6 @@ from ._validation import (
     check_rng,
     check_size,
     kernel_ready,
-    parameter,
 )
 
 Array = np.ndarray
@@ -79,7 +76,7 @@ def _may_share_memory(a: Array, source) -> bool:
     return isinstance(source, np.ndarray) and np.may_share_memory(a, source)
 
 
-class _Recurrent:
+class _Recurrent(Module):
     """What every sequence layer shares; see the module docstring."""
 
     family: str
@@ -112,20 +109,16 @@ class _Recurrent:
 
         H = self.hidden_size
         rows = _GATES[self.family] * H
-        generator = check_rng(seed, rng)
-        bound = 1.0 / math.sqrt(H)  # torch's init: U(-1/sqrt(H), 1/sqrt(H))
-        self._params: dict[str, Array] = {}
-        self._grads: dict[str, Array] = {}
+        shapes = {}  # in torch's order: layer, direction, then w_ih, w_hh, b_ih, b_hh
         for layer in range(self.num_layers):
             layer_input = self.input_size if layer == 0 else self.directions * H
             for direction in range(self.directions):
-                shapes = {"weight_ih": (rows, layer_input), "weight_hh": (rows, H)}
+                kinds = {"weight_ih": (rows, layer_input), "weight_hh": (rows, H)}
                 if self.bias:
-                    shapes.update(bias_ih=(rows,), bias_hh=(rows,))
-                for kind, shape in shapes.items():
-                    name = self._name(kind, layer, direction)
-                    self._params[name] = generator.uniform(-bound, bound, shape).astype(self.dtype)
-                    self._grads[name] = np.zeros(shape, dtype=self.dtype)
+                    kinds.update(bias_ih=(rows,), bias_hh=(rows,))
+                for kind, shape in kinds.items():
+                    shapes[self._name(kind, layer, direction)] = shape
+        self._init_parameters(shapes, H, check_rng(seed, rng))
         self._zero_bias = np.zeros(rows, dtype=self.dtype)
         self._scratch = np.zeros(rows, dtype=self.dtype)
 
@@ -161,43 +154,6 @@ class _Recurrent:
             dbiases = [self._scratch, self._scratch]
         return weights + biases, dweights + dbiases
 
-    def parameters(self) -> dict[str, Array]:
-        """The live parameter arrays, keyed by torch's names (weight_ih_l0, ...)."""
-        return dict(self._params)
-
-    @property
-    def grads(self) -> dict[str, Array]:
-        """Accumulated gradients, keyed like ``parameters()``."""
-        return dict(self._grads)
-
-    def zero_grad(self) -> None:
-        """Clear every accumulated gradient."""
-        for g in self._grads.values():
-            g.fill(0)
-
-    def state_dict(self) -> dict[str, Array]:
-        """A copy of every parameter, keyed and shaped as torch's state_dict."""
-        return {name: p.copy() for name, p in self._params.items()}
-
-    def load_state_dict(self, state_dict: Mapping) -> None:
-        """Copy parameters in from numpy arrays or torch tensors (torch's names
-        and shapes); everything is checked before anything is written."""
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
-        missing = sorted(set(self._params) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(self._params))
-        if missing or unexpected:
-            raise ValueError(
-                f"state_dict keys do not match {type(self).__name__}'s parameters: "
-                f"missing {missing}, unexpected {unexpected}"
-            )
-        checked = {
-            name: parameter(name, state_dict[name], p.shape, self.dtype)
-            for name, p in self._params.items()
-        }
-        for name, value in checked.items():
-            np.copyto(self._params[name], value)
-
     def train(self, mode: bool = True):
         """In training mode (the default) forward keeps what backward needs."""
         self.training = check_bool("mode", mode)
@@ -208,9 +164,6 @@ class _Recurrent:
     def eval(self):
         """Inference mode: forward keeps no cache, so backward is unavailable."""
         return self.train(False)
-
-    def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
 
     def __repr__(self) -> str:
         return (

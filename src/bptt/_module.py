@@ -1,0 +1,80 @@
+"""``Module``: parameters, their gradients and state dicts, for every bptt object
+that learns (cells, sequence layers, the linear read-out).
+
+A module owns two dicts of arrays with the same keys: ``_params`` and
+``_grads``. Backward kernels add into the gradient arrays; optimizers update
+the parameter arrays in place, so both keep their identity for life.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._validation import parameter
+
+Array = np.ndarray
+
+
+class Module:
+    """Shared parameter bookkeeping; subclasses fill ``_params`` / ``_grads``."""
+
+    dtype: np.dtype
+
+    def _init_parameters(self, shapes: Mapping[str, tuple[int, ...]], fan: int, rng) -> None:
+        """Create each parameter U(-1/sqrt(fan), 1/sqrt(fan)) (torch's init), in order."""
+        bound = 1.0 / math.sqrt(fan)
+        self._params: dict[str, Array] = {}
+        self._grads: dict[str, Array] = {}
+        for name, shape in shapes.items():
+            self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
+            self._grads[name] = np.zeros(shape, dtype=self.dtype)
+
+    def parameters(self) -> dict[str, Array]:
+        """The live parameter arrays by name: update them in place to train."""
+        return dict(self._params)
+
+    @property
+    def grads(self) -> dict[str, Array]:
+        """The accumulated gradient of each parameter, keyed like ``parameters()``."""
+        return dict(self._grads)
+
+    def zero_grad(self) -> None:
+        """Clear every accumulated gradient."""
+        for g in self._grads.values():
+            g.fill(0)
+
+    def state_dict(self) -> dict[str, Array]:
+        """A copy of every parameter, keyed by name."""
+        return {name: p.copy() for name, p in self.parameters().items()}
+
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        """Copy parameters in from numpy arrays or torch tensors.
+
+        Keys must match ``parameters()`` exactly, and shapes and dtype too.
+        Everything is checked before anything is written.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+        params = self.parameters()
+        missing = sorted(set(params) - set(state_dict))
+        unexpected = sorted(set(state_dict) - set(params))
+        if missing or unexpected:
+            raise ValueError(
+                f"state_dict keys do not match {type(self).__name__}'s parameters: "
+                f"missing {missing}, unexpected {unexpected}"
+            )
+        checked = {
+            name: parameter(name, state_dict[name], p.shape, self.dtype)
+            for name, p in params.items()
+        }
+        for name, value in checked.items():
+            np.copyto(params[name], value)
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - every module overrides
+        raise NotImplementedError
