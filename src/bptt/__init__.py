@@ -10,13 +10,21 @@ which of them this installation has, fastest first.
 >>> dx, dh = cell.backward(np.ones((1, 4)))
 """
 
+from . import losses, optim
 from ._backend import backends, get_backend, unavailable
+from ._gradcheck import GradcheckResult, gradcheck
 from .cells import GRU_Cell, GRUCell, LSTMCell, RNNCell
 from .layers import GRU, LSTM, RNN, count_parameters
+from .linear import Linear
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GradcheckResult",
+    "Linear",
+    "gradcheck",
+    "losses",
+    "optim",
     "GRU",
     "LSTM",
     "RNN",

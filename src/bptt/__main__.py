@@ -3,29 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
+from .experiments import COMMANDS
 
-def main(argv: list[str] | None = None) -> int:
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bptt", description="Fast CPU recurrent-network kernels with hand-derived BPTT."
     )
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser(
         "demo",
         help="show the backends, check gradients, and time GRU_Cell against torch (default)",
+        description="Show the backends, check GRU_Cell's gradients, time it against torch.",
     )
-    sub.add_parser("backends", help="list the backends this installation has, fastest first")
-    args = parser.parse_args(argv)
+    sub.add_parser("backends", help="list the backends this installation has, fastest first",
+                   description="List the backends this installation has, fastest first.")
+    for name in COMMANDS:
+        importlib.import_module(f"bptt.experiments.{name}").add_parser(sub)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "backends":
         from . import backends
 
         print(" ".join(backends()))
         return 0
-    from ._demo import run
+    if args.command in (None, "demo"):
+        from ._demo import run
 
-    return run()
+        return run()
+    return importlib.import_module(f"bptt.experiments.{args.command}").run_cli(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,98 @@
+"""Losses with their gradients, numerically stable, as the seeds use them.
+
+Each loss returns ``(loss, gradient)``: the value as a Python float and
+dL/d(its first argument), an array of the same shape and dtype.
+
+- ``sum_of_squares``: J = 1/2 sum (y_hat - y)^2 (seed 002).
+- ``softmax_cross_entropy``: softmax read-out with cross-entropy (seed 004's
+  min-char-rnn); ``log_softmax`` + ``nll_loss`` is the same split in two
+  (seed 001's read-out y = log_softmax(h V + b)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Array = np.ndarray
+_REDUCTIONS = ("sum", "mean")
+
+
+def _floating(name: str, a) -> Array:
+    a = np.asarray(a)
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name} must be a floating array, got dtype {a.dtype}")
+    return a
+
+
+def _targets(targets, logits: Array) -> Array:
+    t = np.asarray(targets)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"targets must hold integer class indices, got dtype {t.dtype}")
+    if t.shape != logits.shape[:-1]:
+        raise ValueError(f"targets must have shape {logits.shape[:-1]} (logits without the "
+                         f"class axis), got {t.shape}")
+    if t.size and (t.min() < 0 or t.max() >= logits.shape[-1]):
+        raise ValueError(f"targets must lie in 0..{logits.shape[-1] - 1}, "
+                         f"got values from {t.min()} to {t.max()}")
+    return t
+
+
+def _reduction(reduction: str, count: int) -> float:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return 1.0 if reduction == "sum" else 1.0 / max(count, 1)
+
+
+def sum_of_squares(prediction, target) -> tuple[float, Array]:
+    """J = 1/2 sum (prediction - target)^2 and dJ/d(prediction) = prediction - target."""
+    prediction = _floating("prediction", prediction)
+    target = np.asarray(target, dtype=prediction.dtype)
+    if target.shape != prediction.shape:
+        raise ValueError(f"target must have the prediction's shape {prediction.shape}, "
+                         f"got {target.shape}")
+    diff = prediction - target
+    return 0.5 * float(np.sum(diff * diff)), diff
+
+
+def log_softmax(logits, axis: int = -1) -> Array:
+    """log(softmax(logits)) without overflow: the row maximum is taken out first."""
+    logits = _floating("logits", logits)
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def softmax(logits, axis: int = -1) -> Array:
+    """Probabilities along ``axis``, computed through ``log_softmax``."""
+    return np.exp(log_softmax(logits, axis))
+
+
+def log_softmax_backward(dlog_probs, log_probs, axis: int = -1) -> Array:
+    """Mirror of ``log_softmax``: dL/dz = dL/dy - softmax(z) * sum(dL/dy)."""
+    return dlog_probs - np.exp(log_probs) * dlog_probs.sum(axis=axis, keepdims=True)
+
+
+def nll_loss(log_probs, targets, reduction: str = "sum") -> tuple[float, Array]:
+    """-sum log_probs[..., target] (or the mean) and its gradient w.r.t. log_probs."""
+    log_probs = _floating("log_probs", log_probs)
+    targets = _targets(targets, log_probs)
+    scale = _reduction(reduction, targets.size)
+    picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)
+    grad = np.zeros_like(log_probs)
+    np.put_along_axis(grad, targets[..., None], -scale, axis=-1)
+    return -scale * float(picked.sum()), grad
+
+
+def softmax_cross_entropy(logits, targets, reduction: str = "sum") -> tuple[float, Array]:
+    """Cross-entropy of softmax(logits) against integer targets, and dL/d(logits)
+    = scale * (softmax(logits) - onehot(targets))."""
+    logits = _floating("logits", logits)
+    targets = _targets(targets, logits)
+    scale = _reduction(reduction, targets.size)
+    log_probs = log_softmax(logits)
+    picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)
+    grad = np.exp(log_probs)
+    np.put_along_axis(grad, targets[..., None],
+                      np.take_along_axis(grad, targets[..., None], axis=-1) - 1, axis=-1)
+    if scale != 1.0:
+        grad *= scale
+    return -scale * float(picked.sum()), grad.astype(logits.dtype, copy=False)

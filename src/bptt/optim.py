@@ -1,0 +1,167 @@
+"""Optimizers and gradient clipping over bptt modules.
+
+An optimizer holds (parameter, gradient) array pairs taken from one or more
+modules (``module.parameters()`` and ``module.grads``) and updates the
+parameters in place, with torch.optim's update rules:
+
+- ``SGD``: p -= lr * g, or with momentum mu: v = mu v + g (v = g at first), p -= lr v.
+- ``Adagrad``: s += g^2, p -= lr g / (sqrt(s) + eps) (min-char-rnn's rule; eps
+  sits outside the square root, as in torch).
+- ``Adam``: bias-corrected first and second moments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from ._module import Module
+
+Array = np.ndarray
+
+
+def _pairs(modules) -> list[tuple[str, Array, Array]]:
+    """(name, parameter, gradient) for every parameter of one module or several."""
+    if isinstance(modules, Module):
+        modules = [modules]
+    if not isinstance(modules, Iterable):
+        raise TypeError(f"modules must be a bptt module or an iterable of them, "
+                        f"got {type(modules).__name__}")
+    pairs = []
+    for i, module in enumerate(modules):
+        if not isinstance(module, Module):
+            raise TypeError(f"modules[{i}] must be a bptt module, got {type(module).__name__}")
+        grads = module.grads
+        for name, p in module.parameters().items():
+            pairs.append((f"{i}.{name}", p, grads[name]))
+    if not pairs:
+        raise ValueError("the optimizer got no parameters")
+    return pairs
+
+
+def _positive(name: str, value: float, allow_zero: bool = False) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value}")
+    return value
+
+
+class Optimizer:
+    """Base: the parameter list, ``zero_grad``, and state for checkpoints."""
+
+    def __init__(self, modules, lr: float):
+        self._pairs = _pairs(modules)
+        self.lr = _positive("lr", lr)
+        self.steps = 0
+        self._state: dict[str, Array] = {}
+
+    def zero_grad(self) -> None:
+        """Clear the gradients of every parameter this optimizer updates."""
+        for _, _, g in self._pairs:
+            g.fill(0)
+
+    def step(self) -> None:
+        """Apply one update to every parameter from its current gradient."""
+        self.steps += 1
+        for name, p, g in self._pairs:
+            self._update(name, p, g)
+
+    def _update(self, name: str, p: Array, g: Array) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _buffer(self, key: str, like: Array, fill: float = 0.0) -> Array:
+        if key not in self._state:
+            self._state[key] = np.full_like(like, fill)
+        return self._state[key]
+
+    def state_dict(self) -> dict:
+        """Everything ``load_state_dict`` needs to continue bit-identically."""
+        return {"steps": self.steps, "lr": self.lr,
+                "state": {k: v.copy() for k, v in self._state.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps = int(state["steps"])
+        self.lr = float(state["lr"])
+        self._state = {k: np.array(v, copy=True) for k, v in state["state"].items()}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (heavy-ball) momentum."""
+
+    def __init__(self, modules, lr: float, momentum: float = 0.0):
+        super().__init__(modules, lr)
+        self.momentum = _positive("momentum", momentum, allow_zero=True)
+
+    def _update(self, name, p, g):
+        if self.momentum == 0:
+            p -= self.lr * g
+            return
+        if name not in self._state:
+            velocity = self._state[name] = g.copy()
+        else:
+            velocity = self._state[name]
+            velocity *= self.momentum
+            velocity += g
+        p -= self.lr * velocity
+
+
+class Adagrad(Optimizer):
+    """Adagrad: per-entry step lr / (sqrt(sum of squared gradients) + eps)."""
+
+    def __init__(self, modules, lr: float = 0.1, eps: float = 1e-8):
+        super().__init__(modules, lr)
+        self.eps = _positive("eps", eps, allow_zero=True)
+
+    def _update(self, name, p, g):
+        squares = self._buffer(name, p)
+        squares += g * g
+        p -= self.lr * g / (np.sqrt(squares) + self.eps)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with torch's bias correction."""
+
+    def __init__(self, modules, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8):
+        super().__init__(modules, lr)
+        beta1, beta2 = betas
+        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+            raise ValueError(f"betas must lie in [0, 1), got {betas}")
+        self.betas = (float(beta1), float(beta2))
+        self.eps = _positive("eps", eps, allow_zero=True)
+
+    def _update(self, name, p, g):
+        beta1, beta2 = self.betas
+        m = self._buffer(name + ".m", p)
+        v = self._buffer(name + ".v", p)
+        m += (1 - beta1) * (g - m)
+        v *= beta2
+        v += (1 - beta2) * g * g
+        correction1 = 1 - beta1 ** self.steps
+        correction2 = 1 - beta2 ** self.steps
+        denominator = np.sqrt(v) / math.sqrt(correction2) + self.eps
+        p -= (self.lr / correction1) * m / denominator
+
+
+def clip_grad_value(modules, clip_value: float) -> None:
+    """Clamp every gradient entry to [-clip_value, clip_value] in place
+    (min-char-rnn clips to [-5, 5])."""
+    clip_value = _positive("clip_value", clip_value)
+    for _, _, g in _pairs(modules):
+        np.clip(g, -clip_value, clip_value, out=g)
+
+
+def clip_grad_norm(modules, max_norm: float) -> float:
+    """Scale all gradients together so their global L2 norm is at most
+    ``max_norm``; returns the norm before clipping (as torch does)."""
+    max_norm = _positive("max_norm", max_norm)
+    pairs = _pairs(modules)
+    total = math.sqrt(sum(float(np.vdot(g, g)) for _, _, g in pairs))
+    coefficient = max_norm / (total + 1e-6)
+    if coefficient < 1:
+        for _, _, g in pairs:
+            g *= coefficient
+    return total
