@@ -15,6 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import bptt
@@ -204,3 +205,37 @@ def test_numba_writes_its_cache_to_numba_cache_dir(tmp_path):
     for kernel in ("gru_cell_forward", "gru_cell_backward"):
         for suffix in (".nbi", ".nbc"):
             assert (f"{kernel_file.stem}.{kernel}", suffix) in written, (kernel, suffix, written)
+
+
+_NO_CACHE_SCRIPT = textwrap.dedent("""
+    import numba.core.caching as caching
+
+    # No cache location at all, as with a read-only package and a read-only
+    # home: numba then refuses cache=True when a kernel is decorated.
+    caching.CacheImpl._locator_classes = []
+
+    import json
+    import numpy as np
+    import bptt
+
+    cell = bptt.GRUCell(3, 4, backend="numba", seed=0)
+    print(json.dumps({"backends": bptt.backends(), "h": cell.forward(np.ones(3)).tolist()}))
+""")
+
+
+def test_numba_works_without_any_cache_location(tmp_path):
+    """With nowhere to cache, the numba kernels compile per process instead of
+    disappearing from ``bptt.backends()``."""
+    pytest.importorskip("numba")
+    require_backend("numba")
+    src = str(Path(bptt.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    env.pop("BPTT_BACKEND", None)
+    proc = subprocess.run([sys.executable, "-c", _NO_CACHE_SCRIPT], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "numba" in info["backends"]
+    reference = bptt.GRUCell(3, 4, backend="numpy", seed=0).forward(np.ones(3))
+    np.testing.assert_allclose(info["h"], reference, rtol=1e-12)

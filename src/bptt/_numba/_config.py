@@ -18,4 +18,15 @@ import numba
 
 FASTMATH = {"nsz", "arcp", "reassoc"}
 
-jit = numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
+
+def jit(function):
+    """``numba.njit`` with the shared settings and an on-disk cache.
+
+    Numba caches next to the source, else in the user's cache directory (or
+    ``NUMBA_CACHE_DIR``). When neither is writable it refuses ``cache=True``
+    at decoration time; the kernel is then compiled in every process instead.
+    """
+    try:
+        return numba.njit(cache=True, nogil=True, fastmath=FASTMATH)(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(cache=False, nogil=True, fastmath=FASTMATH)(function)
