@@ -8,4 +8,7 @@ results), and ``run_cli(args) -> int``, which runs it from parsed arguments.
 
 from __future__ import annotations
 
-COMMANDS: list[str] = []
+COMMANDS: list[str] = [
+    "nback",
+    "params",
+]
