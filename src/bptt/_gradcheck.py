@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -50,6 +52,12 @@ def gradcheck(
     array (all of them if None). Use float64 arrays: float32 differences are
     too coarse for a meaningful check.
     """
+    if max_entries is not None and (isinstance(max_entries, bool)
+                                    or not isinstance(max_entries, numbers.Integral)
+                                    or max_entries < 1):
+        raise ValueError(f"max_entries must be a positive int or None, got {max_entries!r}")
+    if not (math.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be finite and > 0, got {eps!r}")
     missing = sorted(set(arrays) - set(analytic))
     if missing:
         raise ValueError(f"analytic has no gradient for {missing}")

@@ -24,12 +24,14 @@ def _floating(name: str, a) -> Array:
     return a
 
 
-def _targets(targets, logits: Array) -> Array:
+def _targets(targets, logits: Array, name: str = "logits") -> Array:
+    if logits.ndim == 0:
+        raise ValueError(f"{name} must have a class axis (..., C), got shape {logits.shape}")
     t = np.asarray(targets)
     if t.dtype.kind not in "iu":
         raise TypeError(f"targets must hold integer class indices, got dtype {t.dtype}")
     if t.shape != logits.shape[:-1]:
-        raise ValueError(f"targets must have shape {logits.shape[:-1]} (logits without the "
+        raise ValueError(f"targets must have shape {logits.shape[:-1]} ({name} without the "
                          f"class axis), got {t.shape}")
     if t.size and (t.min() < 0 or t.max() >= logits.shape[-1]):
         raise ValueError(f"targets must lie in 0..{logits.shape[-1] - 1}, "
@@ -68,13 +70,18 @@ def softmax(logits, axis: int = -1) -> Array:
 
 def log_softmax_backward(dlog_probs, log_probs, axis: int = -1) -> Array:
     """Mirror of ``log_softmax``: dL/dz = dL/dy - softmax(z) * sum(dL/dy)."""
+    dlog_probs = _floating("dlog_probs", dlog_probs)
+    log_probs = _floating("log_probs", log_probs)
+    if dlog_probs.shape != log_probs.shape:
+        raise ValueError(f"dlog_probs must have the shape of log_probs {log_probs.shape}, "
+                         f"got {dlog_probs.shape}")
     return dlog_probs - np.exp(log_probs) * dlog_probs.sum(axis=axis, keepdims=True)
 
 
 def nll_loss(log_probs, targets, reduction: str = "sum") -> tuple[float, Array]:
     """-sum log_probs[..., target] (or the mean) and its gradient w.r.t. log_probs."""
     log_probs = _floating("log_probs", log_probs)
-    targets = _targets(targets, log_probs)
+    targets = _targets(targets, log_probs, "log_probs")
     scale = _reduction(reduction, targets.size)
     picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)
     grad = np.zeros_like(log_probs)

@@ -52,6 +52,9 @@ def _positive(name: str, value: float, allow_zero: bool = False) -> float:
 class Optimizer:
     """Base: the parameter list, ``zero_grad``, and state for checkpoints."""
 
+    #: The state buffers kept per parameter are named parameter + suffix.
+    _buffer_suffixes: tuple[str, ...] = ("",)
+
     def __init__(self, modules, lr: float):
         self._pairs = _pairs(modules)
         self.lr = _positive("lr", lr)
@@ -83,9 +86,23 @@ class Optimizer:
                 "state": {k: v.copy() for k, v in self._state.items()}}
 
     def load_state_dict(self, state: dict) -> None:
-        self.steps = int(state["steps"])
-        self.lr = float(state["lr"])
-        self._state = {k: np.array(v, copy=True) for k, v in state["state"].items()}
+        """Restore ``state_dict()``'s output. Every buffer must belong to one of
+        this optimizer's parameters and have its shape; nothing is changed
+        unless all of them do."""
+        owners = {name + suffix: p for name, p, _ in self._pairs
+                  for suffix in self._buffer_suffixes}
+        buffers = {}
+        for key, value in state["state"].items():
+            if key not in owners:
+                raise ValueError(f"state buffer {key!r} does not belong to this "
+                                 f"{type(self).__name__}; expected keys among {sorted(owners)}")
+            buffer = np.array(value, dtype=owners[key].dtype, copy=True)
+            if buffer.shape != owners[key].shape:
+                raise ValueError(f"state buffer {key!r} must have shape {owners[key].shape}, "
+                                 f"got {buffer.shape}")
+            buffers[key] = buffer
+        steps, lr = int(state["steps"]), _positive("lr", state["lr"])
+        self.steps, self.lr, self._state = steps, lr, buffers
 
 
 class SGD(Optimizer):
@@ -124,10 +141,15 @@ class Adagrad(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with torch's bias correction."""
 
+    _buffer_suffixes = (".m", ".v")
+
     def __init__(self, modules, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8):
         super().__init__(modules, lr)
-        beta1, beta2 = betas
+        try:
+            beta1, beta2 = betas
+        except (TypeError, ValueError):
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
             raise ValueError(f"betas must lie in [0, 1), got {betas}")
         self.betas = (float(beta1), float(beta2))
