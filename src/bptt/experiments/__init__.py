@@ -8,7 +8,15 @@ results), and ``run_cli(args) -> int``, which runs it from parsed arguments.
 
 from __future__ import annotations
 
+# charlm and match: the character models (seeds 001, 004) and the matching experiment
+from .charlm import CharLMConfig, CharLMTrainer, train_charlm  # noqa: F401
+from .charmodel import CharModel  # noqa: F401
+from .match import match_counts, match_length, run_match  # noqa: F401
+from .text import TextStreams, Vocabulary, load_text, shipped_text  # noqa: F401
+
 COMMANDS: list[str] = [
     "nback",
     "params",
+    "charlm",
+    "match",
 ]

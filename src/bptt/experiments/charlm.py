@@ -1,0 +1,600 @@
+"""``bptt charlm``: seed 001's GRU character model, trained by truncated BPTT.
+
+B parallel streams read the training text (all but its last 5%) in chunks
+of T characters; the hidden state is carried from chunk to chunk (h_n fed
+back as h0) and each chunk's backward stops at its start (no carry). The
+loss is the mean NLL in nats per character, the optimizer bptt's own (Adam
+by default), gradients clipped by global norm. The held-out loss is the
+last 5% of the text, read once by the layer in eval mode.
+
+``--resume`` continues bit-identically: a checkpoint holds the parameters,
+the optimizer state, the step, the stream positions, the carried state, the
+sampling RNG, the loss history and the configuration, so N steps straight
+and N/2 + N/2 give the same losses and parameters. Ctrl-C finishes the
+step under way, saves a checkpoint and exits.
+
+``CharLMConfig`` holds every setting; ``train_charlm`` takes one (or
+keyword overrides), so the other character models (``bptt minchar``) are a
+different config, not different code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .. import optim
+from .charmodel import CELLS, CharModel, load_npz
+from .text import (
+    DEFAULT_TEXT,
+    TextStreams,
+    Vocabulary,
+    load_text,
+    split_held_out,
+    stream_windows,
+    text_digest,
+)
+
+Array = np.ndarray
+
+CHECKPOINT = "checkpoint.npz"
+FORMAT = "bptt.charlm/1"
+OPTIMIZERS = ("adam", "adagrad", "sgd")
+#: The held-out text is read as this many contiguous streams, state carried.
+EVAL_STREAMS = 16
+
+
+@dataclasses.dataclass
+class CharLMConfig:
+    """Everything a character-model run depends on.
+
+    The fields in ``RUN_FIELDS`` only say how long to run and what to report;
+    a resumed run may change them. The rest define the training itself and a
+    resumed run keeps them from its checkpoint.
+    """
+
+    name: str = "charlm"
+    text_file: str | None = None  # None: the shipped origin_of_species
+    model: str = "gru"  # gru (seed 001) | rnn (min-char-rnn) | lstm (seed 004)
+    hidden: int = 256
+    batch: int = 32
+    chunk: int = 100
+    lr: float = 3e-3
+    optimizer: str = "adam"  # adam | adagrad | sgd
+    clip_norm: float | None = 5.0  # global-norm clipping (None: off)
+    clip_value: float | None = None  # element-wise clipping to [-v, v] (min-char-rnn: 5)
+    reduction: str = "mean"  # mean: nats/char per chunk; sum: min-char-rnn's summed loss
+    held_out: float = 0.05
+    seed: int = 0
+    dtype: str = "float32"
+    # run fields
+    steps: int = 2000
+    max_minutes: float = 4.75
+    backend: str = "auto"
+    threads: int | None = 1  # BLAS threads (None: leave BLAS alone)
+    eval_every: int = 250
+    sample_every: int = 250
+    sample_length: int = 200
+    temperature: float = 0.8
+    checkpoint_every: int = 500
+
+    RUN_FIELDS = ("steps", "max_minutes", "backend", "threads", "eval_every", "sample_every",
+                  "sample_length", "temperature", "checkpoint_every")
+
+    def __post_init__(self):
+        if self.model not in CELLS:
+            raise ValueError(f"model must be one of {CELLS}, got {self.model!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {self.reduction!r}")
+        for name in ("hidden", "batch", "chunk", "sample_length"):
+            if int(getattr(self, name)) < (0 if name == "sample_length" else 1):
+                raise ValueError(f"{name} must be a positive int, got {getattr(self, name)}")
+        if int(self.steps) < 0:
+            raise ValueError(f"steps must be >= 0, got {self.steps}")
+        for name in ("eval_every", "sample_every", "checkpoint_every"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be >= 0 (0: never), got {getattr(self, name)}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be finite and > 0, got {self.lr}")
+        if not self.max_minutes > 0:
+            raise ValueError(f"max_minutes must be > 0, got {self.max_minutes}")
+        if self.text_file is not None:
+            self.text_file = str(self.text_file)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CharLMConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+def _blas_threads(threads: int | None):
+    """Limit BLAS threads while training, if threadpoolctl is installed. The
+    recurrent GEMMs are small, so one thread wastes less time spinning, and
+    numpy and scipy each bring their own OpenBLAS, whose thread pools would
+    otherwise wait on each other."""
+    if threads is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(threads), user_api="blas")
+
+
+class _Interrupt:
+    """While active, Ctrl-C (SIGINT) only raises a flag the loop checks
+    between steps, so a checkpoint is always of a finished step."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.requested:  # a second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _make_optimizer(config: CharLMConfig, model: CharModel) -> optim.Optimizer:
+    if config.optimizer == "adam":
+        return optim.Adam(model.modules, lr=config.lr)
+    if config.optimizer == "adagrad":
+        return optim.Adagrad(model.modules, lr=config.lr)
+    return optim.SGD(model.modules, lr=config.lr)
+
+
+#: The text source recorded when the text itself was passed, not a file.
+GIVEN_TEXT = "<given>"
+
+
+def _text_source(config: CharLMConfig, given: bool = False) -> str:
+    if config.text_file is not None:
+        return str(Path(config.text_file).resolve())
+    return GIVEN_TEXT if given else DEFAULT_TEXT
+
+
+def held_out_loss(model: CharModel, ids: Array, chunk: int, streams: int = EVAL_STREAMS
+                  ) -> float:
+    """Mean NLL (nats/char) of ``ids`` read once as ``streams`` contiguous
+    streams, the state carried between chunks, the layer in eval mode."""
+    total, count, state = 0.0, 0, None
+    for inputs, targets in stream_windows(ids, streams, chunk):
+        loss, state = model.evaluate(inputs, targets, state, reduction="sum")
+        total += loss
+        count += targets.size
+    return total / max(count, 1)
+
+
+def plot_losses(path: Path, history: dict, title: str) -> Path | None:
+    """Train loss per step (and its running mean) and held-out loss vs step."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        print("matplotlib is not installed: no loss plot", file=sys.stderr)
+        return None
+    fig = Figure(figsize=(7, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    steps, train = np.asarray(history["step"]), np.asarray(history["train_loss"])
+    if steps.size:
+        ax.plot(steps, train, color="tab:blue", alpha=0.25, linewidth=0.8)
+        window = max(1, min(50, steps.size // 10))
+        smooth = np.convolve(train, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1 :], smooth, color="tab:blue", label="train (running mean)")
+    if len(history["eval_step"]):
+        ax.plot(history["eval_step"], history["eval_loss"], "o-", color="tab:orange",
+                label="held-out")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats per character)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return path
+
+
+# -- the trainer --------------------------------------------------------------------
+
+
+class CharLMTrainer:
+    """One training run: build (or restore) everything, then ``run()``."""
+
+    def __init__(self, config: CharLMConfig, out: str | Path, *, text: str | None = None,
+                 progress: bool = True, log: Callable[[str], None] | None = None):
+        self.config = config
+        self.out = Path(out)
+        self.progress = progress
+        self._log = log
+        self.source = _text_source(config, given=text is not None)
+        if text is None:
+            text = load_text(config.text_file)
+        self.text = text
+        self.digest = text_digest(text)
+        self.split = split_held_out(len(text), config.held_out)
+        self.vocab = Vocabulary.from_text(text)
+        ids = self.vocab.encode(text)
+        self.train_ids, self.held_ids = ids[: self.split], ids[self.split :]
+        seeds = np.random.SeedSequence(config.seed).spawn(2)
+        self.model = CharModel(self.vocab, config.hidden, config.model, backend=config.backend,
+                               dtype=config.dtype, rng=np.random.default_rng(seeds[0]))
+        self.optimizer = _make_optimizer(config, self.model)
+        self.streams = TextStreams(self.train_ids, config.batch, config.chunk)
+        self.sample_rng = np.random.default_rng(seeds[1])
+        self.state: tuple[Array, ...] | None = None
+        self.step = 0
+        self.history: dict[str, list] = {"step": [], "train_loss": [], "eval_step": [],
+                                         "eval_loss": []}
+        self.totals = {"train_seconds": 0.0, "wall_seconds": 0.0, "chars": 0}
+
+    # -- checkpoints ----------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / CHECKPOINT
+
+    def save(self) -> Path:
+        arrays = {f"optim/{k}": v for k, v in self.optimizer.state_dict()["state"].items()}
+        if self.state is not None:
+            arrays.update({f"state/{i}": s for i, s in enumerate(self.state)})
+        arrays["history/step"] = np.asarray(self.history["step"], dtype=np.int64)
+        arrays["history/train_loss"] = np.asarray(self.history["train_loss"], dtype=np.float64)
+        arrays["history/eval_step"] = np.asarray(self.history["eval_step"], dtype=np.int64)
+        arrays["history/eval_loss"] = np.asarray(self.history["eval_loss"], dtype=np.float64)
+        opt = self.optimizer.state_dict()
+        meta = {
+            "format": FORMAT,
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "streams": self.streams.state_dict(),
+            "optimizer": {"kind": self.config.optimizer, "steps": opt["steps"], "lr": opt["lr"]},
+            "sample_rng": self.sample_rng.bit_generator.state,
+            "text": {"source": self.source, "sha256": self.digest,
+                     "chars": len(self.text), "split": self.split},
+            "totals": self.totals,
+        }
+        return self.model.save(self.checkpoint_path, arrays=arrays, meta=meta)
+
+    @classmethod
+    def resume(cls, checkpoint: str | Path, *, out: str | Path | None = None,
+               overrides: dict | None = None, text: str | None = None, progress: bool = True,
+               log: Callable[[str], None] | None = None) -> CharLMTrainer:
+        """A trainer restored from ``checkpoint`` (a file, or a run directory).
+
+        ``overrides`` may change the run fields (``steps``, ``max_minutes``, ...);
+        any other field must equal the checkpoint's.
+        """
+        arrays, meta = load_npz(checkpoint)
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{str(checkpoint)!r} is not a charlm training checkpoint "
+                             f"(format {meta.get('format')!r}, expected {FORMAT!r})")
+        saved = meta["config"]
+        for key, value in (overrides or {}).items():
+            if key not in CharLMConfig.RUN_FIELDS and key in saved and saved[key] != value:
+                raise ValueError(f"--resume keeps the checkpoint's {key}={saved[key]!r}; "
+                                 f"got {key}={value!r} (only {', '.join(CharLMConfig.RUN_FIELDS)}"
+                                 " may change)")
+        config = CharLMConfig.from_dict({**saved, **(overrides or {})})
+        source = meta["text"]["source"]
+        if text is None:
+            if source == GIVEN_TEXT:
+                raise ValueError("this checkpoint was trained on a text passed directly; "
+                                 "pass the same text again (text=...)")
+            text = load_text(None if source == DEFAULT_TEXT else source)
+        if text_digest(text) != meta["text"]["sha256"]:
+            raise ValueError("the text differs from the one this checkpoint was trained on "
+                             f"({meta['text']['source']}, sha256 {meta['text']['sha256'][:12]}...)")
+        if out is None:
+            out = Path(checkpoint) if Path(checkpoint).is_dir() else Path(checkpoint).parent
+        trainer = cls(config, out, text=text, progress=progress, log=log)
+        trainer.source = source
+        model_arrays = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
+        trainer.model.load_state_dict(model_arrays)
+        trainer.optimizer.load_state_dict({
+            "steps": meta["optimizer"]["steps"], "lr": meta["optimizer"]["lr"],
+            "state": {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")},
+        })
+        trainer.streams.load_state_dict(meta["streams"])
+        states = sorted(k for k in arrays if k.startswith("state/"))
+        trainer.state = tuple(arrays[k] for k in states) if states else None
+        trainer.sample_rng.bit_generator.state = meta["sample_rng"]
+        trainer.step = int(meta["step"])
+        for key in trainer.history:
+            trainer.history[key] = arrays[f"history/{key}"].tolist()
+        trainer.totals = dict(meta["totals"])
+        return trainer
+
+    # -- reporting --------------------------------------------------------------------
+
+    def log(self, message: str) -> None:
+        if self._log is not None:
+            self._log(message)
+        else:
+            print(message, flush=True)
+
+    def sample(self) -> str:
+        """``sample_length`` characters after a random 10-character piece of
+        the training text, drawn at ``temperature``."""
+        start = int(self.sample_rng.integers(0, max(1, self.split - 10)))
+        prime = self.text[start : start + 10]
+        generated = self.model.generate(prime, self.config.sample_length, greedy=False,
+                                        temperature=self.config.temperature,
+                                        rng=self.sample_rng)
+        return prime + generated
+
+    def evaluate(self) -> float:
+        loss = held_out_loss(self.model, self.held_ids, self.config.chunk)
+        if not self.history["eval_step"] or self.history["eval_step"][-1] != self.step:
+            self.history["eval_step"].append(self.step)
+            self.history["eval_loss"].append(loss)
+        return loss
+
+    def title(self) -> str:
+        c = self.config
+        source = Path(self.source).name if c.text_file is not None else self.source
+        return (f"{c.name}: {c.model.upper()} hidden {c.hidden}, batch {c.batch}, "
+                f"chunk {c.chunk}, on {source}")
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self, on_step: Callable[[CharLMTrainer], None] | None = None) -> dict:
+        """Train up to ``config.steps`` (or ``max_minutes``), then evaluate,
+        checkpoint, plot and write ``result.json``; return the result."""
+        c = self.config
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.log(f"{self.title()}; {len(self.train_ids):,} training and {len(self.held_ids):,} "
+                 f"held-out characters, vocabulary {len(self.vocab)}, backend "
+                 f"{self.model.backend}, {c.dtype}; steps {self.step}..{c.steps}")
+        wall_start = time.perf_counter()
+        deadline = wall_start + 60.0 * c.max_minutes
+        start_step, train_seconds = self.step, 0.0
+        stopped = "completed"
+        bar = self._bar()
+        try:
+            with _blas_threads(c.threads), _Interrupt() as interrupt:
+                while self.step < c.steps:
+                    t0 = time.perf_counter()
+                    loss = self._train_step()
+                    train_seconds += time.perf_counter() - t0
+                    self.totals["chars"] += c.batch * c.chunk
+                    if not math.isfinite(loss):
+                        stopped = "diverged"
+                        self.log(f"step {self.step}: the loss is {loss}; stopping "
+                                 "(try a smaller --lr)")
+                        break
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+                    if c.eval_every and self.step % c.eval_every == 0 and self.step < c.steps:
+                        self._report_eval(bar)
+                    if c.sample_every and self.step % c.sample_every == 0:
+                        self._write(bar, f"--- step {self.step}, sample ---\n{self.sample()}\n---")
+                    if c.checkpoint_every and self.step % c.checkpoint_every == 0:
+                        self.save()
+                    if on_step is not None:
+                        on_step(self)
+                    if interrupt.requested:
+                        stopped = "interrupted"
+                        break
+                    if time.perf_counter() > deadline and self.step < c.steps:
+                        stopped = "time limit"
+                        self._write(bar, f"--max-minutes {c.max_minutes} reached at step "
+                                         f"{self.step} of {c.steps}: stopping")
+                        break
+        finally:
+            if bar is not None:
+                bar.close()
+        self.totals["train_seconds"] += train_seconds
+        if stopped == "interrupted":
+            self.totals["wall_seconds"] += time.perf_counter() - wall_start
+            path = self.save()
+            plot_losses(self.out / "loss.png", self.history, self.title())
+            self.log(f"interrupted at step {self.step}: checkpoint saved to {path}; "
+                     f"continue with --resume {path}")
+            return {"status": stopped, "step": self.step, "checkpoint": str(path)}
+        held = self.evaluate() if stopped != "diverged" else float("nan")
+        self.totals["wall_seconds"] += time.perf_counter() - wall_start
+        path = self.save()
+        plot_losses(self.out / "loss.png", self.history, self.title())
+        steps_run = self.step - start_step
+        result = {
+            "status": stopped,
+            "held_out_loss": held,
+            "held_out_unit": "nats per character",
+            "train_loss": (float(np.mean(self.history["train_loss"][-50:]))
+                           if self.history["train_loss"] else None),
+            "chars_per_second": (c.batch * c.chunk * steps_run / train_seconds
+                                 if train_seconds > 0 else None),
+            "wall_seconds": self.totals["wall_seconds"],
+            "train_seconds": self.totals["train_seconds"],
+            "steps": self.step,
+            "steps_this_run": steps_run,
+            "characters_trained": self.totals["chars"],
+            "epochs": self.totals["chars"] / max(len(self.train_ids), 1),
+            "backend": self.model.backend,
+            "vocabulary": len(self.vocab),
+            "parameters": int(sum(p.size for p in self.model.parameters().values())),
+            "text": {"source": self.source, "chars": len(self.text),
+                     "train_chars": len(self.train_ids), "held_out_chars": len(self.held_ids)},
+            "checkpoint": str(path),
+            "config": c.to_dict(),
+        }
+        (self.out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+        self.log(f"{stopped} at step {self.step}: held-out loss {held:.4f} nats/char, "
+                 f"{result['chars_per_second'] or 0:,.0f} chars/s, "
+                 f"wall {self.totals['wall_seconds']:.1f} s; wrote {self.out}")
+        return result
+
+    def _train_step(self) -> float:
+        c = self.config
+        inputs, targets, reset = self.streams.next_chunk()
+        if reset:
+            self.state = None
+        self.model.zero_grad()
+        loss, self.state = self.model.loss_and_grad(inputs, targets, self.state,
+                                                    reduction=c.reduction)
+        if c.clip_value is not None:
+            optim.clip_grad_value(self.model.modules, c.clip_value)
+        if c.clip_norm is not None:
+            optim.clip_grad_norm(self.model.modules, c.clip_norm)
+        self.optimizer.step()
+        self.step += 1
+        if c.reduction == "sum":
+            loss /= targets.size  # history and reports are per character
+        self.history["step"].append(self.step)
+        self.history["train_loss"].append(loss)
+        return loss
+
+    def _report_eval(self, bar) -> None:
+        loss = self.evaluate()
+        recent = self.history["train_loss"][-self.config.eval_every:]
+        self._write(bar, f"step {self.step}: train {np.mean(recent):.4f}, "
+                         f"held-out {loss:.4f} nats/char")
+
+    def _bar(self):
+        if not self.progress:
+            return None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return None
+        return tqdm(total=self.config.steps, initial=self.step, desc=self.config.name,
+                    unit="step", dynamic_ncols=True)
+
+    def _write(self, bar, message: str) -> None:
+        if bar is not None:
+            bar.write(message)
+            if self._log is not None:
+                self._log(message)
+        else:
+            self.log(message)
+
+
+def train_charlm(config: CharLMConfig | None = None, *, out: str | Path | None = None,
+                 text: str | None = None, resume: str | Path | None = None,
+                 progress: bool = True, on_step: Callable | None = None,
+                 **overrides) -> dict:
+    """Train a character model and return its result (as ``result.json``).
+
+    ``config`` defaults to ``CharLMConfig()`` (the seed 001 GRU on the shipped
+    text); keyword ``overrides`` change single fields, e.g.
+    ``train_charlm(hidden=64, steps=100, out="/tmp/run")``. ``text`` passes
+    the text itself instead of a file (``text_file=``). ``resume`` continues from a checkpoint
+    (then only the run fields may be overridden). ``out`` defaults to
+    ``runs/charlm``, or the checkpoint's directory when resuming.
+    ``on_step(trainer)`` is called after every step.
+    """
+    if resume is not None:
+        trainer = CharLMTrainer.resume(resume, out=out, overrides=overrides, text=text,
+                                       progress=progress)
+    else:
+        config = dataclasses.replace(config or CharLMConfig(), **overrides)
+        trainer = CharLMTrainer(config, out or "runs/charlm", text=text, progress=progress)
+    return trainer.run(on_step=on_step)
+
+
+# -- command line -------------------------------------------------------------------------
+
+_D = CharLMConfig()
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "charlm",
+        help="train seed 001's GRU character model (or an RNN/LSTM) on a text",
+        description=(
+            "Train a character-level language model by truncated BPTT: seed 001's GRU "
+            "(bptt.GRU(variant='seed')) with a log-softmax read-out, on On the Origin of "
+            "Species (shipped) or --text FILE. B streams, chunks of T steps, state carried. "
+            "Writes checkpoint.npz, loss.png and result.json (held-out loss on the last 5%% "
+            "of the text, in nats per character) to --out. Ctrl-C saves a checkpoint; "
+            "--resume continues it bit-identically."
+        ),
+    )
+    p.add_argument("--text", dest="text_file", metavar="FILE",
+                   help="train on this UTF-8 text file instead of the shipped On the Origin of "
+                   "Species")
+    p.add_argument("--model", choices=CELLS, help=f"the recurrent cell (default {_D.model})")
+    p.add_argument("--hidden", type=int, help=f"hidden units (default {_D.hidden})")
+    p.add_argument("--batch", type=int, help=f"parallel streams B (default {_D.batch})")
+    p.add_argument("--chunk", type=int, help=f"BPTT chunk length T (default {_D.chunk})")
+    p.add_argument("--steps", type=int, help=f"training steps, one chunk each "
+                   f"(default {_D.steps})")
+    p.add_argument("--lr", type=float, help=f"learning rate (default {_D.lr})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {_D.optimizer}")
+    p.add_argument("--clip-norm", type=float, help=f"clip gradients to this global norm "
+                   f"(default {_D.clip_norm}; 0 turns it off)")
+    p.add_argument("--max-minutes", type=float, help=f"stop training after this many minutes "
+                   f"(default {_D.max_minutes})")
+    p.add_argument("--backend", choices=("auto", "cython", "numba", "numpy"),
+                   help=f"kernel backend (default {_D.backend})")
+    p.add_argument("--dtype", choices=("float32", "float64"), help=f"default {_D.dtype}")
+    p.add_argument("--threads", type=int, help=f"BLAS threads while training "
+                   f"(default {_D.threads})")
+    p.add_argument("--eval-every", type=int, help=f"held-out loss every N steps "
+                   f"(default {_D.eval_every}; 0: only at the end)")
+    p.add_argument("--sample-every", type=int, help=f"print a sample every N steps "
+                   f"(default {_D.sample_every}; 0: never)")
+    p.add_argument("--sample-length", type=int, help=f"characters per sample "
+                   f"(default {_D.sample_length})")
+    p.add_argument("--temperature", type=float, help=f"sampling temperature "
+                   f"(default {_D.temperature})")
+    p.add_argument("--checkpoint-every", type=int, help=f"save a checkpoint every N steps "
+                   f"(default {_D.checkpoint_every}; 0: only at the end)")
+    p.add_argument("--seed", type=int, help=f"initialisation and sampling seed "
+                   f"(default {_D.seed})")
+    p.add_argument("--out", metavar="DIR", help="output directory (default runs/charlm; "
+                   "with --resume, the checkpoint's directory)")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue from this checkpoint "
+                   "(a checkpoint.npz or its directory)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+_FLAG_FIELDS = ("text_file", "model", "hidden", "batch", "chunk", "steps", "lr", "optimizer",
+                "clip_norm", "max_minutes", "backend", "dtype", "threads", "eval_every",
+                "sample_every", "sample_length", "temperature", "checkpoint_every", "seed")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    overrides = {k: getattr(args, k) for k in _FLAG_FIELDS if getattr(args, k, None) is not None}
+    if overrides.get("clip_norm") == 0:
+        overrides["clip_norm"] = None
+    try:
+        result = train_charlm(out=args.out, resume=args.resume, progress=not args.no_progress,
+                              **overrides)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"bptt charlm: error: {exc}", file=sys.stderr)
+        return 2
+    if result["status"] == "interrupted":
+        return 130
+    return 0 if result["status"] in ("completed", "time limit") else 1
