@@ -234,3 +234,17 @@ def test_charlm_cli_on_a_text_file_then_resume(tmp_path, capsys):
     assert result["config"]["dtype"] == "float64"
     assert main(["charlm", "--resume", str(out), "--hidden", "99"]) == 2
     assert "hidden" in capsys.readouterr().err
+
+
+def test_min_char_rnn_settings_train(tmp_path):
+    """What ``bptt minchar`` needs: a tanh RNN, batch 1, Adagrad, element-wise
+    clipping, the loss summed over the chunk."""
+    config = CharLMConfig(name="minchar", model="rnn", hidden=20, batch=1, chunk=25, lr=0.1,
+                          optimizer="adagrad", clip_norm=None, clip_value=5.0,
+                          reduction="sum", steps=60, eval_every=0, sample_every=0,
+                          checkpoint_every=0)
+    result = train_charlm(config, text=TINY, out=tmp_path, progress=False)
+    arrays, meta = load_npz(tmp_path)
+    train = arrays["history/train_loss"]  # per character, though the gradient is summed
+    assert np.mean(train[-10:]) < 0.7 * np.mean(train[:5])
+    assert result["config"]["optimizer"] == "adagrad" and meta["model"]["cell"] == "rnn"

@@ -248,8 +248,7 @@ class CharLMTrainer:
         ids = self.vocab.encode(text)
         self.train_ids, self.held_ids = ids[: self.split], ids[self.split :]
         seeds = np.random.SeedSequence(config.seed).spawn(2)
-        self.model = CharModel(self.vocab, config.hidden, config.model, backend=config.backend,
-                               dtype=config.dtype, rng=np.random.default_rng(seeds[0]))
+        self.model = self.build_model(np.random.default_rng(seeds[0]))
         self.optimizer = _make_optimizer(config, self.model)
         self.streams = TextStreams(self.train_ids, config.batch, config.chunk)
         self.sample_rng = np.random.default_rng(seeds[1])
@@ -258,6 +257,14 @@ class CharLMTrainer:
         self.history: dict[str, list] = {"step": [], "train_loss": [], "eval_step": [],
                                          "eval_loss": []}
         self.totals = {"train_seconds": 0.0, "wall_seconds": 0.0, "chars": 0}
+
+    def build_model(self, rng: np.random.Generator) -> CharModel:
+        """The model before training (torch's uniform init). A subclass may
+        override this to initialise differently (min-char-rnn: randn * 0.01);
+        a resumed run then overwrites the parameters from its checkpoint."""
+        c = self.config
+        return CharModel(self.vocab, c.hidden, c.model, backend=c.backend, dtype=c.dtype,
+                         rng=rng)
 
     # -- checkpoints ----------------------------------------------------------------
 
