@@ -21,7 +21,6 @@ different config, not different code.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import math
@@ -35,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import optim
-from .charmodel import CELLS, CharModel, load_npz
+from .charmodel import CELLS, CharModel, blas_threads, load_npz
 from .text import (
     DEFAULT_TEXT,
     TextStreams,
@@ -124,23 +123,6 @@ class CharLMConfig:
 
 
 # -- helpers ----------------------------------------------------------------------
-
-
-def _blas_threads(threads: int | None, log: Callable[[str], None]):
-    """Limit BLAS threads while training, if threadpoolctl is installed. The
-    recurrent GEMMs are small, so one thread wastes less time spinning, and
-    numpy and scipy each bring their own OpenBLAS, whose thread pools would
-    otherwise wait on each other (measured: 1 thread about twice as fast as 2
-    on a 2-core machine)."""
-    if threads is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        log("threadpoolctl is not installed, so BLAS keeps its own thread count "
-            "(OPENBLAS_NUM_THREADS=1 in the environment usually trains faster)")
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=int(threads), user_api="blas")
 
 
 class _Interrupt:
@@ -379,6 +361,10 @@ class CharLMTrainer:
     def run(self, on_step: Callable[[CharLMTrainer], None] | None = None) -> dict:
         """Train up to ``config.steps`` (or ``max_minutes``), then evaluate,
         checkpoint, plot and write ``result.json``; return the result."""
+        with blas_threads(self.config.threads, self.log):
+            return self._run(on_step)
+
+    def _run(self, on_step) -> dict:
         c = self.config
         self.out.mkdir(parents=True, exist_ok=True)
         self.log(f"{self.title()}; {len(self.train_ids):,} training and {len(self.held_ids):,} "
@@ -390,7 +376,7 @@ class CharLMTrainer:
         stopped = "completed"
         bar = self._bar()
         try:
-            with _blas_threads(c.threads, self.log), _Interrupt() as interrupt:
+            with _Interrupt() as interrupt:
                 while self.step < c.steps:
                     t0 = time.perf_counter()
                     loss = self._train_step()
@@ -431,7 +417,7 @@ class CharLMTrainer:
             self.log(f"interrupted at step {self.step}: checkpoint saved to {path}; "
                      f"continue with --resume {path}")
             return {"status": stopped, "step": self.step, "checkpoint": str(path)}
-        held = self.evaluate() if stopped != "diverged" else float("nan")
+        held = self.evaluate() if stopped != "diverged" else None
         self.totals["wall_seconds"] += time.perf_counter() - wall_start
         path = self.save()
         plot_losses(self.out / "loss.png", self.history, self.title())
@@ -459,7 +445,8 @@ class CharLMTrainer:
             "config": c.to_dict(),
         }
         (self.out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
-        self.log(f"{stopped} at step {self.step}: held-out loss {held:.4f} nats/char, "
+        shown = "n/a" if held is None else f"{held:.4f}"
+        self.log(f"{stopped} at step {self.step}: held-out loss {shown} nats/char, "
                  f"{result['chars_per_second'] or 0:,.0f} chars/s, "
                  f"wall {self.totals['wall_seconds']:.1f} s; wrote {self.out}")
         return result

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .charmodel import CharModel, load_npz
+from .charmodel import CharModel, blas_threads, load_npz
 from .text import DEFAULT_TEXT, load_text, split_held_out, text_digest
 
 PRIME_LENGTH = 10
@@ -109,7 +109,7 @@ def _checkpoint_text(meta: dict, text: str | None) -> str:
 def run_match(checkpoint: str | Path, *, trials: int = 200, out: str | Path | None = None,
               seed: int = 0, text: str | None = None, backend: str = "auto",
               prime_length: int = PRIME_LENGTH, length: int = GENERATE_LENGTH,
-              plot: bool = True) -> dict:
+              plot: bool = True, threads: int | None = 1) -> dict:
     """Run the matching experiment on a checkpoint; write ``match.png`` and
     ``result.json`` to ``out`` (default: the checkpoint's directory /
     ``match``) and return the result.
@@ -132,7 +132,8 @@ def run_match(checkpoint: str | Path, *, trials: int = 200, out: str | Path | No
     rng = np.random.default_rng(seed)
     starts = rng.integers(0, len(train) - prime_length + 1, size=trials)
     primes = [train[s : s + prime_length] for s in starts]
-    generated = model.generate_batch(primes, length, greedy=True)
+    with blas_threads(threads, log=None):
+        generated = model.generate_batch(primes, length, greedy=True)
     lengths = np.array([match_length(train, p, g) for p, g in zip(primes, generated,
                                                                    strict=True)])
     counts = match_counts(lengths, length)
