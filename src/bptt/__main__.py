@@ -15,8 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser(
-        "demo",
-        help="show the backends, check gradients, and time GRU_Cell against torch (default)",
+        "check",
+        help="show the backends, check gradients, and time GRU_Cell against torch",
         description="Show the backends, check GRU_Cell's gradients, time it against torch.",
     )
     sub.add_parser("backends", help="list the backends this installation has, fastest first",
@@ -33,8 +33,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print(" ".join(backends()))
         return 0
-    if args.command in (None, "demo"):
-        from ._demo import run
+    if args.command is None:
+        build_parser().print_help()
+        return 0
+    if args.command == "check":
+        from ._check import run
 
         return run()
     return importlib.import_module(f"bptt.experiments.{args.command}").run_cli(args)

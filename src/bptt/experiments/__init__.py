@@ -15,6 +15,7 @@ from .match import match_counts, match_length, run_match  # noqa: F401
 from .text import TextStreams, Vocabulary, load_text, shipped_text  # noqa: F401
 
 COMMANDS: list[str] = [
+    "demo",
     "nback",
     "params",
     "charlm",

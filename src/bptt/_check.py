@@ -1,4 +1,4 @@
-"""``bptt demo``: a one-minute tour that proves the kernels on this machine.
+"""``bptt check``: a one-minute tour that proves the kernels on this machine.
 
 1. which backends this installation has;
 2. a central-difference gradient check of ``GRU_Cell`` on every backend;
