@@ -8,10 +8,12 @@ results), and ``run_cli(args) -> int``, which runs it from parsed arguments.
 
 from __future__ import annotations
 
-# charlm and match: the character models (seeds 001, 004) and the matching experiment
+# charlm, match, minchar: the character models (seeds 001, 004), the matching
+# experiment, and min-char-rnn (seed 004)
 from .charlm import CharLMConfig, CharLMTrainer, train_charlm  # noqa: F401
 from .charmodel import CharModel  # noqa: F401
 from .match import match_counts, match_length, run_match  # noqa: F401
+from .minchar import run_minchar  # noqa: F401
 from .text import TextStreams, Vocabulary, load_text, shipped_text  # noqa: F401
 
 COMMANDS: list[str] = [
@@ -20,4 +22,5 @@ COMMANDS: list[str] = [
     "params",
     "charlm",
     "match",
+    "minchar",
 ]

@@ -74,12 +74,12 @@ class CharLMConfig:
     clip_norm: float | None = 5.0  # global-norm clipping (None: off)
     clip_value: float | None = None  # element-wise clipping to [-v, v] (min-char-rnn: 5)
     reduction: str = "mean"  # mean: nats/char per chunk; sum: min-char-rnn's summed loss
-    held_out: float = 0.05
+    held_out: float = 0.05  # 0: train on all of the text (min-char-rnn), no held-out loss
     seed: int = 0
     dtype: str = "float32"
     # run fields
     steps: int = 2000
-    max_minutes: float = 4.75
+    max_minutes: float | None = 4.75  # None: no time limit
     backend: str = "auto"
     threads: int | None = 1  # BLAS threads (None: leave BLAS alone)
     eval_every: int = 250
@@ -108,7 +108,7 @@ class CharLMConfig:
                 raise ValueError(f"{name} must be >= 0 (0: never), got {getattr(self, name)}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be finite and > 0, got {self.lr}")
-        if not self.max_minutes > 0:
+        if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError(f"max_minutes must be > 0, got {self.max_minutes}")
         if self.text_file is not None:
             self.text_file = str(self.text_file)
@@ -214,6 +214,11 @@ def plot_losses(path: Path, history: dict, title: str) -> Path | None:
 class CharLMTrainer:
     """One training run: build (or restore) everything, then ``run()``."""
 
+    #: Written into checkpoints; ``resume`` accepts only its own format.
+    checkpoint_format = FORMAT
+    #: Whether the message after Ctrl-C suggests ``--resume``.
+    resumable = True
+
     def __init__(self, config: CharLMConfig, out: str | Path, *, text: str | None = None,
                  progress: bool = True, log: Callable[[str], None] | None = None):
         self.config = config
@@ -225,13 +230,14 @@ class CharLMTrainer:
             text = load_text(config.text_file)
         self.text = text
         self.digest = text_digest(text)
-        self.split = split_held_out(len(text), config.held_out)
+        self.split = (len(text) if config.held_out == 0
+                      else split_held_out(len(text), config.held_out))
         self.vocab = Vocabulary.from_text(text)
         ids = self.vocab.encode(text)
         self.train_ids, self.held_ids = ids[: self.split], ids[self.split :]
         seeds = np.random.SeedSequence(config.seed).spawn(2)
         self.model = self.build_model(np.random.default_rng(seeds[0]))
-        self.optimizer = _make_optimizer(config, self.model)
+        self.optimizer = self.build_optimizer()
         self.streams = TextStreams(self.train_ids, config.batch, config.chunk)
         self.sample_rng = np.random.default_rng(seeds[1])
         self.state: tuple[Array, ...] | None = None
@@ -247,6 +253,12 @@ class CharLMTrainer:
         c = self.config
         return CharModel(self.vocab, c.hidden, c.model, backend=c.backend, dtype=c.dtype,
                          rng=rng)
+
+    def build_optimizer(self) -> optim.Optimizer:
+        """``config.optimizer`` over ``self.model`` (torch's update rules). A
+        subclass may override this (min-char-rnn's Adagrad); a resumed run
+        then loads the optimizer's state from its checkpoint."""
+        return _make_optimizer(self.config, self.model)
 
     # -- checkpoints ----------------------------------------------------------------
 
@@ -264,7 +276,7 @@ class CharLMTrainer:
         arrays["history/eval_loss"] = np.asarray(self.history["eval_loss"], dtype=np.float64)
         opt = self.optimizer.state_dict()
         meta = {
-            "format": FORMAT,
+            "format": self.checkpoint_format,
             "config": self.config.to_dict(),
             "step": self.step,
             "streams": self.streams.state_dict(),
@@ -286,9 +298,9 @@ class CharLMTrainer:
         any other field must equal the checkpoint's.
         """
         arrays, meta = load_npz(checkpoint)
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{str(checkpoint)!r} is not a charlm training checkpoint "
-                             f"(format {meta.get('format')!r}, expected {FORMAT!r})")
+        if meta.get("format") != cls.checkpoint_format:
+            raise ValueError(f"{str(checkpoint)!r} is not a {cls.checkpoint_format} training "
+                             f"checkpoint (format {meta.get('format')!r})")
         saved = meta["config"]
         for key, value in (overrides or {}).items():
             if key not in CharLMConfig.RUN_FIELDS and key in saved and saved[key] != value:
@@ -343,12 +355,23 @@ class CharLMTrainer:
                                         rng=self.sample_rng)
         return prime + generated
 
-    def evaluate(self) -> float:
+    def sample_report(self) -> str:
+        """What is printed every ``sample_every`` steps."""
+        return f"--- step {self.step}, sample ---\n{self.sample()}\n---"
+
+    def evaluate(self) -> float | None:
+        """The held-out loss (None without held-out text), recorded in the history."""
+        if not self.held_ids.size:
+            return None
         loss = held_out_loss(self.model, self.held_ids, self.config.chunk)
         if not self.history["eval_step"] or self.history["eval_step"][-1] != self.step:
             self.history["eval_step"].append(self.step)
             self.history["eval_loss"].append(loss)
         return loss
+
+    def plot(self) -> Path | None:
+        """Write ``loss.png`` to the output directory."""
+        return plot_losses(self.out / "loss.png", self.history, self.title())
 
     def title(self) -> str:
         c = self.config
@@ -371,7 +394,7 @@ class CharLMTrainer:
                  f"held-out characters, vocabulary {len(self.vocab)}, backend "
                  f"{self.model.backend}, {c.dtype}; steps {self.step}..{c.steps}")
         wall_start = time.perf_counter()
-        deadline = wall_start + 60.0 * c.max_minutes
+        deadline = wall_start + (math.inf if c.max_minutes is None else 60.0 * c.max_minutes)
         start_step, train_seconds = self.step, 0.0
         stopped = "completed"
         bar = self._bar()
@@ -390,10 +413,11 @@ class CharLMTrainer:
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-                    if c.eval_every and self.step % c.eval_every == 0 and self.step < c.steps:
+                    if (c.eval_every and self.step % c.eval_every == 0 and self.step < c.steps
+                            and self.held_ids.size):
                         self._report_eval(bar)
                     if c.sample_every and self.step % c.sample_every == 0:
-                        self._write(bar, f"--- step {self.step}, sample ---\n{self.sample()}\n---")
+                        self._write(bar, self.sample_report())
                     if c.checkpoint_every and self.step % c.checkpoint_every == 0:
                         self.save()
                     if on_step is not None:
@@ -413,14 +437,14 @@ class CharLMTrainer:
         if stopped == "interrupted":
             self.totals["wall_seconds"] += time.perf_counter() - wall_start
             path = self.save()
-            plot_losses(self.out / "loss.png", self.history, self.title())
-            self.log(f"interrupted at step {self.step}: checkpoint saved to {path}; "
-                     f"continue with --resume {path}")
+            self.plot()
+            hint = f"; continue with --resume {path}" if self.resumable else ""
+            self.log(f"interrupted at step {self.step}: checkpoint saved to {path}{hint}")
             return {"status": stopped, "step": self.step, "checkpoint": str(path)}
         held = self.evaluate() if stopped != "diverged" else None
         self.totals["wall_seconds"] += time.perf_counter() - wall_start
         path = self.save()
-        plot_losses(self.out / "loss.png", self.history, self.title())
+        self.plot()
         steps_run = self.step - start_step
         result = {
             "status": stopped,
@@ -446,7 +470,8 @@ class CharLMTrainer:
         }
         (self.out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
         shown = "n/a" if held is None else f"{held:.4f}"
-        self.log(f"{stopped} at step {self.step}: held-out loss {shown} nats/char, "
+        shown = f"held-out loss {shown} nats/char, " if self.held_ids.size else ""
+        self.log(f"{stopped} at step {self.step}: {shown}"
                  f"{result['chars_per_second'] or 0:,.0f} chars/s, "
                  f"wall {self.totals['wall_seconds']:.1f} s; wrote {self.out}")
         return result
