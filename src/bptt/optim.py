@@ -5,8 +5,9 @@ modules (``module.parameters()`` and ``module.grads``) and updates the
 parameters in place, with torch.optim's update rules:
 
 - ``SGD``: p -= lr * g, or with momentum mu: v = mu v + g (v = g at first), p -= lr v.
-- ``Adagrad``: s += g^2, p -= lr g / (sqrt(s) + eps) (min-char-rnn's rule; eps
-  sits outside the square root, as in torch).
+- ``Adagrad``: s += g^2, p -= lr g / (sqrt(s) + eps): torch's rule, with eps
+  outside the square root (min-char-rnn puts it inside; ``bptt minchar`` does
+  that with its own subclass).
 - ``Adam``: bias-corrected first and second moments.
 """
 
