@@ -1,13 +1,13 @@
-# Shared by gru.pyx, rnn.pyx and lstm.pyx: the row-major GEMM, the stable
-# element-wise functions, the two bias loops and the time-loop helpers of the
-# sequence kernels (the twins of bptt._numpy._seq). Everything here is inline,
-# so no `_common` module exists (or is imported) at run time.
+# Shared by gru.pyx, rnn.pyx and lstm.pyx: the row-major GEMM, the two bias
+# loops and the time-loop helpers of the sequence kernels (the twins of
+# bptt._numpy._seq). The element-wise math (sigmoid, tanh and the fused gate
+# loops) is C, in _vmath.h and _gates.h, declared in _gates.pxd. Everything
+# here is inline, so no `_common` module exists (or is imported) at run time.
 #
 # Buffers are raw pointers to C-contiguous row-major arrays; a comment gives
 # each one's shape. Sizes are C ints because that is what BLAS takes.
 
 from cython cimport floating
-from libc.math cimport exp, expf, fabs, fabsf, tanh, tanhf
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
@@ -32,25 +32,6 @@ cdef inline void gemm(
     else:
         dgemm(&tb, &ta, &n, &m, &k, &alpha, <double *> b, &ldb, <double *> a, &lda,
               &beta, c, &ldc)
-
-
-cdef inline floating sigmoid(floating a) noexcept nogil:
-    # exp only ever sees -|a| <= 0, so it cannot overflow; NaN stays NaN.
-    cdef floating e
-    if floating is float:
-        e = expf(-fabsf(a))
-    else:
-        e = exp(-fabs(a))
-    if a >= 0:
-        return 1 / (1 + e)
-    return e / (1 + e)
-
-
-cdef inline floating tanh_(floating a) noexcept nogil:
-    if floating is float:
-        return tanhf(a)
-    else:
-        return tanh(a)
 
 
 cdef inline void fill_rows(
