@@ -11,6 +11,9 @@ from cython cimport floating
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
+cdef enum:
+    COLSUM_BLOCK = 256      # add_colsum's accumulators (on the stack)
+
 cdef inline void gemm(
     char ta, char tb, int m, int n, int k,   # ta, tb: c'n' as stored, c't' transposed
     floating alpha,
@@ -51,14 +54,26 @@ cdef inline void add_colsum(
     const floating *d,      # (rows, cols)
     int rows, int cols,
 ) noexcept nogil:
-    # dbias += d.sum(axis=0): sum the batch first, then add once (as NumPy does).
-    cdef Py_ssize_t i, j
-    cdef floating s
-    for j in range(cols):
-        s = 0
+    # dbias += d.sum(axis=0): sum the batch first, then add once (as NumPy
+    # does, and in NumPy's order: for each column, row 0, 1, 2, ...). The rows
+    # are walked in order, one contiguous (vectorised) pass each, into
+    # COLSUM_BLOCK accumulators at a time; summing column by column instead
+    # strides through memory and costs ~8x more for a (T B, 4H) gradient.
+    cdef floating s[COLSUM_BLOCK]
+    cdef Py_ssize_t i, j, j0, w
+    cdef const floating *row
+    j0 = 0
+    while j0 < cols:
+        w = min(COLSUM_BLOCK, cols - j0)
+        for j in range(w):
+            s[j] = 0
         for i in range(rows):
-            s = s + d[i * cols + j]
-        dbias[j] += s
+            row = d + i * cols + j0
+            for j in range(w):
+                s[j] = s[j] + row[j]
+        for j in range(w):
+            dbias[j0 + j] += s[j]
+        j0 += COLSUM_BLOCK
 
 
 # ----------------------------------------------------------------------------
