@@ -17,7 +17,10 @@ from libc.string cimport memcpy
 
 from _common cimport (add_colsum, fill_rows, final_index, gemm, input_backward,
                       input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
-                      next_index, prev_index, sigmoid, step_at, tanh_)
+                      next_index, prev_index, step_at)
+from _gates cimport (gru_gates_backward, gru_gates_forward, gru_seed_gates_backward_r,
+                     gru_seed_gates_backward_zh, gru_seed_gates_forward_h,
+                     gru_seed_gates_forward_rz)
 
 
 # ----------------------------------------------------------------------------
@@ -34,26 +37,15 @@ cdef void gru_step_forward_work(
     const floating *bias_hh,        # (3H,)
     int B, int H,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j
-    cdef floating r, z, n, hn
-    cdef floating *g
-    cdef const floating *a
-    # h W_hh^T goes straight into gates[:, :3H]: the loop reads each entry
-    # once, before it writes the gate in its place.
+    # h W_hh^T goes straight into gates[:, :3H]: the fused gate pass (C,
+    # _gates_t.h) reads each entry once, before it writes the gate in its place:
+    #   r  = sigma(gi_r + (gh_r + b_hr))            [torch-GRU r]
+    #   z  = sigma(gi_z + (gh_z + b_hz))            [torch-GRU z]
+    #   hn = gh_n + b_hn
+    #   n  = tanh(gi_n + r hn)                      [torch-GRU n]
+    #   h' = (1 - z) n + z h                        [torch-GRU h']
     gemm(c'n', c't', B, 3 * H, H, 1, h, H, weight_hh, H, 0, gates, 4 * H)
-    for b in range(B):
-        g = gates + b * 4 * H
-        a = gi + b * 3 * H
-        for j in range(H):
-            r = sigmoid(a[j] + (g[j] + bias_hh[j]))                  # [torch-GRU r]
-            z = sigmoid(a[H + j] + (g[H + j] + bias_hh[H + j]))      # [torch-GRU z]
-            hn = g[2 * H + j] + bias_hh[2 * H + j]
-            n = tanh_(a[2 * H + j] + r * hn)                         # [torch-GRU n]
-            h_next[b * H + j] = (1 - z) * n + z * h[b * H + j]       # [torch-GRU h']
-            g[j] = r
-            g[H + j] = z
-            g[2 * H + j] = n
-            g[3 * H + j] = hn
+    gru_gates_forward(h_next, gates, gi, h, bias_hh, B, H)
 
 
 cdef void gru_step_backward_work(
@@ -66,34 +58,12 @@ cdef void gru_step_backward_work(
     const floating *weight_hh,      # (3H, H)
     int B, int H,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j
-    cdef floating r, z, n, hn, d, dn, dz, dan, dr, dhn, dar, daz
-    cdef const floating *g
-    for b in range(B):
-        g = gates + b * 4 * H
-        for j in range(H):
-            r = g[j]
-            z = g[H + j]
-            n = g[2 * H + j]
-            hn = g[3 * H + j]
-            d = dh_next[b * H + j]
-            # h' = (1 - z) n + z h
-            dn = d * (1 - z)
-            dz = d * (h[b * H + j] - n)
-            dh[b * H + j] = d * z   # the direct path; the W_hh path is added below
-            # n = tanh(a_n), a_n = gi_n + r hn
-            dan = dn * (1 - n * n)
-            dr = dan * hn
-            dhn = dan * r
-            # r, z = sigma(a_r), sigma(a_z)
-            dar = dr * r * (1 - r)
-            daz = dz * z * (1 - z)
-            dgi[b * 3 * H + j] = dar
-            dgi[b * 3 * H + H + j] = daz
-            dgi[b * 3 * H + 2 * H + j] = dan
-            dgh[b * 3 * H + j] = dar
-            dgh[b * 3 * H + H + j] = daz
-            dgh[b * 3 * H + 2 * H + j] = dhn
+    # The fused gate pass (C, _gates_t.h), d = dh_next:
+    #   h' = (1 - z) n + z h:   dn = d (1 - z), dz = d (h - n), dh = d z (direct path)
+    #   n = tanh(a_n), a_n = gi_n + r hn:   dan = dn (1 - n^2), dr = dan hn, dhn = dan r
+    #   r, z = sigma(a_r), sigma(a_z):   dar = dr r (1 - r), daz = dz z (1 - z)
+    #   dgi = [dar | daz | dan], dgh = [dar | daz | dhn]
+    gru_gates_backward(dgi, dgh, dh, dh_next, gates, h, B, H)
     # dh += dgh W_hh
     gemm(c'n', c'n', B, H, 3 * H, 1, dgh, 3 * H, weight_hh, H, 1, dh, H)
 
@@ -245,31 +215,16 @@ cdef void gru_seed_step_forward_work(
 ) noexcept nogil:
     # Two loops, not one: W_h (r (.) h) needs all of r before h~ can start.
     # h_next must not alias h: it holds r (.) h between the loops.
-    cdef Py_ssize_t b, j
-    cdef floating r, z, hc
-    cdef floating *g
-    cdef const floating *a
-    # h [W_rh; W_zh]^T goes straight into gates[:, :2H], read before overwritten
+    # h [W_rh; W_zh]^T goes straight into gates[:, :2H], read before overwritten:
+    #   r = sigma(gi_r + gh_r), z = sigma(gi_z + gh_z)   [seed-GRU r, z]
+    # and r (.) h is parked in h_next until h' replaces it
     gemm(c'n', c't', B, 2 * H, H, 1, h, H, weight_hh, H, 0, gates, 3 * H)
-    for b in range(B):
-        g = gates + b * 3 * H
-        a = gi + b * 3 * H
-        for j in range(H):
-            r = sigmoid(a[j] + g[j])                 # [seed-GRU r]
-            z = sigmoid(a[H + j] + g[H + j])         # [seed-GRU z]
-            g[j] = r
-            g[H + j] = z
-            h_next[b * H + j] = r * h[b * H + j]     # r (.) h, parked until h' replaces it
-    # (r (.) h) W_h^T goes into gates[:, 2H:]
+    gru_seed_gates_forward_rz(h_next, gates, gi, h, B, H)
+    # (r (.) h) W_h^T goes into gates[:, 2H:]:
+    #   h~ = tanh(gi_h + (r h) W_h^T)    [seed-GRU h~]
+    #   h' = (1 - z) h + z h~            [seed-GRU h']
     gemm(c'n', c't', B, H, H, 1, h_next, H, weight_hh + 2 * H * H, H, 0, gates + 2 * H, 3 * H)
-    for b in range(B):
-        g = gates + b * 3 * H
-        a = gi + b * 3 * H
-        for j in range(H):
-            z = g[H + j]
-            hc = tanh_(a[2 * H + j] + g[2 * H + j])                   # [seed-GRU h~]
-            h_next[b * H + j] = (1 - z) * h[b * H + j] + z * hc       # [seed-GRU h']
-            g[2 * H + j] = hc
+    gru_seed_gates_forward_h(h_next, gates, gi, h, B, H)
 
 
 cdef void gru_seed_step_backward_work(
@@ -284,42 +239,14 @@ cdef void gru_seed_step_backward_work(
     # The forward's two loops, in reverse; dh holds drh = dL/d(r h) between
     # them, so dh must not alias dh_next. dweight_hh is left to
     # gru_seed_dweight_hh_work, so that a sequence does it in one product.
-    cdef Py_ssize_t b, j
-    cdef floating r, z, hc, d, dhc, dz, dah, daz, drh, dr, dar
-    cdef const floating *g
-    cdef floating *dg
-    for b in range(B):
-        g = gates + b * 3 * H
-        dg = dgi + b * 3 * H
-        for j in range(H):
-            z = g[H + j]
-            hc = g[2 * H + j]
-            d = dh_next[b * H + j]
-            # h' = (1 - z) h + z h~
-            dhc = d * z
-            dz = d * (hc - h[b * H + j])
-            # h~ = tanh(a_h), a_h = gi_h + W_h (r h)
-            dah = dhc * (1 - hc * hc)
-            # z = sigma(a_z)
-            daz = dz * z * (1 - z)
-            dg[H + j] = daz
-            dg[2 * H + j] = dah
+    # h' = (1 - z) h + z h~, h~ = tanh(a_h), z = sigma(a_z), d = dh_next:
+    #   dah = d z (1 - h~^2), daz = d (h~ - h) z (1 - z)
+    gru_seed_gates_backward_zh(dgi, dh_next, gates, h, B, H)
     # drh = dah W_h
     gemm(c'n', c'n', B, H, H, 1, dgi + 2 * H, 3 * H, weight_hh + 2 * H * H, H, 0, dh, H)
-    for b in range(B):
-        g = gates + b * 3 * H
-        dg = dgi + b * 3 * H
-        for j in range(H):
-            r = g[j]
-            z = g[H + j]
-            drh = dh[b * H + j]
-            # r (.) h
-            dr = drh * h[b * H + j]
-            # r = sigma(a_r)
-            dar = dr * r * (1 - r)
-            dg[j] = dar
-            # the direct path of h' = (1 - z) h + ..., then the one through r (.) h
-            dh[b * H + j] = dh_next[b * H + j] * (1 - z) + drh * r
+    # r (.) h, r = sigma(a_r):   dar = drh h r (1 - r)
+    # dh = d (1 - z) + drh r: the direct path of h', then the one through r (.) h
+    gru_seed_gates_backward_r(dgi, dh, dh_next, gates, h, B, H)
     # a_r, a_z = gi + h [W_rh; W_zh]^T: dh += [dar | daz] [W_rh; W_zh]
     gemm(c'n', c'n', B, H, 2 * H, 1, dgi, 3 * H, weight_hh, H, 1, dh, H)
 

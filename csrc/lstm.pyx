@@ -16,7 +16,8 @@ from libc.string cimport memcpy
 
 from _common cimport (add_colsum, fill_rows, final_index, gemm, input_backward,
                       input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
-                      next_index, prev_index, sigmoid, step_at, tanh_)
+                      next_index, prev_index, step_at)
+from _gates cimport lstm_gates_backward, lstm_gates_forward
 
 
 cdef void lstm_step_forward_work(
@@ -30,31 +31,14 @@ cdef void lstm_step_forward_work(
     const floating *bias_hh,        # (4H,)
     int B, int H,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j, k
-    cdef floating i, f, gg, o, cn, tc
-    cdef floating *g
-    cdef const floating *a
-    # h W_hh^T goes straight into gates[:, :4H]: the loop reads each entry
-    # once, before it writes the gate in its place.
+    # h W_hh^T goes straight into gates[:, :4H]; the fused gate pass (C,
+    # _gates_t.h) reads each entry once, before it writes the gate in its place:
+    #   i, f, g, o = sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o),
+    #                a = gi + gh + b_hh                 [LSTM i, f, g, o]
+    #   c' = f c + i g                                  [LSTM c']
+    #   h' = o tanh(c')                                 [LSTM h']
     gemm(c'n', c't', B, 4 * H, H, 1, h, H, weight_hh, H, 0, gates, 5 * H)
-    for b in range(B):
-        g = gates + b * 5 * H
-        a = gi + b * 4 * H
-        for j in range(H):
-            k = b * H + j
-            i = sigmoid(a[j] + g[j] + bias_hh[j])                         # [LSTM i]
-            f = sigmoid(a[H + j] + g[H + j] + bias_hh[H + j])             # [LSTM f]
-            gg = tanh_(a[2 * H + j] + g[2 * H + j] + bias_hh[2 * H + j])  # [LSTM g]
-            o = sigmoid(a[3 * H + j] + g[3 * H + j] + bias_hh[3 * H + j])  # [LSTM o]
-            cn = f * c[k] + i * gg                                        # [LSTM c']
-            tc = tanh_(cn)
-            c_next[k] = cn
-            h_next[k] = o * tc                                            # [LSTM h']
-            g[j] = i
-            g[H + j] = f
-            g[2 * H + j] = gg
-            g[3 * H + j] = o
-            g[4 * H + j] = tc
+    lstm_gates_forward(h_next, c_next, gates, gi, c, bias_hh, B, H)
 
 
 cdef void lstm_step_backward_work(
@@ -68,34 +52,11 @@ cdef void lstm_step_backward_work(
     const floating *weight_hh,      # (4H, H)
     int B, int H,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j, k
-    cdef floating i, f, gg, o, tc, dhn, do, dc_total, df, di, dg
-    cdef const floating *g
-    cdef floating *d
-    for b in range(B):
-        g = gates + b * 5 * H
-        d = da + b * 4 * H
-        for j in range(H):
-            k = b * H + j
-            i = g[j]
-            f = g[H + j]
-            gg = g[2 * H + j]
-            o = g[3 * H + j]
-            tc = g[4 * H + j]
-            dhn = dh_next[k]
-            # h' = o tanh(c')
-            do = dhn * tc
-            dc_total = dc_next[k] + dhn * o * (1 - tc * tc)
-            # c' = f c + i g
-            df = dc_total * c[k]
-            di = dc_total * gg
-            dg = dc_total * i
-            dc[k] = dc_total * f
-            # i, f, g, o = sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o)
-            d[j] = di * i * (1 - i)
-            d[H + j] = df * f * (1 - f)
-            d[2 * H + j] = dg * (1 - gg * gg)
-            d[3 * H + j] = do * o * (1 - o)
+    # The fused gate pass (C, _gates_t.h), d = dh_next:
+    #   h' = o tanh(c'):   do = d tanh(c'), dc' = dc_next + d o (1 - tanh(c')^2)
+    #   c' = f c + i g:    df = dc' c, di = dc' g, dg = dc' i, dc = dc' f
+    #   da = [di i (1 - i) | df f (1 - f) | dg (1 - g^2) | do o (1 - o)]
+    lstm_gates_backward(da, dc, dh_next, dc_next, gates, c, B, H)
     # a = gi + h W_hh^T + b_hh
     gemm(c'n', c'n', B, H, 4 * H, 1, da, 4 * H, weight_hh, H, 0, dh, H)
 

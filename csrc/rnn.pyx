@@ -13,32 +13,11 @@ from libc.string cimport memcpy
 
 from _common cimport (add_colsum, fill_rows, final_index, gemm, input_backward,
                       input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
-                      next_index, prev_index, sigmoid, step_at, tanh_)
+                      next_index, prev_index, step_at)
+from _gates cimport rnn_gates_backward, rnn_gates_forward
 
+# the activation codes; _gates.h has them as VM_TANH, VM_RELU, VM_SIGMOID
 TANH, RELU, SIGMOID = 0, 1, 2
-
-# C twins of the constants above, for the nogil code
-cdef enum:
-    _TANH = 0
-    _RELU = 1
-    _SIGMOID = 2
-
-
-cdef inline floating activate(floating a, int activation) noexcept nogil:
-    if activation == _TANH:
-        return tanh_(a)
-    if activation == _RELU:
-        return 0 if a < 0 else a    # max(a, 0) that lets NaN through, like np.maximum
-    return sigmoid(a)
-
-
-cdef inline floating dactivate(floating y, int activation) noexcept nogil:
-    # act'(a) from y = act(a), so pre-activations need not be kept
-    if activation == _TANH:
-        return 1 - y * y
-    if activation == _RELU:
-        return 1 if y > 0 else 0
-    return y * (1 - y)
 
 
 cdef void rnn_step_forward_work(
@@ -50,13 +29,10 @@ cdef void rnn_step_forward_work(
     int activation,
     int B, int H,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j, k
-    # h W_hh^T goes straight into h_next; the loop finishes each entry in place
+    # h W_hh^T goes straight into h_next; the gate pass (C, _gates_t.h)
+    # finishes each entry in place: h' = act(gi + h W_hh^T + b_hh)   [RNN h']
     gemm(c'n', c't', B, H, H, 1, h, H, weight_hh, H, 0, h_next, H)
-    for b in range(B):
-        for j in range(H):
-            k = b * H + j
-            h_next[k] = activate(gi[k] + h_next[k] + bias_hh[j], activation)  # [RNN h']
+    rnn_gates_forward(h_next, gi, bias_hh, activation, B, H)
 
 
 cdef void rnn_step_backward_work(
@@ -68,10 +44,9 @@ cdef void rnn_step_backward_work(
     int activation,
     int B, int H,
 ) noexcept nogil:
-    cdef Py_ssize_t k
-    # h' = act(a)
-    for k in range(<Py_ssize_t> B * H):
-        da[k] = dh_next[k] * dactivate(h_next[k], activation)
+    # h' = act(a): da = dh' act'(a), act'(a) from h' itself (tanh: 1 - h'^2,
+    # relu: h' > 0, sigmoid: h' (1 - h')), so pre-activations need not be kept
+    rnn_gates_backward(da, dh_next, h_next, activation, <Py_ssize_t> B * H)
     # a = gi + h W_hh^T + b_hh
     gemm(c'n', c'n', B, H, H, 1, da, H, weight_hh, H, 0, dh, H)
 

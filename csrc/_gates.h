@@ -1,0 +1,53 @@
+/*
+ * _gates.h: the element-wise gate math of every cell, one fused pass over a
+ * step's (B, H) block, in C so that the compiler vectorises the loop over j
+ * (the element functions come from _vmath.h: no libm calls, no branches).
+ * The Cython step workers (gru.pyx, rnn.pyx, lstm.pyx) call these between
+ * their BLAS products; the loops are the ones those files used to hold, with
+ * the same operations in the same order.
+ *
+ * The kernels are written once, in _gates_t.h, over an element type VT and a
+ * name suffix VS(name), and instantiated here for double (_d) and float (_f).
+ * Each is multi-versioned (VM_CLONES: SSE2 / AVX2 / AVX-512F, chosen at load
+ * time). Buffers are C-contiguous row-major; the comments give their shapes.
+ * Pointers marked VM_RESTRICT must not overlap any other argument.
+ */
+#ifndef BPTT_GATES_H
+#define BPTT_GATES_H
+
+#include "_vmath.h"
+
+/* the activation codes of bptt's RNN (rnn.pyx TANH, RELU, SIGMOID) */
+#define VM_TANH 0
+#define VM_RELU 1
+#define VM_SIGMOID 2
+
+#define VT double
+#define VS(name) name##_d
+#define VM_SIGMOID_T vm_sigmoid_d
+#define VM_TANH_T vm_tanh_d
+#include "_gates_t.h"
+#undef VT
+#undef VS
+#undef VM_SIGMOID_T
+#undef VM_TANH_T
+
+#define VT float
+#define VS(name) name##_f
+#define VM_SIGMOID_T vm_sigmoid_f
+#define VM_TANH_T vm_tanh_f
+#include "_gates_t.h"
+#undef VT
+#undef VS
+#undef VM_SIGMOID_T
+#undef VM_TANH_T
+
+/* the element functions over whole arrays (tests: bptt._cython._vmath_check) */
+VM_ARRAY(vm_exp_array_d, double, vm_exp_d)
+VM_ARRAY(vm_exp_array_f, float, vm_exp_f)
+VM_ARRAY(vm_sigmoid_array_d, double, vm_sigmoid_d)
+VM_ARRAY(vm_sigmoid_array_f, float, vm_sigmoid_f)
+VM_ARRAY(vm_tanh_array_d, double, vm_tanh_d)
+VM_ARRAY(vm_tanh_array_f, float, vm_tanh_f)
+
+#endif /* BPTT_GATES_H */

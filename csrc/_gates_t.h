@@ -1,0 +1,312 @@
+/*
+ * _gates_t.h: the gate kernels over one element type, included by _gates.h
+ * once per type with VT (double or float), VS(name) (name_d or name_f),
+ * VM_SIGMOID_T and VM_TANH_T (the element functions of that type) defined.
+ * No include guard, on purpose.
+ *
+ * Every kernel is one pass over the rows b and, inside, a loop over j that
+ * the compiler vectorises: contiguous loads and stores, arithmetic and
+ * selects only. Constants are cast to VT so that float kernels stay in
+ * float (no silent promotion to double). The [tags] name the equations in
+ * bptt._numpy and SPEC.md.
+ */
+
+/* ---------------------------------------------------------------------------
+ * GRU, torch formulation: gates r, z, n
+ * ------------------------------------------------------------------------- */
+
+VM_KERNEL VS(gru_gates_forward)(
+    VT *VM_RESTRICT h_next,         /* (B, H) written */
+    VT *VM_RESTRICT gates,          /* (B, 4H): in, h W_hh^T in [:, :3H]; out [r | z | n | hn] */
+    const VT *VM_RESTRICT gi,       /* (B, 3H) x W_ih^T + b_ih */
+    const VT *VM_RESTRICT h,        /* (B, H) */
+    const VT *VM_RESTRICT bias_hh,  /* (3H,) */
+    int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        VT *g = gates + b * 4 * (ptrdiff_t) H;
+        const VT *a = gi + b * 3 * (ptrdiff_t) H;
+        const VT *hb = h + b * (ptrdiff_t) H;
+        VT *hnext = h_next + b * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            VT r = VM_SIGMOID_T(a[j] + (g[j] + bias_hh[j]));                 /* [torch-GRU r] */
+            VT z = VM_SIGMOID_T(a[H + j] + (g[H + j] + bias_hh[H + j]));     /* [torch-GRU z] */
+            VT hn = g[2 * H + j] + bias_hh[2 * H + j];
+            VT n = VM_TANH_T(a[2 * H + j] + r * hn);                        /* [torch-GRU n] */
+            hnext[j] = ((VT) 1 - z) * n + z * hb[j];                         /* [torch-GRU h'] */
+            g[j] = r;
+            g[H + j] = z;
+            g[2 * H + j] = n;
+            g[3 * H + j] = hn;
+        }
+    }
+}
+
+VM_KERNEL VS(gru_gates_backward)(
+    VT *VM_RESTRICT dgi,            /* (B, 3H) written, dL/d(gi) */
+    VT *VM_RESTRICT dgh,            /* (B, 3H) written, dL/d(h W_hh^T + b_hh) */
+    VT *VM_RESTRICT dh,             /* (B, H) written: the direct path only */
+    const VT *VM_RESTRICT dh_next,  /* (B, H) */
+    const VT *VM_RESTRICT gates,    /* (B, 4H) [r | z | n | hn] */
+    const VT *VM_RESTRICT h,        /* (B, H) */
+    int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        const VT *g = gates + b * 4 * (ptrdiff_t) H;
+        const VT *hb = h + b * (ptrdiff_t) H;
+        const VT *dnext = dh_next + b * (ptrdiff_t) H;
+        VT *dhb = dh + b * (ptrdiff_t) H;
+        VT *dgib = dgi + b * 3 * (ptrdiff_t) H;
+        VT *dghb = dgh + b * 3 * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            VT r = g[j], z = g[H + j], n = g[2 * H + j], hn = g[3 * H + j];
+            VT d = dnext[j];
+            /* h' = (1 - z) n + z h */
+            VT dn = d * ((VT) 1 - z);
+            VT dz = d * (hb[j] - n);
+            /* n = tanh(a_n), a_n = gi_n + r hn */
+            VT dan = dn * ((VT) 1 - n * n);
+            VT dr = dan * hn;
+            VT dhn = dan * r;
+            /* r, z = sigma(a_r), sigma(a_z) */
+            VT dar = dr * r * ((VT) 1 - r);
+            VT daz = dz * z * ((VT) 1 - z);
+            dhb[j] = d * z;
+            dgib[j] = dar;
+            dgib[H + j] = daz;
+            dgib[2 * H + j] = dan;
+            dghb[j] = dar;
+            dghb[H + j] = daz;
+            dghb[2 * H + j] = dhn;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * GRU, seed formulation: gates r, z, h~ (reset before the product). Each
+ * direction is two passes with a matrix product between them.
+ * ------------------------------------------------------------------------- */
+
+VM_KERNEL VS(gru_seed_gates_forward_rz)(
+    VT *VM_RESTRICT rh,             /* (B, H) written: r (.) h */
+    VT *VM_RESTRICT gates,          /* (B, 3H): in, h [W_rh; W_zh]^T in [:, :2H]; out [r | z | .] */
+    const VT *VM_RESTRICT gi,       /* (B, 3H) */
+    const VT *VM_RESTRICT h,        /* (B, H) */
+    int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        VT *g = gates + b * 3 * (ptrdiff_t) H;
+        const VT *a = gi + b * 3 * (ptrdiff_t) H;
+        const VT *hb = h + b * (ptrdiff_t) H;
+        VT *rhb = rh + b * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            VT r = VM_SIGMOID_T(a[j] + g[j]);                               /* [seed-GRU r] */
+            VT z = VM_SIGMOID_T(a[H + j] + g[H + j]);                       /* [seed-GRU z] */
+            g[j] = r;
+            g[H + j] = z;
+            rhb[j] = r * hb[j];
+        }
+    }
+}
+
+VM_KERNEL VS(gru_seed_gates_forward_h)(
+    VT *VM_RESTRICT h_next,         /* (B, H) written */
+    VT *VM_RESTRICT gates,          /* (B, 3H): in [r | z | (r h) W_h^T]; out [r | z | h~] */
+    const VT *VM_RESTRICT gi,       /* (B, 3H) */
+    const VT *VM_RESTRICT h,        /* (B, H) */
+    int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        VT *g = gates + b * 3 * (ptrdiff_t) H;
+        const VT *a = gi + b * 3 * (ptrdiff_t) H;
+        const VT *hb = h + b * (ptrdiff_t) H;
+        VT *hnext = h_next + b * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            VT z = g[H + j];
+            VT hc = VM_TANH_T(a[2 * H + j] + g[2 * H + j]);                 /* [seed-GRU h~] */
+            hnext[j] = ((VT) 1 - z) * hb[j] + z * hc;                        /* [seed-GRU h'] */
+            g[2 * H + j] = hc;
+        }
+    }
+}
+
+VM_KERNEL VS(gru_seed_gates_backward_zh)(
+    VT *VM_RESTRICT dgi,            /* (B, 3H) written in [:, H:]: [. | daz | dah] */
+    const VT *VM_RESTRICT dh_next,  /* (B, H) */
+    const VT *VM_RESTRICT gates,    /* (B, 3H) [r | z | h~] */
+    const VT *VM_RESTRICT h,        /* (B, H) */
+    int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        const VT *g = gates + b * 3 * (ptrdiff_t) H;
+        const VT *hb = h + b * (ptrdiff_t) H;
+        const VT *dnext = dh_next + b * (ptrdiff_t) H;
+        VT *dg = dgi + b * 3 * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            VT z = g[H + j], hc = g[2 * H + j], d = dnext[j];
+            /* h' = (1 - z) h + z h~ */
+            VT dhc = d * z;
+            VT dz = d * (hc - hb[j]);
+            /* h~ = tanh(a_h); z = sigma(a_z) */
+            dg[H + j] = dz * z * ((VT) 1 - z);
+            dg[2 * H + j] = dhc * ((VT) 1 - hc * hc);
+        }
+    }
+}
+
+VM_KERNEL VS(gru_seed_gates_backward_r)(
+    VT *VM_RESTRICT dgi,            /* (B, 3H) written in [:, :H]: dar */
+    VT *VM_RESTRICT dh,             /* (B, H): in drh = dL/d(r h); out the direct paths */
+    const VT *VM_RESTRICT dh_next,  /* (B, H) */
+    const VT *VM_RESTRICT gates,    /* (B, 3H) [r | z | h~] */
+    const VT *VM_RESTRICT h,        /* (B, H) */
+    int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        const VT *g = gates + b * 3 * (ptrdiff_t) H;
+        const VT *hb = h + b * (ptrdiff_t) H;
+        const VT *dnext = dh_next + b * (ptrdiff_t) H;
+        VT *dhb = dh + b * (ptrdiff_t) H;
+        VT *dg = dgi + b * 3 * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            VT r = g[j], z = g[H + j], drh = dhb[j];
+            /* r (.) h, r = sigma(a_r) */
+            VT dr = drh * hb[j];
+            dg[j] = dr * r * ((VT) 1 - r);
+            /* the direct path of h' = (1 - z) h + ..., then the one through r (.) h */
+            dhb[j] = dnext[j] * ((VT) 1 - z) + drh * r;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Elman RNN: h' = act(a), a = gi + h W_hh^T + b_hh; one loop per activation
+ * ------------------------------------------------------------------------- */
+
+VM_KERNEL VS(rnn_gates_forward)(
+    VT *VM_RESTRICT h_next,         /* (B, H): in h W_hh^T; out h' */
+    const VT *VM_RESTRICT gi,       /* (B, H) */
+    const VT *VM_RESTRICT bias_hh,  /* (H,) */
+    int activation,                 /* VM_TANH, VM_RELU or VM_SIGMOID */
+    int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        VT *y = h_next + b * (ptrdiff_t) H;
+        const VT *a = gi + b * (ptrdiff_t) H;
+        if (activation == VM_TANH) {
+            for (j = 0; j < H; j++)
+                y[j] = VM_TANH_T(a[j] + y[j] + bias_hh[j]);                  /* [RNN h'] */
+        } else if (activation == VM_RELU) {
+            for (j = 0; j < H; j++) {
+                VT v = a[j] + y[j] + bias_hh[j];
+                y[j] = v < 0 ? (VT) 0 : v;      /* max(v, 0) that lets NaN through */
+            }
+        } else {
+            for (j = 0; j < H; j++)
+                y[j] = VM_SIGMOID_T(a[j] + y[j] + bias_hh[j]);
+        }
+    }
+}
+
+VM_KERNEL VS(rnn_gates_backward)(
+    VT *VM_RESTRICT da,             /* (N,) written, dL/d(pre-activation) */
+    const VT *VM_RESTRICT dh_next,  /* (N,) */
+    const VT *VM_RESTRICT h_next,   /* (N,) h' = act(a) */
+    int activation,
+    ptrdiff_t N)
+{
+    /* act'(a) from y = act(a), so pre-activations need not be kept */
+    ptrdiff_t k;
+    if (activation == VM_TANH) {
+        for (k = 0; k < N; k++)
+            da[k] = dh_next[k] * ((VT) 1 - h_next[k] * h_next[k]);
+    } else if (activation == VM_RELU) {
+        for (k = 0; k < N; k++)
+            da[k] = dh_next[k] * (h_next[k] > 0 ? (VT) 1 : (VT) 0);
+    } else {
+        for (k = 0; k < N; k++)
+            da[k] = dh_next[k] * (h_next[k] * ((VT) 1 - h_next[k]));
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * LSTM: gates i, f, g, o
+ * ------------------------------------------------------------------------- */
+
+VM_KERNEL VS(lstm_gates_forward)(
+    VT *VM_RESTRICT h_next,         /* (B, H) written */
+    VT *VM_RESTRICT c_next,         /* (B, H) written */
+    VT *VM_RESTRICT gates,          /* (B, 5H): in, h W_hh^T in [:, :4H]; out [i | f | g | o | tanh(c')] */
+    const VT *VM_RESTRICT gi,       /* (B, 4H) */
+    const VT *VM_RESTRICT c,        /* (B, H) */
+    const VT *VM_RESTRICT bias_hh,  /* (4H,) */
+    int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        VT *g = gates + b * 5 * (ptrdiff_t) H;
+        const VT *a = gi + b * 4 * (ptrdiff_t) H;
+        const VT *cb = c + b * (ptrdiff_t) H;
+        VT *hnext = h_next + b * (ptrdiff_t) H;
+        VT *cnext = c_next + b * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            VT i = VM_SIGMOID_T(a[j] + g[j] + bias_hh[j]);                           /* [LSTM i] */
+            VT f = VM_SIGMOID_T(a[H + j] + g[H + j] + bias_hh[H + j]);               /* [LSTM f] */
+            VT gg = VM_TANH_T(a[2 * H + j] + g[2 * H + j] + bias_hh[2 * H + j]);     /* [LSTM g] */
+            VT o = VM_SIGMOID_T(a[3 * H + j] + g[3 * H + j] + bias_hh[3 * H + j]);   /* [LSTM o] */
+            VT cn = f * cb[j] + i * gg;                                              /* [LSTM c'] */
+            VT tc = VM_TANH_T(cn);
+            cnext[j] = cn;
+            hnext[j] = o * tc;                                                       /* [LSTM h'] */
+            g[j] = i;
+            g[H + j] = f;
+            g[2 * H + j] = gg;
+            g[3 * H + j] = o;
+            g[4 * H + j] = tc;
+        }
+    }
+}
+
+VM_KERNEL VS(lstm_gates_backward)(
+    VT *VM_RESTRICT da,             /* (B, 4H) written, dL/d(pre-activations) */
+    VT *VM_RESTRICT dc,             /* (B, H) written */
+    const VT *VM_RESTRICT dh_next,  /* (B, H) */
+    const VT *VM_RESTRICT dc_next,  /* (B, H), dL/dc' from outside the cell */
+    const VT *VM_RESTRICT gates,    /* (B, 5H) [i | f | g | o | tanh(c')] */
+    const VT *VM_RESTRICT c,        /* (B, H) */
+    int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        const VT *g = gates + b * 5 * (ptrdiff_t) H;
+        const VT *cb = c + b * (ptrdiff_t) H;
+        const VT *dhn_b = dh_next + b * (ptrdiff_t) H;
+        const VT *dcn_b = dc_next + b * (ptrdiff_t) H;
+        VT *dcb = dc + b * (ptrdiff_t) H;
+        VT *d = da + b * 4 * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            VT i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j], tc = g[4 * H + j];
+            VT dhn = dhn_b[j];
+            /* h' = o tanh(c') */
+            VT dout = dhn * tc;
+            VT dc_total = dcn_b[j] + dhn * o * ((VT) 1 - tc * tc);
+            /* c' = f c + i g */
+            VT df = dc_total * cb[j];
+            VT di = dc_total * gg;
+            VT dg = dc_total * i;
+            dcb[j] = dc_total * f;
+            /* i, f, g, o = sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o) */
+            d[j] = di * i * ((VT) 1 - i);
+            d[H + j] = df * f * ((VT) 1 - f);
+            d[2 * H + j] = dg * ((VT) 1 - gg * gg);
+            d[3 * H + j] = dout * o * ((VT) 1 - o);
+        }
+    }
+}
