@@ -129,9 +129,9 @@ def test_bad_h0(x, h0, match):
 @pytest.mark.parametrize(
     "state, error, match",
     [
-        (np.zeros((1, 2, 4)), TypeError, r"state must be a tuple \(h0, c0\) or None, "
+        (np.zeros((1, 2, 4)), TypeError, r"h0 must be a tuple \(h_0, c_0\) or None, "
                                          r"got ndarray"),
-        ((np.zeros((1, 2, 4)),), TypeError, r"state must be a tuple .* got tuple of length 1"),
+        ((np.zeros((1, 2, 4)),), TypeError, r"h0 must be a tuple .* got tuple of length 1"),
         ((np.zeros((1, 2, 4)), np.zeros((1, 3, 4))), ValueError,
          r"c0 must have shape \(1, 2, 4\) .* got \(1, 3, 4\)"),
         ((np.zeros((2, 2, 4)), np.zeros((1, 2, 4))), ValueError,
@@ -260,14 +260,14 @@ def test_state_dict_from_another_configuration():
          r"weight_ih_l1 must have shape \(12, 8\), got \(12, 4\)"),
         ("bias_hh_l0_reverse", np.zeros((12, 1)), ValueError,
          r"bias_hh_l0_reverse must have shape \(12,\), got \(12, 1\)"),
-        ("weight_hh_l0", np.zeros((12, 4), np.float32), TypeError,
-         r"weight_hh_l0 must have dtype float64, got float32"),
-        ("weight_hh_l0", torch.zeros(12, 4), TypeError,
-         r"weight_hh_l0 must have dtype float64, got float32"),
+        ("weight_hh_l0", np.zeros((12, 4), np.int64), TypeError,
+         r"weight_hh_l0 must have dtype float32 or float64, got int64"),
+        ("weight_hh_l0", torch.zeros(12, 4, dtype=torch.float16), TypeError,
+         r"weight_hh_l0 must have dtype float32 or float64, got float16"),
         ("weight_hh_l0", np.full((12, 4), np.nan), ValueError,
          r"weight_hh_l0 must be finite, got 48 NaN or infinite value\(s\)"),
     ],
-    ids=["shape", "upper-layer-shape", "bias-shape", "dtype", "torch-float32", "nan"],
+    ids=["shape", "upper-layer-shape", "bias-shape", "dtype", "torch-float16", "nan"],
 )
 def test_state_dict_bad_value(name, value, error, match):
     layer = _gru()

@@ -71,8 +71,8 @@ def _check_against_torch(cfg, backend, dtype, seed=0):
 
 
 @pytest.mark.parametrize("cfg", GRID, ids=[c.id for c in GRID])
-def test_grid_matches_torch(cfg, dtype):
-    _check_against_torch(cfg, "numpy", dtype, seed=cfg.num_layers + 10 * cfg.T)
+def test_grid_matches_torch(cfg, dtype, backend):
+    _check_against_torch(cfg, backend, dtype, seed=cfg.num_layers + 10 * cfg.T)
 
 
 @pytest.mark.parametrize("cfg", RANDOM, ids=[f"r{c.seed}-{c.id}" for c in RANDOM])
@@ -198,6 +198,31 @@ def test_state_dict_is_a_copy_and_round_trips(kind):
     for k, v in other.state_dict().items():
         assert np.array_equal(v, loaded[k]), k
     assert list(layer.parameters()) == list(layer.grads) == list(sd)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+def test_default_dtypes_load_both_ways(kind):
+    """Defaults differ (torch float32, bptt float64); state dicts still load
+    both ways, copied into the receiver's dtype as torch itself does."""
+    torch_cls = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[kind]
+    bptt_cls = {"rnn": bptt.RNN, "gru": bptt.GRU, "lstm": bptt.LSTM}[kind]
+    torch.manual_seed(0)
+    theirs = torch_cls(3, 5, num_layers=2)
+    ours = bptt_cls(3, 5, num_layers=2)
+    ours.load_state_dict(theirs.state_dict())
+    assert ours.dtype == np.float64
+    for name, p in theirs.state_dict().items():
+        assert np.array_equal(ours.parameters()[name], p.numpy().astype(np.float64)), name
+    x = np.random.default_rng(0).standard_normal((6, 2, 3))
+    with torch.no_grad():
+        expected = theirs(torch.from_numpy(x).float())[0].numpy()
+    np.testing.assert_allclose(ours.forward(x)[0], expected, rtol=1e-5, atol=1e-6)
+
+    back = torch_cls(3, 5, num_layers=2)
+    back.load_state_dict(ours.state_dict(tensors=True))
+    for name, p in back.state_dict().items():
+        assert p.dtype == torch.float32
+        assert np.array_equal(p.numpy(), ours.parameters()[name].astype(np.float32)), name
 
 
 def test_torch_tensors_with_grad_load():

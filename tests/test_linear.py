@@ -172,8 +172,8 @@ def test_load_state_dict_rejects_mismatches():
         ours.load_state_dict({**good, "extra": good["bias"]})
     with pytest.raises(ValueError, match=r"weight must have shape \(3, 4\), got \(4, 3\)"):
         ours.load_state_dict({**good, "weight": good["weight"].T.copy()})
-    with pytest.raises(TypeError, match=r"weight must have dtype float64, got float32"):
-        ours.load_state_dict({**good, "weight": torch.zeros(OUT, IN)})
+    with pytest.raises(TypeError, match=r"weight must have dtype float32 or float64, got int64"):
+        ours.load_state_dict({**good, "weight": torch.zeros(OUT, IN, dtype=torch.int64)})
     with pytest.raises(ValueError, match=r"bias must be finite"):
         ours.load_state_dict({**good, "bias": np.full(OUT, np.nan)})
     with pytest.raises(TypeError, match=r"state_dict must be a mapping, got list"):

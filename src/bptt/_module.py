@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._validation import parameter
+from ._validation import FLOAT_DTYPES, _is_tensor, check_finite, check_shape
 
 Array = np.ndarray
 
@@ -46,15 +46,29 @@ class Module:
         for g in self._grads.values():
             g.fill(0)
 
-    def state_dict(self) -> dict[str, Array]:
-        """A copy of every parameter, keyed by name."""
-        return {name: p.copy() for name, p in self.parameters().items()}
+    def state_dict(self, *, tensors: bool = False) -> dict:
+        """A copy of every parameter, keyed by name.
+
+        With ``tensors=True`` the copies are torch tensors, ready for a torch
+        module's ``load_state_dict`` (torch must be installed).
+        """
+        copies = {name: p.copy() for name, p in self.parameters().items()}
+        if not tensors:
+            return copies
+        try:
+            import torch
+        except ImportError:
+            raise ImportError("state_dict(tensors=True) needs torch installed") from None
+        return {name: torch.from_numpy(a) for name, a in copies.items()}
 
     def load_state_dict(self, state_dict: Mapping) -> None:
         """Copy parameters in from numpy arrays or torch tensors.
 
-        Keys must match ``parameters()`` exactly, and shapes and dtype too.
-        Everything is checked before anything is written.
+        Keys must match ``parameters()`` exactly, and shapes too. A float32 or
+        float64 value is copied into this module's own dtype, as torch's
+        ``load_state_dict`` does, so a float32 torch model loads into a
+        float64 bptt one (the module's dtype never changes). Everything is
+        checked before anything is written.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
@@ -66,10 +80,7 @@ class Module:
                 f"state_dict keys do not match {type(self).__name__}'s parameters: "
                 f"missing {missing}, unexpected {unexpected}"
             )
-        checked = {
-            name: parameter(name, state_dict[name], p.shape, self.dtype)
-            for name, p in params.items()
-        }
+        checked = {name: _loadable(name, state_dict[name], p) for name, p in params.items()}
         for name, value in checked.items():
             np.copyto(params[name], value)
 
@@ -78,3 +89,19 @@ class Module:
 
     def forward(self, *args, **kwargs):  # pragma: no cover - every module overrides
         raise NotImplementedError
+
+
+def _loadable(name: str, value, target: Array) -> Array:
+    """A state-dict value that may be copied into ``target``: float32 or
+    float64, ``target``'s shape, all finite."""
+    if _is_tensor(value):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (list, tuple)):
+        value = np.asarray(value, dtype=target.dtype)
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(value).__name__}")
+    if value.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {value.dtype}")
+    check_shape(name, value, target.shape)
+    check_finite(name, value)
+    return value

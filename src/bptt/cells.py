@@ -273,7 +273,12 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
             values.update({k: zeros if v is None else v for k, v in biases.items()})
         elif any(v is not None for v in biases.values()):
             raise ValueError("this GRU_Cell was built with bias=False: do not pass bz, br or bh")
-        self.load_state_dict(values)
+        # stricter than load_state_dict: the homework hands weights of the cell's own dtype
+        current = self.parameters()
+        self.load_state_dict(
+            {name: parameter(name, v, current[name].shape, self.dtype)
+             for name, v in values.items()}
+        )
 
     def forward(self, x: Array, h: Array) -> Array:
         """One step: h_t from x_t (d,) or (B, d) and h_{t-1} (h,) or (B, h)."""

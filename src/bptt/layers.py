@@ -489,8 +489,9 @@ class GRU(_Recurrent):
 class LSTM(_Recurrent):
     """LSTM layer, torch.nn.LSTM's interface (gates i, f, g, o).
 
-    ``forward(x, state=None, lengths=None) -> (output, (h_n, c_n))`` with
-    state = (h0, c0); ``backward(d_output, d_h_n=None, d_c_n=None) -> (dx, (dh0, dc0))``.
+    ``forward(x, h0=None, lengths=None) -> (output, (h_n, c_n))`` with
+    h0 = (h_0, c_0), the pair torch calls ``hx``;
+    ``backward(d_output, d_h_n=None, d_c_n=None) -> (dx, (dh0, dc0))``.
     """
 
     family = "lstm"
@@ -512,18 +513,18 @@ class LSTM(_Recurrent):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional,
                          backend, dtype, seed, rng)
 
-    def forward(self, x, state=None, lengths=None) -> tuple[Array, tuple[Array, Array]]:
+    def forward(self, x, h0=None, lengths=None) -> tuple[Array, tuple[Array, Array]]:
         """x (T, B, I) ((B, T, I) with batch_first, (T, I) unbatched);
-        state (h0, c0), zeros if None -> output, (h_n, c_n)."""
-        if state is None:
-            h0 = c0 = None
-        elif isinstance(state, (tuple, list)) and len(state) == 2:
-            h0, c0 = state
+        h0 = (h_0, c_0), zeros if None -> output, (h_n, c_n)."""
+        if h0 is None:
+            h_0 = c_0 = None
+        elif isinstance(h0, (tuple, list)) and len(h0) == 2:
+            h_0, c_0 = h0
         else:
-            raise TypeError(f"state must be a tuple (h0, c0) or None, got {type(state).__name__}"
-                            + (f" of length {len(state)}" if isinstance(state, (tuple, list))
+            raise TypeError(f"h0 must be a tuple (h_0, c_0) or None, got {type(h0).__name__}"
+                            + (f" of length {len(h0)}" if isinstance(h0, (tuple, list))
                                else ""))
-        output, (h_n, c_n) = self._forward(x, [("h0", h0), ("c0", c0)], lengths)
+        output, (h_n, c_n) = self._forward(x, [("h0", h_0), ("c0", c_0)], lengths)
         return output, (h_n, c_n)
 
     def backward(self, d_output, d_h_n=None, d_c_n=None) -> tuple[Array, tuple[Array, Array]]:
