@@ -213,9 +213,36 @@ def test_parser_defaults_are_the_function_defaults():
         assert getattr(args, name) == defaults[name].default, name
 
 
-def test_missing_matplotlib_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
-    with pytest.raises(ImportError, match="pip install"):
-        run_nback(out=tmp_path, progress=False, verbose=False)
-    assert main(["nback", "--out", str(tmp_path), "--no-progress"]) == 1
-    assert "matplotlib" in capsys.readouterr().err
+def _without(monkeypatch, *modules):
+    for module in modules:
+        monkeypatch.setitem(sys.modules, module, None)  # import <module> now fails
+
+
+def test_trains_without_matplotlib_and_tqdm(tmp_path, monkeypatch, capsys):
+    _without(monkeypatch, "matplotlib", "tqdm")
+    monkeypatch.setattr(nback, "PROGRESS_AFTER", 0.0)  # every run counts as long
+    assert main(["nback", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved["reached"] and saved["final_loss"] < 0.05
+    assert not (tmp_path / "loss.png").exists()
+    notes = [line for line in captured.err.splitlines() if "note:" in line]
+    assert len(notes) == 2  # one for each missing package, not one per iteration
+    for module, note in zip(("tqdm", "matplotlib"), notes, strict=True):
+        assert module in note and 'pip install "bptt[all]"' in note, note
+    # plain progress lines instead of the bar, on stderr; stdout is still the list of J
+    progress = [line for line in captured.err.splitlines() if line.startswith("iteration ")]
+    assert progress[-1].startswith(f"iteration {saved['iterations']}/5000")
+    assert "wrote " + str(tmp_path / "result.json") in captured.out
+    assert "loss.png" not in captured.out
+
+
+def test_missing_matplotlib_only_skips_the_plot(tmp_path, monkeypatch, capsys):
+    _without(monkeypatch, "matplotlib")
+    result = run_nback(out=tmp_path, progress=False, verbose=False)
+    assert result["reached"]
+    assert json.loads((tmp_path / "result.json").read_text())["final_loss"] < 0.05
+    assert not (tmp_path / "loss.png").exists()
+    err = capsys.readouterr().err
+    assert "matplotlib is not installed, so there is no loss.png" in err
+    assert "tqdm" not in err

@@ -1,6 +1,7 @@
 """``bptt params`` (seed 004, question 2): the one-bias counts follow the
 formulas, the two-bias counts equal torch's ``sum(p.numel())`` and
-``bptt.count_parameters``; the command line prints a table or JSON."""
+``bptt.count_parameters``; the command line prints a table or JSON and
+writes the same counts to result.json."""
 
 from __future__ import annotations
 
@@ -62,8 +63,8 @@ def test_bptt_layers_hold_that_many_numbers():
         assert sum(p.size for p in layer.parameters().values()) == counts[kind]["total_torch"]
 
 
-def test_cli_table(capsys):
-    assert main(["params", "--input", "10", "--hidden", "20"]) == 0
+def test_cli_table(tmp_path, capsys):
+    assert main(["params", "--input", "10", "--hidden", "20", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
     assert rows["RNN"][1:] == ["1", "600", "20", "620", "40", "640"]
@@ -71,18 +72,54 @@ def test_cli_table(capsys):
     assert rows["GRU"][1:] == ["3", "1800", "60", "1860", "120", "1920"]
 
 
-def test_cli_json(capsys):
+def test_cli_json(tmp_path, capsys):
     assert main(["params", "--input", "3", "--hidden", "4", "--layers", "2",
-                 "--bidirectional", "--json"]) == 0
+                 "--bidirectional", "--json", "--out", str(tmp_path)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert (data["input_size"], data["hidden_size"], data["num_layers"]) == (3, 4, 2)
     assert data["bidirectional"] is True
     assert data["counts"] == parameter_counts(3, 4, 2, True)
+    assert json.loads((tmp_path / "result.json").read_text()) == data
 
 
-def test_cli_rejects_bad_sizes(capsys):
-    assert main(["params", "--input", "0", "--hidden", "4"]) == 2
+def test_cli_result_json_equals_torch(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    out = tmp_path / "new" / "dir"  # created as needed
+    assert main(["params", "--input", "7", "--hidden", "5", "--seed", "3",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out / 'result.json'}" in printed
+    saved = json.loads((out / "result.json").read_text())
+    assert (saved["input_size"], saved["hidden_size"], saved["num_layers"]) == (7, 5, 1)
+    modules = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+    for kind, module in modules.items():
+        expected = sum(p.numel() for p in module(7, 5).parameters())
+        assert saved["counts"][kind]["total_torch"] == expected, kind
+        # the file holds what the table shows
+        row = next(line.split() for line in printed.splitlines()
+                   if line.startswith(kind.upper() + " "))
+        assert row[-1] == str(expected), kind
+
+
+def test_cli_seed_changes_nothing(tmp_path):
+    for seed in (0, 1):
+        assert main(["params", "--input", "2", "--hidden", "3", "--json", "--seed", str(seed),
+                     "--out", str(tmp_path / str(seed))]) == 0
+    assert ((tmp_path / "0" / "result.json").read_text()
+            == (tmp_path / "1" / "result.json").read_text())
+
+
+def test_cli_rejects_bad_sizes(tmp_path, capsys):
+    assert main(["params", "--input", "0", "--hidden", "4", "--out", str(tmp_path)]) == 2
     assert "input_size" in capsys.readouterr().err
+    assert not (tmp_path / "result.json").exists()
+
+
+def test_cli_reports_an_unwritable_out(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main(["params", "--input", "2", "--hidden", "3", "--out", str(blocker)]) == 2
+    assert "cannot write" in capsys.readouterr().err
 
 
 def test_help(capsys):
@@ -90,5 +127,7 @@ def test_help(capsys):
         main(["params", "--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--input", "--hidden", "--layers", "--bidirectional", "--json"):
+    for flag in ("--input", "--hidden", "--layers", "--bidirectional", "--json", "--seed",
+                 "--out"):
         assert flag in out, flag
+    assert "unused" in out and "runs/params" in out

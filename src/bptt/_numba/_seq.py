@@ -47,7 +47,7 @@ def keep_invalid_rows(state_next, state, t, lengths):
     for b in range(B):
         if t >= lengths[b]:
             for j in range(H):
-                state_next[b, j] = state[b, j]
+                state_next[b, j] = state[b, j]  # backward: the carried gradient, [BPTT lengths]
 
 
 @jit
@@ -67,6 +67,7 @@ def masked_sum(dstate_next, dstate, doutput_t, t, lengths):
     valid rows, 0 on the others."""
     B, H = dstate.shape
     zero = dstate.dtype.type(0)
+    # [BPTT carry] on valid rows, [BPTT lengths]
     for b in range(B):
         valid = t < lengths[b]
         for j in range(H):
@@ -78,6 +79,7 @@ def masked_copy(dstate_next, dstate, t, lengths):
     """dstate_next (B, H) = dstate on valid rows, 0 on the others."""
     B, H = dstate.shape
     zero = dstate.dtype.type(0)
+    # [BPTT carry] for c on valid rows, [BPTT lengths]
     for b in range(B):
         valid = t < lengths[b]
         for j in range(H):
@@ -97,9 +99,9 @@ def input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih):
     dgi: (T, B, G)."""
     T, B, I = x.shape
     dgi2 = dgi.reshape(T * B, dgi.shape[2])
-    np.dot(dgi2, weight_ih, dx.reshape(T * B, I))
-    add_dweight(dweight_ih, dgi2, x.reshape(T * B, I))
-    add_dbias(dbias_ih, dgi2)
+    np.dot(dgi2, weight_ih, dx.reshape(T * B, I))  # [BPTT dW_ih]
+    add_dweight(dweight_ih, dgi2, x.reshape(T * B, I))  # [BPTT dW_ih]
+    add_dbias(dbias_ih, dgi2)  # [BPTT dW_ih]
 
 
 @jit
@@ -107,4 +109,4 @@ def previous_states(hs, reverse):
     """(T*B, H): the state each step started from, in time order."""
     T = hs.shape[0] - 1
     h_prev = hs[1:] if reverse else hs[:T]
-    return h_prev.reshape(T * hs.shape[1], hs.shape[2])
+    return h_prev.reshape(T * hs.shape[1], hs.shape[2])  # h^prev of [BPTT dW_hh]

@@ -91,28 +91,28 @@ def _gru_step_backward(dgi, dgh, dh, dh_next, gates, h, weight_hh, dgh_h):
             n = gates[b, 2 * H + j]
             hn = gates[b, 3 * H + j]
             # h' = (1 - z) n + z h
-            dn = dh_next[b, j] * (one - z)
-            dz = dh_next[b, j] * (h[b, j] - n)
-            dh_direct = dh_next[b, j] * z
+            dn = dh_next[b, j] * (one - z)  # [torch-GRU dn]
+            dz = dh_next[b, j] * (h[b, j] - n)  # [torch-GRU dz]
+            dh_direct = dh_next[b, j] * z  # first term of [torch-GRU dh]
             # n = tanh(a_n), a_n = gi_n + r hn
-            dan = dn * (one - n * n)
-            dr = dan * hn
-            dhn = dan * r
+            dan = dn * (one - n * n)  # [torch-GRU da_n]
+            dr = dan * hn  # [torch-GRU dr]
+            dhn = dan * r  # [torch-GRU dhn]
             # r, z = sigma(a_r), sigma(a_z)
-            dar = dr * r * (one - r)
-            daz = dz * z * (one - z)
-            dgi[b, j] = dar
+            dar = dr * r * (one - r)  # [torch-GRU da_r]
+            daz = dz * z * (one - z)  # [torch-GRU da_z]
+            dgi[b, j] = dar  # [torch-GRU dgi]
             dgi[b, H + j] = daz
             dgi[b, 2 * H + j] = dan
-            dgh[b, j] = dar
+            dgh[b, j] = dar  # [torch-GRU dgh]
             dgh[b, H + j] = daz
             dgh[b, 2 * H + j] = dhn
             dh[b, j] = dh_direct
     # the recurrent path, through gh = h W_hh^T + b_hh
-    np.dot(dgh, weight_hh, dgh_h)
+    np.dot(dgh, weight_hh, dgh_h)  # [torch-GRU dh]
     for b in range(B):
         for j in range(H):
-            dh[b, j] += dgh_h[b, j]
+            dh[b, j] += dgh_h[b, j]  # [torch-GRU dh]
 
 
 @jit
@@ -140,11 +140,11 @@ def gru_cell_backward(
     dgi = np.empty((B, 3 * H), dtype=h.dtype)
     dgh = np.empty((B, 3 * H), dtype=h.dtype)
     gru_step_backward(dgi, dgh, dh, dh_next, gates, h, weight_hh)
-    add_dweight(dweight_hh, dgh, h)
-    add_dbias(dbias_hh, dgh)
-    np.dot(dgi, weight_ih, dx)
-    add_dweight(dweight_ih, dgi, x)
-    add_dbias(dbias_ih, dgi)
+    add_dweight(dweight_hh, dgh, h)  # [torch-GRU dW]
+    add_dbias(dbias_hh, dgh)  # [torch-GRU dW]
+    np.dot(dgi, weight_ih, dx)  # [torch-GRU dW]
+    add_dweight(dweight_ih, dgi, x)  # [torch-GRU dW]
+    add_dbias(dbias_ih, dgi)  # [torch-GRU dW]
 
 
 # ----------------------------------------------------------------------------
@@ -223,30 +223,30 @@ def _gru_seed_step_backward(dgi, dh, dh_next, gates, h, weight_hh, dh_direct, da
             z = gates[b, H + j]
             hc = gates[b, 2 * H + j]
             # h' = (1 - z) h + z h~
-            dhc = dh_next[b, j] * z
-            dz = dh_next[b, j] * (hc - h[b, j])
-            dh_direct[b, j] = dh_next[b, j] * (one - z)
+            dhc = dh_next[b, j] * z  # [seed-GRU dh~]
+            dz = dh_next[b, j] * (hc - h[b, j])  # [seed-GRU dz]
+            dh_direct[b, j] = dh_next[b, j] * (one - z)  # [seed-GRU dh], path 1
             # h~ = tanh(a_h), a_h = gi_h + W_h (r h)
-            dah[b, j] = dhc * (one - hc * hc)
+            dah[b, j] = dhc * (one - hc * hc)  # [seed-GRU da_h]
             # z = sigma(a_z)
-            dgrz[b, H + j] = dz * z * (one - z)
-    np.dot(dah, weight_hh[2 * H :], drh)  # dL/d(r h) = dah W_h
+            dgrz[b, H + j] = dz * z * (one - z)  # [seed-GRU da_z]
+    np.dot(dah, weight_hh[2 * H :], drh)  # dL/d(r h) = dah W_h; [seed-GRU drh]
     for b in range(B):
         for j in range(H):
             r = gates[b, j]
-            dr = drh[b, j] * h[b, j]
-            dh_direct[b, j] += drh[b, j] * r
+            dr = drh[b, j] * h[b, j]  # [seed-GRU dr]
+            dh_direct[b, j] += drh[b, j] * r  # [seed-GRU dh], path 2
             # r = sigma(a_r)
-            dgrz[b, j] = dr * r * (one - r)
-            dgi[b, j] = dgrz[b, j]
+            dgrz[b, j] = dr * r * (one - r)  # [seed-GRU da_r]
+            dgi[b, j] = dgrz[b, j]  # [seed-GRU dgi]
             dgi[b, H + j] = dgrz[b, H + j]
             dgi[b, 2 * H + j] = dah[b, j]
     dgrz_h = drh  # drh is spent: reuse it for dgrz [W_rh; W_zh]
-    np.dot(dgrz, weight_hh[: 2 * H], dgrz_h)
+    np.dot(dgrz, weight_hh[: 2 * H], dgrz_h)  # [seed-GRU dh], path 3
     # dh is written last, so it may share memory with dh_next or h
     for b in range(B):
         for j in range(H):
-            dh[b, j] = dh_direct[b, j] + dgrz_h[b, j]
+            dh[b, j] = dh_direct[b, j] + dgrz_h[b, j]  # [seed-GRU dh]
 
 
 @jit
@@ -265,8 +265,8 @@ def gru_seed_dweight_hh(dweight_hh, dgi, gates, h):
     for n in range(N):
         for j in range(H):
             rh[n, j] = gates[n, j] * h[n, j]
-    add_dweight(dweight_hh[: 2 * H], dgrz, h)
-    add_dweight(dweight_hh[2 * H :], dah, rh)
+    add_dweight(dweight_hh[: 2 * H], dgrz, h)  # [seed-GRU dW]
+    add_dweight(dweight_hh[2 * H :], dah, rh)  # [seed-GRU dW]
 
 
 @jit
@@ -294,9 +294,9 @@ def gru_seed_cell_backward(
     dgi = np.empty((B, 3 * H), dtype=h.dtype)
     gru_seed_step_backward(dgi, dh, dh_next, gates, h, weight_hh)
     gru_seed_dweight_hh(dweight_hh, dgi, gates, h)
-    np.dot(dgi, weight_ih, dx)
-    add_dweight(dweight_ih, dgi, x)
-    add_dbias(dbias, dgi)
+    np.dot(dgi, weight_ih, dx)  # [seed-GRU dx]
+    add_dweight(dweight_ih, dgi, x)  # [seed-GRU dW]
+    add_dbias(dbias, dgi)  # [seed-GRU db]
 
 
 # ----------------------------------------------------------------------------
@@ -337,23 +337,23 @@ def gru_seq_backward(
     H = dh0.shape[1]
     dgi = np.empty((T, B, 3 * H), dtype=x.dtype)
     dgh = np.empty((T, B, 3 * H), dtype=x.dtype)
-    dh = dh_n.copy()  # dL/d(state), carried backwards through time
+    dh = dh_n.copy()  # dL/d(state), carried backwards through time; [BPTT carry]
     dh_prev = np.empty_like(dh)  # the step writes here; swapped with dh
     dh_next = np.empty_like(dh)  # dh + doutput[t], the step's input
     dgh_h = np.empty_like(dh)  # step workspace
     for k in range(T - 1, -1, -1):
         t = _seq.step_at(k, T, reverse)
         p, _ = _seq.prev_next(t, reverse)
-        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)
+        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)  # [BPTT carry], [BPTT lengths]
         _gru_step_backward(dgi[t], dgh[t], dh_prev, dh_next, gates[t], hs[p], weight_hh, dgh_h)
-        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)
-        dh, dh_prev = dh_prev, dh
-    dh0[:] = dh
+        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)  # [BPTT lengths]
+        dh, dh_prev = dh_prev, dh  # [BPTT carry]
+    dh0[:] = dh  # [BPTT carry]: the carry is now dL/dh0
     # dW_hh += dGH^T Hprev and db_hh, over all T*B rows at once
     dgh2 = dgh.reshape(T * B, 3 * H)
-    add_dweight(dweight_hh, dgh2, _seq.previous_states(hs, reverse))
-    add_dbias(dbias_hh, dgh2)
-    _seq.input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih)
+    add_dweight(dweight_hh, dgh2, _seq.previous_states(hs, reverse))  # [BPTT dW_hh]
+    add_dbias(dbias_hh, dgh2)  # [BPTT dW_hh]
+    _seq.input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih)  # [BPTT dW_ih]
 
 
 @jit
@@ -387,7 +387,7 @@ def gru_seed_seq_backward(
     T, B, _ = x.shape
     H = dh0.shape[1]
     dgi = np.empty((T, B, 3 * H), dtype=x.dtype)
-    dh = dh_n.copy()  # dL/d(state), carried backwards through time
+    dh = dh_n.copy()  # dL/d(state), carried backwards through time; [BPTT carry]
     dh_prev = np.empty_like(dh)  # the step writes here; swapped with dh
     dh_next = np.empty_like(dh)  # dh + doutput[t], the step's input
     dh_direct = np.empty_like(dh)  # step workspaces
@@ -397,16 +397,16 @@ def gru_seed_seq_backward(
     for k in range(T - 1, -1, -1):
         t = _seq.step_at(k, T, reverse)
         p, _ = _seq.prev_next(t, reverse)
-        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)
+        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)  # [BPTT carry], [BPTT lengths]
         _gru_seed_step_backward(
             dgi[t], dh_prev, dh_next, gates[t], hs[p], weight_hh, dh_direct, dah, dgrz, drh
         )
-        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)
-        dh, dh_prev = dh_prev, dh
-    dh0[:] = dh
+        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)  # [BPTT lengths]
+        dh, dh_prev = dh_prev, dh  # [BPTT carry]
+    dh0[:] = dh  # [BPTT carry]: the carry is now dL/dh0
     # W_rh, W_zh multiply h, W_h multiplies r h: over all T*B rows at once
-    gru_seed_dweight_hh(
+    gru_seed_dweight_hh(  # [BPTT dW_hh], by [seed-GRU dW]
         dweight_hh, dgi.reshape(T * B, 3 * H), gates.reshape(T * B, 3 * H),
         _seq.previous_states(hs, reverse),
     )
-    _seq.input_backward(dx, dweight_ih, dbias, dgi, x, weight_ih)
+    _seq.input_backward(dx, dweight_ih, dbias, dgi, x, weight_ih)  # [BPTT dW_ih]

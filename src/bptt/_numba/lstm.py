@@ -66,18 +66,18 @@ def lstm_step_backward(da, dh, dc, dh_next, dc_next, gates, c, weight_hh):
             o = gates[b, 3 * H + j]
             tc = gates[b, 4 * H + j]
             # h' = o tanh(c')
-            do = dh_next[b, j] * tc
-            dc_total = dc_next[b, j] + dh_next[b, j] * o * (one - tc * tc)
+            do = dh_next[b, j] * tc  # [LSTM do]
+            dc_total = dc_next[b, j] + dh_next[b, j] * o * (one - tc * tc)  # [LSTM dc']
             # c' = f c + i g
-            df = dc_total * c[b, j]
-            di = dc_total * g
-            dg = dc_total * i
-            dc[b, j] = dc_total * f
-            da[b, j] = di * i * (one - i)
-            da[b, H + j] = df * f * (one - f)
-            da[b, 2 * H + j] = dg * (one - g * g)
-            da[b, 3 * H + j] = do * o * (one - o)
-    np.dot(da, weight_hh, dh)
+            df = dc_total * c[b, j]  # [LSTM df]
+            di = dc_total * g  # [LSTM di]
+            dg = dc_total * i  # [LSTM dg]
+            dc[b, j] = dc_total * f  # [LSTM dc]
+            da[b, j] = di * i * (one - i)  # [LSTM da]
+            da[b, H + j] = df * f * (one - f)  # [LSTM da]
+            da[b, 2 * H + j] = dg * (one - g * g)  # [LSTM da]
+            da[b, 3 * H + j] = do * o * (one - o)  # [LSTM da]
+    np.dot(da, weight_hh, dh)  # [LSTM dh]
 
 
 @jit
@@ -100,11 +100,11 @@ def lstm_cell_backward(
     B, H = h.shape
     da = np.empty((B, 4 * H), dtype=h.dtype)
     lstm_step_backward(da, dh, dc, dh_next, dc_next, gates, c, weight_hh)
-    add_dweight(dweight_hh, da, h)
-    add_dbias(dbias_hh, da)
-    np.dot(da, weight_ih, dx)
-    add_dweight(dweight_ih, da, x)
-    add_dbias(dbias_ih, da)
+    add_dweight(dweight_hh, da, h)  # [LSTM dW]
+    add_dbias(dbias_hh, da)  # [LSTM dW]
+    np.dot(da, weight_ih, dx)  # [LSTM dW]
+    add_dweight(dweight_ih, da, x)  # [LSTM dW]
+    add_dbias(dbias_ih, da)  # [LSTM dW]
 
 
 # ----------------------------------------------------------------------------
@@ -149,23 +149,23 @@ def lstm_seq_backward(
     T, B, _ = x.shape
     H = dh0.shape[1]
     da = np.empty((T, B, 4 * H), dtype=x.dtype)
-    dh, dc = dh_n.copy(), dc_n.copy()  # carried backwards through time
+    dh, dc = dh_n.copy(), dc_n.copy()  # carried backwards through time; [BPTT carry]
     dh_prev, dc_prev = np.empty_like(dh), np.empty_like(dc)  # swapped with dh, dc
     dh_next, dc_next = np.empty_like(dh), np.empty_like(dc)  # the step's inputs
     for k in range(T - 1, -1, -1):
         t = _seq.step_at(k, T, reverse)
         p, _ = _seq.prev_next(t, reverse)
-        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)
-        _seq.masked_copy(dc_next, dc, t, lengths)
+        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)  # [BPTT carry], [BPTT lengths]
+        _seq.masked_copy(dc_next, dc, t, lengths)  # [BPTT carry] for c, [BPTT lengths]
         lstm_step_backward(da[t], dh_prev, dc_prev, dh_next, dc_next, gates[t], cs[p], weight_hh)
-        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)
-        _seq.keep_invalid_rows(dc_prev, dc, t, lengths)
-        dh, dh_prev = dh_prev, dh
-        dc, dc_prev = dc_prev, dc
-    dh0[:] = dh
-    dc0[:] = dc
+        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)  # [BPTT lengths]
+        _seq.keep_invalid_rows(dc_prev, dc, t, lengths)  # [BPTT lengths]
+        dh, dh_prev = dh_prev, dh  # [BPTT carry]
+        dc, dc_prev = dc_prev, dc  # [BPTT carry]
+    dh0[:] = dh  # [BPTT carry]: the carry is now dL/dh0
+    dc0[:] = dc  # [BPTT carry]
     # dW_hh += dA^T Hprev and db_hh, over all T*B rows at once
     da2 = da.reshape(T * B, 4 * H)
-    add_dweight(dweight_hh, da2, _seq.previous_states(hs, reverse))
-    add_dbias(dbias_hh, da2)
-    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)
+    add_dweight(dweight_hh, da2, _seq.previous_states(hs, reverse))  # [BPTT dW_hh]
+    add_dbias(dbias_hh, da2)  # [BPTT dW_hh]
+    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)  # [BPTT dW_ih]

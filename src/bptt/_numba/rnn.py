@@ -34,11 +34,11 @@ def _dact(h_next, activation):
     """act'(a), taken from h_next = act(a)."""
     one = type(h_next)(1)
     if activation == TANH:
-        return one - h_next * h_next
+        return one - h_next * h_next  # [RNN da], tanh
     if activation == RELU:
         # torch's convention: 1 where h' > 0, else 0 (also at a = 0)
-        return one if h_next > 0 else type(h_next)(0)
-    return h_next * (one - h_next)
+        return one if h_next > 0 else type(h_next)(0)  # [RNN da], relu
+    return h_next * (one - h_next)  # [RNN da], sigmoid
 
 
 @jit
@@ -67,8 +67,8 @@ def rnn_step_backward(da, dh, dh_next, h_next, weight_hh, activation):
     B, H = h_next.shape
     for b in range(B):
         for j in range(H):
-            da[b, j] = dh_next[b, j] * _dact(h_next[b, j], activation)
-    np.dot(da, weight_hh, dh)
+            da[b, j] = dh_next[b, j] * _dact(h_next[b, j], activation)  # [RNN da]
+    np.dot(da, weight_hh, dh)  # [RNN dh]
 
 
 @jit
@@ -89,11 +89,11 @@ def rnn_cell_backward(
     the four parameter gradients."""
     da = np.empty_like(h)
     rnn_step_backward(da, dh, dh_next, h_next, weight_hh, activation)
-    add_dweight(dweight_hh, da, h)
-    add_dbias(dbias_hh, da)
-    np.dot(da, weight_ih, dx)
-    add_dweight(dweight_ih, da, x)
-    add_dbias(dbias_ih, da)
+    add_dweight(dweight_hh, da, h)  # [RNN dW]
+    add_dbias(dbias_hh, da)  # [RNN dW]
+    np.dot(da, weight_ih, dx)  # [RNN dW]
+    add_dweight(dweight_ih, da, x)  # [RNN dW]
+    add_dbias(dbias_ih, da)  # [RNN dW]
 
 
 # ----------------------------------------------------------------------------
@@ -131,19 +131,19 @@ def rnn_seq_backward(
     T, B, _ = x.shape
     H = dh0.shape[1]
     da = np.empty((T, B, H), dtype=x.dtype)
-    dh = dh_n.copy()  # dL/d(state), carried backwards through time
+    dh = dh_n.copy()  # dL/d(state), carried backwards through time; [BPTT carry]
     dh_prev = np.empty_like(dh)  # the step writes here; swapped with dh
     dh_next = np.empty_like(dh)  # dh + doutput[t], the step's input
     for k in range(T - 1, -1, -1):
         t = _seq.step_at(k, T, reverse)
         _, q = _seq.prev_next(t, reverse)
-        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)
+        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)  # [BPTT carry], [BPTT lengths]
         rnn_step_backward(da[t], dh_prev, dh_next, hs[q], weight_hh, activation)
-        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)
-        dh, dh_prev = dh_prev, dh
-    dh0[:] = dh
+        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)  # [BPTT lengths]
+        dh, dh_prev = dh_prev, dh  # [BPTT carry]
+    dh0[:] = dh  # [BPTT carry]: the carry is now dL/dh0
     # dW_hh += dA^T Hprev and db_hh, over all T*B rows at once
     da2 = da.reshape(T * B, H)
-    add_dweight(dweight_hh, da2, _seq.previous_states(hs, reverse))
-    add_dbias(dbias_hh, da2)
-    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)
+    add_dweight(dweight_hh, da2, _seq.previous_states(hs, reverse))  # [BPTT dW_hh]
+    add_dbias(dbias_hh, da2)  # [BPTT dW_hh]
+    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)  # [BPTT dW_ih]

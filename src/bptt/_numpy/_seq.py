@@ -27,7 +27,7 @@ def final_index(T: int, reverse: bool) -> int:
 
 def keep_invalid_rows(state_next, state, valid):
     """Rows past their length carry their state through unchanged."""
-    state_next[~valid] = state[~valid]
+    state_next[~valid] = state[~valid]  # backward: the carried gradient, [BPTT lengths]
 
 
 def input_projection(x, weight_ih, bias_ih):
@@ -40,11 +40,11 @@ def input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih):
     """Mirror of ``input_projection``: dx written, dweight_ih, dbias_ih added."""
     T, B, I = x.shape
     dgi2 = dgi.reshape(T * B, -1)
-    dx.reshape(T * B, I)[...] = dgi2 @ weight_ih
-    dweight_ih += dgi2.T @ x.reshape(T * B, I)
-    dbias_ih += dgi2.sum(axis=0)
+    dx.reshape(T * B, I)[...] = dgi2 @ weight_ih  # [BPTT dW_ih]
+    dweight_ih += dgi2.T @ x.reshape(T * B, I)  # [BPTT dW_ih]
+    dbias_ih += dgi2.sum(axis=0)  # [BPTT dW_ih]
 
 
 def previous_states(hs, reverse: bool):
     """(T, B, H): the state each step started from, in time order."""
-    return hs[1:] if reverse else hs[:-1]
+    return hs[1:] if reverse else hs[:-1]  # h^prev of [BPTT dW_hh]

@@ -59,23 +59,23 @@ def gru_step_backward(dgi, dgh, dh, dh_next, gates, h, weight_hh):
     n = gates[:, 2 * H : 3 * H]
     hn = gates[:, 3 * H :]
     # h' = (1 - z) n + z h
-    dn = dh_next * (1 - z)
-    dz = dh_next * (h - n)
-    dh_direct = dh_next * z
+    dn = dh_next * (1 - z)  # [torch-GRU dn]
+    dz = dh_next * (h - n)  # [torch-GRU dz]
+    dh_direct = dh_next * z  # first term of [torch-GRU dh]
     # n = tanh(a_n), a_n = gi_n + r hn
-    dan = dn * (1 - n * n)
-    dr = dan * hn
-    dhn = dan * r
+    dan = dn * (1 - n * n)  # [torch-GRU da_n]
+    dr = dan * hn  # [torch-GRU dr]
+    dhn = dan * r  # [torch-GRU dhn]
     # r, z = sigma(a_r), sigma(a_z)
-    dar = dr * r * (1 - r)
-    daz = dz * z * (1 - z)
-    dgi[:, :H] = dar
+    dar = dr * r * (1 - r)  # [torch-GRU da_r]
+    daz = dz * z * (1 - z)  # [torch-GRU da_z]
+    dgi[:, :H] = dar  # [torch-GRU dgi]
     dgi[:, H : 2 * H] = daz
     dgi[:, 2 * H :] = dan
-    dgh[:, :H] = dar
+    dgh[:, :H] = dar  # [torch-GRU dgh]
     dgh[:, H : 2 * H] = daz
     dgh[:, 2 * H :] = dhn
-    dh[...] = dh_direct + dgh @ weight_hh
+    dh[...] = dh_direct + dgh @ weight_hh  # [torch-GRU dh]
 
 
 def gru_cell_forward(h_next, gates, x, h, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -99,11 +99,11 @@ def gru_cell_backward(
     dgi = np.empty((B, 3 * H), dtype=h.dtype)
     dgh = np.empty((B, 3 * H), dtype=h.dtype)
     gru_step_backward(dgi, dgh, dh, dh_next, gates, h, weight_hh)
-    dweight_hh += dgh.T @ h
-    dbias_hh += dgh.sum(axis=0)
-    dx[...] = dgi @ weight_ih
-    dweight_ih += dgi.T @ x
-    dbias_ih += dgi.sum(axis=0)
+    dweight_hh += dgh.T @ h  # [torch-GRU dW]
+    dbias_hh += dgh.sum(axis=0)  # [torch-GRU dW]
+    dx[...] = dgi @ weight_ih  # [torch-GRU dW]
+    dweight_ih += dgi.T @ x  # [torch-GRU dW]
+    dbias_ih += dgi.sum(axis=0)  # [torch-GRU dW]
 
 
 # ----------------------------------------------------------------------------
@@ -143,21 +143,21 @@ def gru_seed_step_backward(dgi, dh, dh_next, gates, h, weight_hh):
     z = gates[:, H : 2 * H]
     hc = gates[:, 2 * H :]
     # h' = (1 - z) h + z h~
-    dhc = dh_next * z
-    dz = dh_next * (hc - h)
-    dh_direct = dh_next * (1 - z)
+    dhc = dh_next * z  # [seed-GRU dh~]
+    dz = dh_next * (hc - h)  # [seed-GRU dz]
+    dh_direct = dh_next * (1 - z)  # [seed-GRU dh], path 1
     # h~ = tanh(a_h), a_h = gi_h + W_h (r h)
-    dah = dhc * (1 - hc * hc)
-    drh = dah @ weight_hh[2 * H :]
-    dr = drh * h
-    dh_direct += drh * r
+    dah = dhc * (1 - hc * hc)  # [seed-GRU da_h]
+    drh = dah @ weight_hh[2 * H :]  # [seed-GRU drh]
+    dr = drh * h  # [seed-GRU dr]
+    dh_direct += drh * r  # [seed-GRU dh], path 2
     # r, z = sigma(a_r), sigma(a_z)
-    dar = dr * r * (1 - r)
-    daz = dz * z * (1 - z)
-    dgi[:, :H] = dar
+    dar = dr * r * (1 - r)  # [seed-GRU da_r]
+    daz = dz * z * (1 - z)  # [seed-GRU da_z]
+    dgi[:, :H] = dar  # [seed-GRU dgi]
     dgi[:, H : 2 * H] = daz
     dgi[:, 2 * H :] = dah
-    dh[...] = dh_direct + dgi[:, : 2 * H] @ weight_hh[: 2 * H]
+    dh[...] = dh_direct + dgi[:, : 2 * H] @ weight_hh[: 2 * H]  # [seed-GRU dh], adding path 3
 
 
 def gru_seed_dweight_hh(dweight_hh, dgi, gates, h):
@@ -168,8 +168,8 @@ def gru_seed_dweight_hh(dweight_hh, dgi, gates, h):
     multiplies r h.
     """
     H = h.shape[1]
-    dweight_hh[: 2 * H] += dgi[:, : 2 * H].T @ h
-    dweight_hh[2 * H :] += dgi[:, 2 * H :].T @ (gates[:, :H] * h)
+    dweight_hh[: 2 * H] += dgi[:, : 2 * H].T @ h  # [seed-GRU dW]
+    dweight_hh[2 * H :] += dgi[:, 2 * H :].T @ (gates[:, :H] * h)  # [seed-GRU dW]
 
 
 def gru_seed_cell_forward(h_next, gates, x, h, weight_ih, weight_hh, bias):
@@ -193,9 +193,9 @@ def gru_seed_cell_backward(
     dgi = np.empty((B, 3 * H), dtype=h.dtype)
     gru_seed_step_backward(dgi, dh, dh_next, gates, h, weight_hh)
     gru_seed_dweight_hh(dweight_hh, dgi, gates, h)
-    dx[...] = dgi @ weight_ih
-    dweight_ih += dgi.T @ x
-    dbias += dgi.sum(axis=0)
+    dx[...] = dgi @ weight_ih  # [seed-GRU dx]
+    dweight_ih += dgi.T @ x  # [seed-GRU dW]
+    dbias += dgi.sum(axis=0)  # [seed-GRU db]
 
 
 # ----------------------------------------------------------------------------
@@ -231,21 +231,21 @@ def gru_seq_backward(
     H = dh0.shape[1]
     dgi = np.empty((T, B, 3 * H), dtype=x.dtype)
     dgh = np.empty((T, B, 3 * H), dtype=x.dtype)
-    dh = dh_n.copy()  # dL/d(state), carried backwards through time
+    dh = dh_n.copy()  # dL/d(state), carried backwards through time; [BPTT carry]
     dh_prev = np.empty_like(dh)
     for t in reversed(_seq.steps(T, reverse)):
         p, _ = _seq.prev_next(t, reverse)
         valid = t < lengths
-        dh_next = (dh + doutput[t]) * valid[:, None]
+        dh_next = (dh + doutput[t]) * valid[:, None]  # [BPTT carry], [BPTT lengths]
         gru_step_backward(dgi[t], dgh[t], dh_prev, dh_next, gates[t], hs[p], weight_hh)
-        _seq.keep_invalid_rows(dh_prev, dh, valid)
-        dh, dh_prev = dh_prev, dh
-    dh0[...] = dh
+        _seq.keep_invalid_rows(dh_prev, dh, valid)  # [BPTT lengths]
+        dh, dh_prev = dh_prev, dh  # [BPTT carry]
+    dh0[...] = dh  # [BPTT carry]: the carry is now dL/dh0
     h_prev = _seq.previous_states(hs, reverse).reshape(T * B, H)
     dgh2 = dgh.reshape(T * B, 3 * H)
-    dweight_hh += dgh2.T @ h_prev
-    dbias_hh += dgh2.sum(axis=0)
-    _seq.input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih)
+    dweight_hh += dgh2.T @ h_prev  # [BPTT dW_hh]
+    dbias_hh += dgh2.sum(axis=0)  # [BPTT dW_hh]
+    _seq.input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih)  # [BPTT dW_ih]
 
 
 def gru_seed_seq_forward(
@@ -272,16 +272,17 @@ def gru_seed_seq_backward(
     T, B, _ = x.shape
     H = dh0.shape[1]
     dgi = np.empty((T, B, 3 * H), dtype=x.dtype)
-    dh = dh_n.copy()
+    dh = dh_n.copy()  # [BPTT carry]
     dh_prev = np.empty_like(dh)
     for t in reversed(_seq.steps(T, reverse)):
         p, _ = _seq.prev_next(t, reverse)
         valid = t < lengths
-        dh_next = (dh + doutput[t]) * valid[:, None]
+        dh_next = (dh + doutput[t]) * valid[:, None]  # [BPTT carry], [BPTT lengths]
         gru_seed_step_backward(dgi[t], dh_prev, dh_next, gates[t], hs[p], weight_hh)
-        _seq.keep_invalid_rows(dh_prev, dh, valid)
-        dh, dh_prev = dh_prev, dh
-    dh0[...] = dh
+        _seq.keep_invalid_rows(dh_prev, dh, valid)  # [BPTT lengths]
+        dh, dh_prev = dh_prev, dh  # [BPTT carry]
+    dh0[...] = dh  # [BPTT carry]: the carry is now dL/dh0
     h_prev = _seq.previous_states(hs, reverse).reshape(T * B, H)
+    # [BPTT dW_hh], by [seed-GRU dW]
     gru_seed_dweight_hh(dweight_hh, dgi.reshape(T * B, 3 * H), gates.reshape(T * B, 3 * H), h_prev)
-    _seq.input_backward(dx, dweight_ih, dbias, dgi, x, weight_ih)
+    _seq.input_backward(dx, dweight_ih, dbias, dgi, x, weight_ih)  # [BPTT dW_ih]

@@ -46,18 +46,18 @@ def lstm_step_backward(da, dh, dc, dh_next, dc_next, gates, c, weight_hh):
     o = gates[:, 3 * H : 4 * H]
     tc = gates[:, 4 * H :]
     # h' = o tanh(c')
-    do = dh_next * tc
-    dc_total = dc_next + dh_next * o * (1 - tc * tc)
+    do = dh_next * tc  # [LSTM do]
+    dc_total = dc_next + dh_next * o * (1 - tc * tc)  # [LSTM dc']
     # c' = f c + i g
-    df = dc_total * c
-    di = dc_total * g
-    dg = dc_total * i
-    dc[...] = dc_total * f
-    da[:, :H] = di * i * (1 - i)
-    da[:, H : 2 * H] = df * f * (1 - f)
-    da[:, 2 * H : 3 * H] = dg * (1 - g * g)
-    da[:, 3 * H :] = do * o * (1 - o)
-    dh[...] = da @ weight_hh
+    df = dc_total * c  # [LSTM df]
+    di = dc_total * g  # [LSTM di]
+    dg = dc_total * i  # [LSTM dg]
+    dc[...] = dc_total * f  # [LSTM dc]
+    da[:, :H] = di * i * (1 - i)  # [LSTM da]
+    da[:, H : 2 * H] = df * f * (1 - f)  # [LSTM da]
+    da[:, 2 * H : 3 * H] = dg * (1 - g * g)  # [LSTM da]
+    da[:, 3 * H :] = do * o * (1 - o)  # [LSTM da]
+    dh[...] = da @ weight_hh  # [LSTM dh]
 
 
 def lstm_cell_forward(h_next, c_next, gates, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -76,11 +76,11 @@ def lstm_cell_backward(
     B, H = h.shape
     da = np.empty((B, 4 * H), dtype=h.dtype)
     lstm_step_backward(da, dh, dc, dh_next, dc_next, gates, c, weight_hh)
-    dweight_hh += da.T @ h
-    dbias_hh += da.sum(axis=0)
-    dx[...] = da @ weight_ih
-    dweight_ih += da.T @ x
-    dbias_ih += da.sum(axis=0)
+    dweight_hh += da.T @ h  # [LSTM dW]
+    dbias_hh += da.sum(axis=0)  # [LSTM dW]
+    dx[...] = da @ weight_ih  # [LSTM dW]
+    dweight_ih += da.T @ x  # [LSTM dW]
+    dbias_ih += da.sum(axis=0)  # [LSTM dW]
 
 
 # ----------------------------------------------------------------------------
@@ -120,22 +120,22 @@ def lstm_seq_backward(
     T, B, _ = x.shape
     H = dh0.shape[1]
     da = np.empty((T, B, 4 * H), dtype=x.dtype)
-    dh, dc = dh_n.copy(), dc_n.copy()
+    dh, dc = dh_n.copy(), dc_n.copy()  # [BPTT carry]
     dh_prev, dc_prev = np.empty_like(dh), np.empty_like(dc)
     for t in reversed(_seq.steps(T, reverse)):
         p, _ = _seq.prev_next(t, reverse)
         valid = t < lengths
-        dh_next = (dh + doutput[t]) * valid[:, None]
-        dc_next = dc * valid[:, None]
+        dh_next = (dh + doutput[t]) * valid[:, None]  # [BPTT carry], [BPTT lengths]
+        dc_next = dc * valid[:, None]  # [BPTT carry] for c, [BPTT lengths]
         lstm_step_backward(da[t], dh_prev, dc_prev, dh_next, dc_next, gates[t], cs[p], weight_hh)
-        _seq.keep_invalid_rows(dh_prev, dh, valid)
-        _seq.keep_invalid_rows(dc_prev, dc, valid)
-        dh, dh_prev = dh_prev, dh
-        dc, dc_prev = dc_prev, dc
-    dh0[...] = dh
-    dc0[...] = dc
+        _seq.keep_invalid_rows(dh_prev, dh, valid)  # [BPTT lengths]
+        _seq.keep_invalid_rows(dc_prev, dc, valid)  # [BPTT lengths]
+        dh, dh_prev = dh_prev, dh  # [BPTT carry]
+        dc, dc_prev = dc_prev, dc  # [BPTT carry]
+    dh0[...] = dh  # [BPTT carry]: the carry is now dL/dh0
+    dc0[...] = dc  # [BPTT carry]
     h_prev = _seq.previous_states(hs, reverse).reshape(T * B, H)
     da2 = da.reshape(T * B, 4 * H)
-    dweight_hh += da2.T @ h_prev
-    dbias_hh += da2.sum(axis=0)
-    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)
+    dweight_hh += da2.T @ h_prev  # [BPTT dW_hh]
+    dbias_hh += da2.sum(axis=0)  # [BPTT dW_hh]
+    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)  # [BPTT dW_ih]

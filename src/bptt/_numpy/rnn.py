@@ -32,12 +32,12 @@ def rnn_step_backward(da, dh, dh_next, h_next, weight_hh, activation):
     da: (B, H) written, dL/d(pre-activation).  dh: (B, H) written.
     """
     if activation == TANH:
-        da[...] = dh_next * (1 - h_next * h_next)
+        da[...] = dh_next * (1 - h_next * h_next)  # [RNN da], tanh
     elif activation == RELU:
-        da[...] = dh_next * (h_next > 0)
+        da[...] = dh_next * (h_next > 0)  # [RNN da], relu
     else:
-        da[...] = dh_next * h_next * (1 - h_next)
-    dh[...] = da @ weight_hh
+        da[...] = dh_next * h_next * (1 - h_next)  # [RNN da], sigmoid
+    dh[...] = da @ weight_hh  # [RNN dh]
 
 
 def rnn_cell_forward(h_next, x, h, weight_ih, weight_hh, bias_ih, bias_hh, activation):
@@ -55,11 +55,11 @@ def rnn_cell_backward(
     the four parameter gradients."""
     da = np.empty_like(h)
     rnn_step_backward(da, dh, dh_next, h_next, weight_hh, activation)
-    dweight_hh += da.T @ h
-    dbias_hh += da.sum(axis=0)
-    dx[...] = da @ weight_ih
-    dweight_ih += da.T @ x
-    dbias_ih += da.sum(axis=0)
+    dweight_hh += da.T @ h  # [RNN dW]
+    dbias_hh += da.sum(axis=0)  # [RNN dW]
+    dx[...] = da @ weight_ih  # [RNN dW]
+    dweight_ih += da.T @ x  # [RNN dW]
+    dbias_ih += da.sum(axis=0)  # [RNN dW]
 
 
 # ----------------------------------------------------------------------------
@@ -92,18 +92,18 @@ def rnn_seq_backward(
     T, B, _ = x.shape
     H = dh0.shape[1]
     da = np.empty((T, B, H), dtype=x.dtype)
-    dh = dh_n.copy()
+    dh = dh_n.copy()  # [BPTT carry]
     dh_prev = np.empty_like(dh)
     for t in reversed(_seq.steps(T, reverse)):
         _, q = _seq.prev_next(t, reverse)
         valid = t < lengths
-        dh_next = (dh + doutput[t]) * valid[:, None]
+        dh_next = (dh + doutput[t]) * valid[:, None]  # [BPTT carry], [BPTT lengths]
         rnn_step_backward(da[t], dh_prev, dh_next, hs[q], weight_hh, activation)
-        _seq.keep_invalid_rows(dh_prev, dh, valid)
-        dh, dh_prev = dh_prev, dh
-    dh0[...] = dh
+        _seq.keep_invalid_rows(dh_prev, dh, valid)  # [BPTT lengths]
+        dh, dh_prev = dh_prev, dh  # [BPTT carry]
+    dh0[...] = dh  # [BPTT carry]: the carry is now dL/dh0
     h_prev = _seq.previous_states(hs, reverse).reshape(T * B, H)
     da2 = da.reshape(T * B, H)
-    dweight_hh += da2.T @ h_prev
-    dbias_hh += da2.sum(axis=0)
-    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)
+    dweight_hh += da2.T @ h_prev  # [BPTT dW_hh]
+    dbias_hh += da2.sum(axis=0)  # [BPTT dW_hh]
+    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)  # [BPTT dW_ih]

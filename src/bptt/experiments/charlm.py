@@ -557,7 +557,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "Train a character-level language model by truncated BPTT: seed 001's GRU "
             "(bptt.GRU(variant='seed')) with a log-softmax read-out, on On the Origin of "
             "Species (shipped) or --text FILE. B streams, chunks of T steps, state carried. "
-            "Writes checkpoint.npz, loss.png and result.json (held-out loss on the last 5%% "
+            "Writes checkpoint.npz, loss.png and result.json (held-out loss on the last 5% "
             "of the text, in nats per character) to --out. Ctrl-C saves a checkpoint; "
             "--resume continues it bit-identically."
         ),

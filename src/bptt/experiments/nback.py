@@ -53,15 +53,21 @@ DEFAULTS = {"n": 2, "length": 50, "lr": 0.01, "iterations": 5000, "target_loss":
 GRADCHECK_TOLERANCE = 1e-6
 PROGRESS_AFTER = 2.0  # seconds
 DIVERGED = 1e6  # stop once J exceeds this many times max(J at the start, 1)
+INSTALL_HINT = 'pip install "bptt[all]"'
 
 
-def _optional(module: str, purpose: str):
-    """Import an optional dependency, or fail saying how to get it."""
+def _optional(module: str):
+    """The module, or None if it is not installed (matplotlib and tqdm are extras)."""
     try:
         return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(f"bptt nback needs {module} for {purpose}; install it with "
-                          f"`pip install {module}` or `pip install 'bptt[all]'`") from exc
+    except ImportError:
+        return None
+
+
+def _note_missing(module: str, consequence: str) -> None:
+    """One line on stderr, where the bar would be: what is skipped and how to get it."""
+    print(f"bptt nback: note: {module} is not installed, so {consequence}; "
+          f"install it with `{INSTALL_HINT}`", file=sys.stderr)
 
 
 def _integer(name: str, value, low: int) -> int:
@@ -139,9 +145,14 @@ def check_gradients(rnn: RNN, readout: Linear, x: Array, y: Array) -> GradcheckR
     return gradcheck(lambda: loss(rnn, readout, x, y), seed_parameters(rnn, readout), analytic)
 
 
-def _plot(path: Path, history: list[float], n: int, length: int, target_loss: float) -> None:
-    """loss.png: J against the iteration, log y, the target as a dashed line."""
-    _optional("matplotlib", "the loss plot")
+def _plot(path: Path, history: list[float], n: int, length: int, target_loss: float) -> bool:
+    """loss.png: J against the iteration, log y, the target as a dashed line.
+    Without matplotlib, says so and returns False."""
+    # import the top-level package first: a missing one must not be masked by
+    # submodules some earlier import left in sys.modules
+    if _optional("matplotlib") is None:
+        _note_missing("matplotlib", f"there is no {path.name}")
+        return False
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -159,6 +170,7 @@ def _plot(path: Path, history: list[float], n: int, length: int, target_loss: fl
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    return True
 
 
 def run_nback(
@@ -181,8 +193,10 @@ def run_nback(
     Checks the gradients first and raises ``RuntimeError`` if any relative
     error exceeds ``gradcheck_tolerance``. Prints J every ``print_every``
     iterations (and the last one) when ``verbose``; shows a tqdm bar when
-    ``progress`` and training lasts more than 2 s. With ``out``, writes
-    ``loss.png`` and ``result.json`` there. Returns what result.json holds:
+    ``progress`` and training lasts more than 2 s (without tqdm, a plain
+    progress line on stderr every 2 s). With ``out``, writes ``result.json``
+    and, if matplotlib is installed, ``loss.png`` there; a missing matplotlib
+    or tqdm only prints a note. Returns what result.json holds:
     the settings, ``final_loss``, ``reached``, ``iterations`` (SGD steps
     taken), ``seconds`` (the training loop), ``gradcheck`` (relative errors),
     ``held_out_loss`` and ``loss_history`` (J before each step, then after the last).
@@ -197,9 +211,7 @@ def run_nback(
     print_every = max(int(print_every), 1)
     say = print if verbose else (lambda *a, **k: None)
     out = None if out is None else Path(out)
-    if out is not None:
-        _optional("matplotlib", "the loss plot")  # fail before training, not after
-    tqdm = _optional("tqdm", "the progress bar").tqdm if progress else None
+    tqdm = _optional("tqdm") if progress else None
 
     rng = np.random.default_rng(seed)
     rnn, readout = make_model(rng, backend)
@@ -222,6 +234,7 @@ def run_nback(
     say(f"J, every {print_every} iterations:")
     history: list[float] = []
     bar = None  # a progress bar only once the run has taken PROGRESS_AFTER seconds
+    next_line = None  # without tqdm: when the next plain progress line is due
     start = time.perf_counter()
     step = 0
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run ends as below
@@ -241,8 +254,16 @@ def run_nback(
             step += 1
             if bar is not None:
                 bar.update()
-            elif tqdm is not None and time.perf_counter() - start > PROGRESS_AFTER:
-                bar = tqdm(total=iterations, initial=step, unit="it")
+            elif progress and time.perf_counter() - start > PROGRESS_AFTER:
+                if tqdm is not None:
+                    bar = tqdm.tqdm(total=iterations, initial=step, unit="it")
+                elif next_line is None or time.perf_counter() >= next_line:
+                    if next_line is None:
+                        _note_missing("tqdm", "progress is shown as plain lines, not a bar")
+                    # what the bar would show, on stderr like it: stdout stays the list of J
+                    now = time.perf_counter()
+                    print(f"iteration {step}/{iterations}, {now - start:.1f} s", file=sys.stderr)
+                    next_line = now + PROGRESS_AFTER
     seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
@@ -272,12 +293,13 @@ def run_nback(
         f"{result['held_out_loss']:.4g}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        _plot(out / "loss.png", history, n, length, target_loss)
+        plotted = _plot(out / "loss.png", history, n, length, target_loss)
         saved = dict(result, final_loss=_finite_or_none(final),
                      held_out_loss=_finite_or_none(held_out),
                      loss_history=[_finite_or_none(v) for v in history])
         (out / "result.json").write_text(json.dumps(saved, indent=2) + "\n")
-        say(f"wrote {out / 'loss.png'} and {out / 'result.json'}")
+        written = ([out / "loss.png"] if plotted else []) + [out / "result.json"]
+        say("wrote " + " and ".join(str(path) for path in written))
     return result
 
 

@@ -12,6 +12,9 @@ in one direction has G h (n + h) weights, and
 
 Stacked layers take the D h outputs of the layer below as their input
 (D = 2 when bidirectional), and every direction has its own parameters.
+
+Like the other subcommands it writes ``result.json`` to ``--out``, holding
+the counts it prints.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ..layers import count_parameters
 
@@ -83,20 +87,33 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--layers", type=int, default=1, help="number of stacked layers")
     p.add_argument("--bidirectional", action="store_true", help="two directions per layer")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    # --seed only so that every subcommand takes one: counting draws nothing at random
+    p.add_argument("--seed", type=int, default=0,
+                   help="accepted like every subcommand's --seed, but unused: nothing is random")
+    p.add_argument("--out", metavar="DIR", default="runs/params",
+                   help="directory for result.json")
     return p
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """Print the counts as a table (or JSON with ``--json``)."""
+    """Print the counts as a table (or JSON with ``--json``) and write them to
+    ``result.json`` in ``--out``."""
     try:
         counts = parameter_counts(args.input, args.hidden, args.layers, args.bidirectional)
     except ValueError as exc:
         print(f"bptt params: error: {exc}", file=sys.stderr)
         return 2
+    result = {"input_size": args.input, "hidden_size": args.hidden, "num_layers": args.layers,
+              "bidirectional": args.bidirectional, "counts": counts}
+    path = Path(args.out) / "result.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    except OSError as exc:
+        print(f"bptt params: error: cannot write {path}: {exc}", file=sys.stderr)
+        return 2
     if args.json:
-        print(json.dumps({"input_size": args.input, "hidden_size": args.hidden,
-                          "num_layers": args.layers, "bidirectional": args.bidirectional,
-                          "counts": counts}, indent=2))
+        print(json.dumps(result, indent=2))  # stdout stays pure JSON: no "wrote" line
         return 0
     n, h = args.input, args.hidden
     directions = "bidirectional" if args.bidirectional else "one direction"
@@ -106,4 +123,5 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"one bias:   G (h(n+h) + h),  h(n+h) + h = {h * (n + h) + h}")
         print(f"torch:      G (h(n+h) + 2h), h(n+h) + 2h = {h * (n + h) + 2 * h}")
         print("G = 1 (RNN), 4 (LSTM), 3 (GRU)")
+    print(f"wrote {path}")
     return 0
