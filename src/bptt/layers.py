@@ -121,6 +121,13 @@ class _Recurrent(Module):
         self._init_parameters(shapes, H, check_rng(seed, rng))
         self._zero_bias = np.zeros(rows, dtype=self.dtype)
         self._scratch = np.zeros(rows, dtype=self.dtype)
+        # Parameter and gradient arrays keep their identity for life (Module),
+        # so each layer-direction's argument tuples are built once, not per call.
+        self._slots = {
+            (layer, direction): self._build_slot(layer, direction)
+            for layer in range(self.num_layers)
+            for direction in range(self.directions)
+        }
 
     # -- naming and parameters ----------------------------------------------
 
@@ -137,9 +144,7 @@ class _Recurrent(Module):
     def _name(kind: str, layer: int, direction: int) -> str:
         return f"{kind}_l{layer}{'_reverse' if direction else ''}"
 
-    def _layer_params(self, layer: int, direction: int):
-        """(weight_ih, weight_hh, bias_ih, bias_hh) and their gradients; zeros
-        and a scratch gradient stand in for absent biases."""
+    def _build_slot(self, layer: int, direction: int):
         p, g = self._params, self._grads
         names = [self._name(k, layer, direction) for k in ("weight_ih", "weight_hh")]
         weights = [p[n] for n in names]
@@ -149,10 +154,16 @@ class _Recurrent(Module):
             biases = [p[n] for n in names]
             dbiases = [g[n] for n in names]
         else:
-            self._scratch.fill(0)
             biases = [self._zero_bias, self._zero_bias]
             dbiases = [self._scratch, self._scratch]
-        return weights + biases, dweights + dbiases
+        return tuple(weights + biases), tuple(dweights + dbiases)
+
+    def _layer_params(self, layer: int, direction: int):
+        """(weight_ih, weight_hh, bias_ih, bias_hh) and their gradients; zeros
+        and a scratch gradient stand in for absent biases."""
+        if not self.bias:
+            self._scratch.fill(0)  # kernels add into it; keep it from growing
+        return self._slots[layer, direction]
 
     def train(self, mode: bool = True):
         """In training mode (the default) forward keeps what backward needs."""
@@ -198,9 +209,10 @@ class _Recurrent(Module):
                              f"got {shown}")
         return kernel_ready(x), True
 
-    def _lengths(self, lengths, T: int, B: int, batched: bool) -> Array:
+    def _lengths(self, lengths, T: int, B: int, batched: bool) -> tuple[Array, bool]:
+        """lengths as (B,) int64, and whether any row is shorter than T."""
         if lengths is None:
-            return np.full(B, T, dtype=np.int64)
+            return np.full(B, T, dtype=np.int64), False
         if not batched:
             raise ValueError(f"lengths needs batched 3-D x (one length per batch row), "
                              f"got unbatched 2-D x of shape ({T}, {self.input_size})")
@@ -215,7 +227,8 @@ class _Recurrent(Module):
         if lengths.min() < 1 or lengths.max() > T:
             raise ValueError(f"lengths must lie in 1..{T} (the sequence length), "
                              f"got values from {lengths.min()} to {lengths.max()}")
-        return np.ascontiguousarray(lengths, dtype=np.int64)
+        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+        return lengths, bool(lengths.min() < T)
 
     def _initial_state(self, name: str, value, B: int, batched: bool) -> Array:
         """h0 (or c0) as (L*D, B, H); zeros if None."""
@@ -258,9 +271,9 @@ class _Recurrent(Module):
         source = x
         x, batched = self._sequence(x)
         T, B, _ = x.shape
-        lengths = self._lengths(lengths, T, B, batched)
+        lengths, padded = self._lengths(lengths, T, B, batched)
         states0 = [self._initial_state(n, s, B, batched) for n, s in states0]
-        if (lengths < T).any():
+        if padded:
             # Padding never reaches the math: zero it so it cannot leak (NaN * 0).
             x = np.where(_valid_steps(lengths, T), x, 0).astype(self.dtype)
         elif self.training and _may_share_memory(x, source):
@@ -285,7 +298,7 @@ class _Recurrent(Module):
             cache.append(layer_input)
             layer_input = layer_output
         if self.training:
-            self._caches.append((cache, lengths, batched, T, B))
+            self._caches.append((cache, lengths, padded, batched, T, B))
         output = self._from_time_major(layer_input, batched)
         finals = [f if batched else f[:, 0] for f in finals]
         return output, finals
@@ -298,10 +311,10 @@ class _Recurrent(Module):
                 f"{type(self).__name__}.backward() needs a forward() in training mode first "
                 f"(each backward consumes the most recent forward's cache); {why}"
             )
-        cache, lengths, batched, T, B = self._caches[-1]
+        cache, lengths, padded, batched, T, B = self._caches[-1]
         H, D = self.hidden_size, self.directions
         d_layer = self._to_time_major("d_output", d_output, T, B, D * H, batched)
-        if (lengths < T).any():
+        if padded:
             # dL/d(output) past each length is ignored; zeroed, a NaN there cannot leak.
             d_layer = np.where(_valid_steps(lengths, T), d_layer, 0).astype(self.dtype)
         shape = (self.num_layers * D, B, H)
@@ -315,7 +328,7 @@ class _Recurrent(Module):
         for layer in reversed(range(self.num_layers)):
             base = layer * (D + 1)
             layer_input = cache[base + D]
-            dx = np.zeros_like(layer_input)
+            dx = None
             for direction in range(D):
                 k = layer * D + direction
                 d_out = np.ascontiguousarray(d_layer[:, :, direction * H : (direction + 1) * H])
@@ -323,7 +336,7 @@ class _Recurrent(Module):
                     d_out, [d[k] for d in d_finals], cache[base + direction],
                     layer_input, lengths, layer, direction,
                 )
-                dx += dx_direction
+                dx = dx_direction if dx is None else dx + dx_direction
                 for d_state, value in zip(d_states0, d0, strict=True):
                     d_state[k] = value
             d_layer = dx
