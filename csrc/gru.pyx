@@ -11,9 +11,10 @@ Backward writes dx, dh and adds (+=) into every parameter gradient.
 Inputs arrive C-contiguous and validated; nothing here checks them.
 """
 
+cimport numpy as cnp
 from cython cimport floating
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from _common cimport (add_colsum, fill_rows, final_index, gemm, input_backward,
                       input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
@@ -21,6 +22,8 @@ from _common cimport (add_colsum, fill_rows, final_index, gemm, input_backward,
 from _gates cimport (gru_gates_backward, gru_gates_forward, gru_seed_gates_backward_r,
                      gru_seed_gates_backward_zh, gru_seed_gates_forward_h,
                      gru_seed_gates_forward_rz)
+
+cnp.import_array()
 
 
 # ----------------------------------------------------------------------------
@@ -407,6 +410,133 @@ def gru_seed_cell_backward(
                                     &gates[0, 0], &x[0, 0], &h[0, 0], &weight_ih[0, 0],
                                     &weight_hh[0, 0], B, I, H)
         free(work)
+
+
+# ----------------------------------------------------------------------------
+# GRU_Cell's fast path: one call per step with no memoryviews. Each function
+# checks, in C, that its caller-supplied arrays are exactly what the kernels
+# take (ndarray, the weights' dtype, C-contiguous, aligned, the right shape)
+# and returns None otherwise, so that GRU_Cell validates them in Python and
+# explains what is wrong. Nothing here raises on bad input.
+# ----------------------------------------------------------------------------
+
+
+cdef inline bint plain_array(object a, int typenum) noexcept:
+    # an exact ndarray of typenum that a raw-pointer kernel can read
+    return (cnp.PyArray_CheckExact(a)
+            and cnp.PyArray_TYPE(<cnp.ndarray> a) == typenum
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a)
+            and cnp.PyArray_ISALIGNED(<cnp.ndarray> a))
+
+
+cdef inline Py_ssize_t rows_of(object a, Py_ssize_t cols, bint batched) noexcept:
+    # B for an (B, cols) array when batched, 1 for a (cols,) one; -1 otherwise
+    cdef cnp.ndarray arr = <cnp.ndarray> a
+    if batched:
+        if cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_DIM(arr, 1) == cols:
+            return cnp.PyArray_DIM(arr, 0)
+        return -1
+    if cnp.PyArray_NDIM(arr) == 1 and cnp.PyArray_DIM(arr, 0) == cols:
+        return 1
+    return -1
+
+
+def gru_seed_cell_forward_fast(
+    object x, object h,
+    cnp.ndarray weight_ih, cnp.ndarray weight_hh, cnp.ndarray bias,
+):
+    """``gru_seed_cell_forward`` for GRU_Cell: x (I,) and h (H,), or x (B, I)
+    and h (B, H). Returns (h_next, gates) with h_next shaped like h and gates
+    (B, 3H), or None if x or h is not exactly what the kernel takes."""
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef Py_ssize_t H = cnp.PyArray_DIM(weight_hh, 1), I = cnp.PyArray_DIM(weight_ih, 1)
+    if not (plain_array(x, typenum) and plain_array(h, typenum)):
+        return None
+    cdef bint batched = cnp.PyArray_NDIM(<cnp.ndarray> x) == 2
+    cdef Py_ssize_t B = rows_of(x, I, batched)
+    if B < 1 or rows_of(h, H, batched) != B:
+        return None
+    cdef cnp.npy_intp gates_shape[2]
+    gates_shape[0] = B
+    gates_shape[1] = 3 * H
+    cdef cnp.ndarray h_next = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray> h),
+                                                cnp.PyArray_DIMS(<cnp.ndarray> h), typenum, 0)
+    cdef cnp.ndarray gates = cnp.PyArray_EMPTY(2, gates_shape, typenum, 0)
+    cdef size_t itemsize = cnp.PyArray_ITEMSIZE(weight_hh)
+    cdef void *gi = malloc(<size_t> B * 3 * H * itemsize)
+    if gi == NULL:
+        raise MemoryError()
+    if typenum == cnp.NPY_FLOAT32:
+        gru_seed_cell_forward_work(
+            <float *> cnp.PyArray_DATA(h_next), <float *> cnp.PyArray_DATA(gates), <float *> gi,
+            <float *> cnp.PyArray_DATA(<cnp.ndarray> x), <float *> cnp.PyArray_DATA(<cnp.ndarray> h),
+            <float *> cnp.PyArray_DATA(weight_ih), <float *> cnp.PyArray_DATA(weight_hh),
+            <float *> cnp.PyArray_DATA(bias), B, I, H)
+    else:
+        gru_seed_cell_forward_work(
+            <double *> cnp.PyArray_DATA(h_next), <double *> cnp.PyArray_DATA(gates),
+            <double *> gi, <double *> cnp.PyArray_DATA(<cnp.ndarray> x),
+            <double *> cnp.PyArray_DATA(<cnp.ndarray> h), <double *> cnp.PyArray_DATA(weight_ih),
+            <double *> cnp.PyArray_DATA(weight_hh), <double *> cnp.PyArray_DATA(bias), B, I, H)
+    free(gi)
+    return h_next, gates
+
+
+def gru_seed_cell_backward_fast(
+    object delta, bint batched,
+    cnp.ndarray gates, cnp.ndarray x, cnp.ndarray h,
+    cnp.ndarray weight_ih, cnp.ndarray weight_hh,
+    cnp.ndarray dweight_ih, cnp.ndarray dweight_hh, object dbias,
+):
+    """``gru_seed_cell_backward`` for GRU_Cell, on the arrays its fast forward
+    kept. delta: (H,) or (1, H) unbatched, (B, H) batched. dbias None: the
+    cell has no bias (its gradient is computed into scratch and dropped).
+    Returns (dx (B, I), dh (B, H)), or None if delta is not exactly what the
+    kernel takes."""
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef Py_ssize_t B = cnp.PyArray_DIM(gates, 0)
+    cdef Py_ssize_t H = cnp.PyArray_DIM(weight_hh, 1), I = cnp.PyArray_DIM(weight_ih, 1)
+    if not plain_array(delta, typenum):
+        return None
+    cdef cnp.ndarray d = <cnp.ndarray> delta
+    if not (rows_of(d, H, True) == B or (not batched and rows_of(d, H, False) == 1)):
+        return None
+    cdef cnp.npy_intp shape[2]
+    shape[0] = B
+    shape[1] = I
+    cdef cnp.ndarray dx = cnp.PyArray_EMPTY(2, shape, typenum, 0)
+    shape[1] = H
+    cdef cnp.ndarray dh = cnp.PyArray_EMPTY(2, shape, typenum, 0)
+    cdef size_t itemsize = cnp.PyArray_ITEMSIZE(weight_hh)
+    # dgi (B, 3H), rh (B, H), and a scratch bias gradient (3H,)
+    cdef char *work = <char *> malloc((<size_t> B * 4 * H + 3 * H) * itemsize)
+    if work == NULL:
+        raise MemoryError()
+    cdef void *dgi = work
+    cdef void *rh = work + B * 3 * H * itemsize
+    cdef void *db = work + B * 4 * H * itemsize
+    if dbias is not None:
+        db = cnp.PyArray_DATA(<cnp.ndarray> dbias)
+    else:
+        memset(db, 0, 3 * H * itemsize)
+    if typenum == cnp.NPY_FLOAT32:
+        gru_seed_cell_backward_work(
+            <float *> cnp.PyArray_DATA(dx), <float *> cnp.PyArray_DATA(dh),
+            <float *> cnp.PyArray_DATA(dweight_ih), <float *> cnp.PyArray_DATA(dweight_hh),
+            <float *> db, <float *> dgi, <float *> rh, <float *> cnp.PyArray_DATA(d),
+            <float *> cnp.PyArray_DATA(gates), <float *> cnp.PyArray_DATA(x),
+            <float *> cnp.PyArray_DATA(h), <float *> cnp.PyArray_DATA(weight_ih),
+            <float *> cnp.PyArray_DATA(weight_hh), B, I, H)
+    else:
+        gru_seed_cell_backward_work(
+            <double *> cnp.PyArray_DATA(dx), <double *> cnp.PyArray_DATA(dh),
+            <double *> cnp.PyArray_DATA(dweight_ih), <double *> cnp.PyArray_DATA(dweight_hh),
+            <double *> db, <double *> dgi, <double *> rh, <double *> cnp.PyArray_DATA(d),
+            <double *> cnp.PyArray_DATA(gates), <double *> cnp.PyArray_DATA(x),
+            <double *> cnp.PyArray_DATA(h), <double *> cnp.PyArray_DATA(weight_ih),
+            <double *> cnp.PyArray_DATA(weight_hh), B, I, H)
+    free(work)
+    return dx, dh
 
 
 # ----------------------------------------------------------------------------
