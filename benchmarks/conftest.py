@@ -1,11 +1,14 @@
 """Benchmarks run on one thread, for bptt and torch alike, so ratios compare like with like.
 
-Run: ``python -m pytest benchmarks --benchmark-only`` (they are skipped by default).
+Run: ``python -m pytest benchmarks --benchmark-only`` (they are skipped by default),
+or ``bptt bench`` for the run and its table.
 """
 
+import numpy as np
 import pytest
 
 import bptt
+from bptt.experiments.bench import flops
 
 THREADS = 1
 
@@ -18,6 +21,29 @@ def one_thread():
     torch.set_num_threads(THREADS)
     with threadpool_limits(limits=THREADS):
         yield
+
+
+@pytest.fixture
+def describe(benchmark):
+    """``describe(kind, shape, dtype, pass_, backend, T=1)`` names the group and
+    fills ``extra_info`` so that report.py and ``--benchmark-compare`` need
+    nothing but the JSON. ``shape`` is (input, hidden, batch); a cell call is
+    kind "GRU_Cell", T = 1, batch 1."""
+    torch = pytest.importorskip("torch")
+
+    def describe(kind, shape, dtype, pass_, backend, T=1):
+        dtype = np.dtype(dtype).name
+        if kind == "GRU_Cell":
+            benchmark.group = f"GRU cell {pass_} {shape[:2]} {dtype}"
+        else:
+            benchmark.group = f"{kind} T={T} {pass_} {shape} {dtype}"
+        benchmark.extra_info.update({
+            "kind": kind, "shape": list(shape), "T": T, "dtype": dtype, "pass": pass_,
+            "backend": backend, "threads": torch.get_num_threads(),
+            "flops": flops(kind.split("_")[0], *shape, T=T, backward=pass_ == "fwd+bwd"),
+        })
+
+    return describe
 
 
 def pytest_report_header(config):

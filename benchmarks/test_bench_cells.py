@@ -1,5 +1,6 @@
-"""One cell step, batch 1: bptt's GRU_Cell forward + backward against
-torch.nn.GRUCell forward + autograd backward, in the same run, same shapes.
+"""One cell step, batch 1: bptt's GRU_Cell forward, and forward + backward,
+against torch.nn.GRUCell forward (no_grad) and forward + autograd backward,
+in the same run, same shapes, same seeded data.
 
     python -m pytest benchmarks/test_bench_cells.py --benchmark-only
 """
@@ -24,15 +25,20 @@ def _inputs(in_dim, hidden, dtype):
     return x, h, delta
 
 
+def _cell(backend, shape, dtype):
+    if backend not in bptt.backends():
+        pytest.skip(f"{backend} not available")
+    return bptt.GRU_Cell(*shape, backend=backend, dtype=dtype, seed=0)
+
+
+# the test names and ids are those of earlier runs, for --benchmark-compare
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"d{s[0]}-h{s[1]}")
 @pytest.mark.parametrize("backend", ["cython", "numba", "numpy"])
-def test_gru_cell_forward_backward(benchmark, backend, shape, dtype):
-    if backend not in bptt.backends():
-        pytest.skip(f"{backend} not available")
-    benchmark.group = f"GRU cell fwd+bwd {shape} {np.dtype(dtype).name}"
+def test_gru_cell_forward_backward(benchmark, describe, backend, shape, dtype):
+    describe("GRU_Cell", (*shape, 1), dtype, "fwd+bwd", backend)
     x, h, delta = _inputs(*shape, dtype)
-    cell = bptt.GRU_Cell(*shape, backend=backend, dtype=dtype, seed=0)
+    cell = _cell(backend, shape, dtype)
 
     def step():
         cell.forward(x, h)
@@ -44,9 +50,10 @@ def test_gru_cell_forward_backward(benchmark, backend, shape, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"d{s[0]}-h{s[1]}")
-def test_torch_gru_cell_forward_backward(benchmark, shape, dtype):
-    benchmark.group = f"GRU cell fwd+bwd {shape} {np.dtype(dtype).name}"
+def test_torch_gru_cell_forward_backward(benchmark, describe, shape, dtype):
+    describe("GRU_Cell", (*shape, 1), dtype, "fwd+bwd", "torch")
     x, h, delta = _inputs(*shape, dtype)
+    torch.manual_seed(0)
     cell = torch.nn.GRUCell(*shape).to(TORCH_DTYPES[dtype])
     tx = torch.from_numpy(x)[None].requires_grad_()
     th = torch.from_numpy(h)[None].requires_grad_()
@@ -61,10 +68,11 @@ def test_torch_gru_cell_forward_backward(benchmark, shape, dtype):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"d{s[0]}-h{s[1]}")
 @pytest.mark.parametrize("backend", ["cython", "numba", "numpy", "torch"])
-def test_gru_cell_forward(benchmark, backend, shape):
-    benchmark.group = f"GRU cell fwd {shape} float32"
+def test_gru_cell_forward(benchmark, describe, backend, shape):
+    describe("GRU_Cell", (*shape, 1), np.float32, "fwd", backend)
     x, h, _ = _inputs(*shape, np.float32)
     if backend == "torch":
+        torch.manual_seed(0)
         cell = torch.nn.GRUCell(*shape)
         tx, th = torch.from_numpy(x)[None], torch.from_numpy(h)[None]
 
@@ -72,9 +80,7 @@ def test_gru_cell_forward(benchmark, backend, shape):
             with torch.no_grad():
                 return cell(tx, th)
     else:
-        if backend not in bptt.backends():
-            pytest.skip(f"{backend} not available")
-        cell = bptt.GRU_Cell(*shape, backend=backend, dtype=np.float32, seed=0)
+        cell = _cell(backend, shape, np.float32)
 
         def step():
             return cell.forward(x, h)

@@ -17,7 +17,8 @@ from bptt.__main__ import main
 from bptt.experiments import COMMANDS
 
 RUN_FUNCTIONS = {"demo": "run_demo", "nback": "run_nback", "params": "parameter_counts",
-                 "charlm": "train_charlm", "match": "run_match", "minchar": "run_minchar"}
+                 "charlm": "train_charlm", "match": "run_match", "minchar": "run_minchar",
+                 "bench": "run_bench"}
 
 
 def test_every_experiment_function_is_exported():

@@ -6,12 +6,16 @@ its subcommand (with ``--help``, ``--seed`` and ``--out``), and
 ``COMMANDS`` lists the modules in the order ``bptt --help`` shows them.
 
 The functions the subcommands run: ``run_demo``, ``run_nback``,
-``parameter_counts`` (params), ``train_charlm``, ``run_match`` and
-``run_minchar``. None of these modules imports matplotlib or tqdm before it
-draws a plot or a bar, and ``import bptt`` does not import this package.
+``parameter_counts`` (params), ``train_charlm``, ``run_match``,
+``run_minchar`` and ``run_bench`` (bench: the pytest-benchmark suite in the
+repository's benchmarks/, issue 6). None of these modules imports matplotlib
+or tqdm before it draws a plot or a bar, and ``import bptt`` does not import
+this package.
 """
 
 from __future__ import annotations
+
+from .bench import run_bench
 
 # charlm, match, minchar: the character models (seeds 001, 004), the matching
 # experiment, and min-char-rnn (seed 004)
@@ -33,6 +37,7 @@ __all__ = [
     "train_charlm",
     "run_match",
     "run_minchar",
+    "run_bench",
     # what they are built from
     "CharLMConfig",
     "CharLMTrainer",
@@ -52,4 +57,5 @@ COMMANDS: list[str] = [
     "charlm",
     "match",
     "minchar",
+    "bench",
 ]

@@ -1,0 +1,183 @@
+"""``bptt bench``: run the pytest-benchmark suite in ``benchmarks/`` and print
+its markdown table (issue 6).
+
+The suite lives in the repository, not in the installed package, so the
+command runs from a clone (or is given ``--benchmarks DIR``). It writes
+``bench.json`` (pytest-benchmark's own format, for ``--benchmark-compare``)
+and ``bench.md`` (the table) to ``--out``.
+
+The table has one row per workload group: each bptt backend's median time
+with torch's median divided by it, torch's time, and the achieved GFLOP/s of
+the fastest bptt backend against the single-thread matrix-multiply peak
+measured in the same run (the "matmul peak float32" group).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+BPTT_BACKENDS = ("cython", "numba", "numpy")
+PEAK_GROUP = "matmul peak float32"
+_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+
+
+def flops(kind: str, input_size: int, hidden_size: int, batch: int = 1, T: int = 1,
+          backward: bool = False) -> int:
+    """Multiply-add FLOPs of ``kind`` ("RNN", "GRU", "LSTM") over T steps:
+    2 M N K per matrix product, G gate blocks of H rows against the input
+    and the hidden state, so forward = 2 T B G H (I + H). Backward forms dx,
+    dW_ih, dh and dW_hh, twice the forward products: forward + backward = 3x.
+    A cell call is T = 1, B = 1. Gate element math is not counted."""
+    forward = 2 * T * batch * _GATES[kind.upper()] * hidden_size * (input_size + hidden_size)
+    return 3 * forward if backward else forward
+
+
+def _backend(bench: dict) -> str:
+    for source in (bench.get("extra_info") or {}, bench.get("params") or {}):
+        if "backend" in source:
+            return source["backend"]
+    return "torch" if "torch" in bench["name"] else "?"
+
+
+def _format(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _natural(text: str) -> list:
+    # "(65, 128, 1)" before "(256, 256, 1)": numbers compare as numbers
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+def _gflops(bench: dict) -> float | None:
+    work = (bench.get("extra_info") or {}).get("flops")
+    return work / bench["stats"]["median"] / 1e9 if work else None
+
+
+def _percent(value: float) -> str:
+    # batch-1 rows sit far below 1% of peak: keep a figure that tells them apart
+    return f"{value:.0f}%" if value >= 10 else f"{value:.2g}%"
+
+
+def report_table(data: dict) -> str:
+    """The markdown table of a ``--benchmark-json`` file's contents."""
+    groups: dict[str, dict[str, dict]] = defaultdict(dict)
+    for bench in data["benchmarks"]:
+        groups[bench["group"] or bench["name"]][_backend(bench)] = bench
+    peak_row = groups.pop(PEAK_GROUP, {})
+    peaks = {b: g for b, g in ((b, _gflops(bench)) for b, bench in peak_row.items()) if g}
+    peak = max(peaks.values(), default=None)
+    present = [b for b in BPTT_BACKENDS if any(b in row for row in groups.values())]
+    columns = [*present, "torch", "best GFLOP/s (% of peak)"]
+    lines = ["| workload | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for group in sorted(groups, key=_natural):
+        row = groups[group]
+        torch_time = row["torch"]["stats"]["median"] if "torch" in row else None
+        cells = []
+        for backend in present:
+            if backend not in row:
+                cells.append("")
+                continue
+            seconds = row[backend]["stats"]["median"]
+            ratio = f" ({torch_time / seconds:.1f}x)" if torch_time else ""
+            cells.append(_format(seconds) + ratio)
+        cells.append(_format(torch_time) if torch_time else "")
+        ours = [row[b] for b in present if b in row]
+        best = min(ours, key=lambda bench: bench["stats"]["median"]) if ours else None
+        rate = _gflops(best) if best else None
+        if rate is None:
+            cells.append("")
+        else:
+            share = f" ({_percent(100 * rate / peak)})" if peak else ""
+            cells.append(f"{rate:.2f} {_backend(best)}{share}")
+        lines.append(f"| {group} | " + " | ".join(cells) + " |")
+    info = data.get("machine_info", {})
+    cpu = (info.get("cpu") or {}).get("brand_raw", "unknown CPU")
+    threads = sorted({str(b["extra_info"]["threads"]) for b in data["benchmarks"]
+                      if "threads" in (b.get("extra_info") or {})})
+    if peak:
+        detail = ", ".join(f"{b} {g:.2f}" for b, g in sorted(peaks.items()))
+        peak_text = (f"matmul peak {peak:.2f} GFLOP/s (1024^3 float32; {detail}; float64 "
+                     f"rows are shares of this float32 peak too)")
+    else:
+        peak_text = "no matmul peak in this run"
+    lines += ["", f"Median times; (Nx) = torch / bptt; GFLOP/s of the fastest bptt backend. "
+                  f"{cpu}, Python {info.get('python_version', '?')}, "
+                  f"threads: {'/'.join(threads) or '?'} (torch and BLAS), {peak_text}."]
+    return "\n".join(lines)
+
+
+def run_bench(benchmarks: str | Path = "benchmarks", out: str | Path = "runs/bench",
+              select: str | None = None, pytest_args: Sequence[str] = ()) -> tuple[int, str]:
+    """Run the suite in ``benchmarks`` with pytest (``select`` is its ``-k``,
+    ``pytest_args`` go on its command line), write ``bench.json`` and
+    ``bench.md`` to ``out``; return pytest's exit code and the table."""
+    folder = Path(benchmarks)
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"no benchmarks folder at {folder.absolute()}: the suite lives in the repository, "
+            f"not in the installed package; run bptt bench from a clone, or pass "
+            f"--benchmarks DIR")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "bench.json"
+    json_path.unlink(missing_ok=True)  # a stale file would pass for this run's
+    command = [sys.executable, "-m", "pytest", str(folder), "--benchmark-only",
+               f"--benchmark-json={json_path}", "-q"]
+    if select:
+        command += ["-k", select]
+    command += list(pytest_args)
+    code = subprocess.run(command).returncode
+    if not json_path.exists():
+        raise RuntimeError(f"pytest exited with {code} and wrote no {json_path}"
+                           + (" (did --select match any benchmark?)" if code == 5 else ""))
+    table = report_table(json.loads(json_path.read_text()))
+    (out / "bench.md").write_text(table + "\n")
+    return code, table
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``bptt bench``."""
+    p = subparsers.add_parser(
+        "bench",
+        help="issue 6: time every backend against torch, print the markdown table",
+        description="Run the pytest-benchmark suite (bptt's backends and torch, one thread) "
+                    "and print a markdown table of median times, torch/bptt ratios and "
+                    "GFLOP/s against the matmul peak measured in the same run. Runs from a "
+                    "clone of the repository: the suite is not installed with the package.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--benchmarks", metavar="DIR", default="benchmarks",
+                   help="the repository's benchmarks folder")
+    p.add_argument("--select", metavar="EXPR", default=None,
+                   help="run only the benchmarks matching this pytest -k expression")
+    # --seed only so that every subcommand takes one: the suite's data are seeded with 0
+    p.add_argument("--seed", type=int, default=0,
+                   help="accepted like every subcommand's --seed, but unused: the data are fixed")
+    p.add_argument("--out", metavar="DIR", default="runs/bench",
+                   help="directory for bench.json and bench.md")
+    p.add_argument("pytest_args", nargs="*", default=[], metavar="-- PYTEST_ARGS",
+                   help="after --, options for pytest, e.g. --benchmark-min-rounds=1")
+    return p
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run the suite, print the table; non-zero if a benchmark failed."""
+    try:
+        code, table = run_bench(args.benchmarks, args.out, args.select, args.pytest_args)
+    except (FileNotFoundError, RuntimeError, OSError) as exc:
+        print(f"bptt bench: error: {exc}", file=sys.stderr)
+        return 2
+    print(table)
+    print(f"wrote {Path(args.out) / 'bench.json'} and {Path(args.out) / 'bench.md'}")
+    return code
