@@ -16,9 +16,9 @@ from cython cimport floating
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from _common cimport (add_colsum, fill_rows, final_index, gemm, input_backward,
-                      input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
-                      next_index, prev_index, step_at)
+from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_product,
+                      hidden_weights_t, input_backward, input_projection, keep_invalid_rows,
+                      mask_rows, mask_rows_sum, next_index, prev_index, step_at)
 from _gates cimport (gru_gates_backward, gru_gates_forward, gru_seed_gates_backward_r,
                      gru_seed_gates_backward_zh, gru_seed_gates_forward_h,
                      gru_seed_gates_forward_rz)
@@ -37,6 +37,7 @@ cdef void gru_step_forward_work(
     const floating *gi,             # (B, 3H) x W_ih^T + b_ih
     const floating *h,              # (B, H)
     const floating *weight_hh,      # (3H, H)
+    const floating *weight_hh_t,    # (H, 3H) its transpose, or NULL (hidden_product)
     const floating *bias_hh,        # (3H,)
     int B, int H,
 ) noexcept nogil:
@@ -47,7 +48,7 @@ cdef void gru_step_forward_work(
     #   hn = gh_n + b_hn
     #   n  = tanh(gi_n + r hn)                      [torch-GRU n]
     #   h' = (1 - z) n + z h                        [torch-GRU h']
-    gemm(c'n', c't', B, 3 * H, H, 1, h, H, weight_hh, H, 0, gates, 4 * H)
+    hidden_product(gates, 4 * H, h, weight_hh, weight_hh_t, 0, 3 * H, B, H, 3 * H)
     gru_gates_forward(h_next, gates, gi, h, bias_hh, B, H)
 
 
@@ -86,7 +87,7 @@ cdef void gru_cell_forward_work(
     # gi = x W_ih^T + b_ih
     fill_rows(gi, bias_ih, B, 3 * H)
     gemm(c'n', c't', B, 3 * H, I, 1, x, I, weight_ih, I, 1, gi, 3 * H)
-    gru_step_forward_work(h_next, gates, gi, h, weight_hh, bias_hh, B, H)
+    gru_step_forward_work(h_next, gates, gi, h, weight_hh, NULL, bias_hh, B, H)
 
 
 cdef void gru_cell_backward_work(
@@ -130,7 +131,7 @@ def gru_step_forward(
     cdef int B = h.shape[0], H = h.shape[1]
     with nogil:
         gru_step_forward_work(&h_next[0, 0], &gates[0, 0], &gi[0, 0], &h[0, 0],
-                              &weight_hh[0, 0], &bias_hh[0], B, H)
+                              &weight_hh[0, 0], NULL, &bias_hh[0], B, H)
 
 
 def gru_step_backward(
@@ -214,6 +215,7 @@ cdef void gru_seed_step_forward_work(
     const floating *gi,             # (B, 3H) x W_ih^T + b
     const floating *h,              # (B, H)
     const floating *weight_hh,      # (3H, H) rows [W_rh; W_zh; W_h]
+    const floating *weight_hh_t,    # (H, 3H) its transpose, or NULL (hidden_product)
     int B, int H,
 ) noexcept nogil:
     # Two loops, not one: W_h (r (.) h) needs all of r before h~ can start.
@@ -221,12 +223,12 @@ cdef void gru_seed_step_forward_work(
     # h [W_rh; W_zh]^T goes straight into gates[:, :2H], read before overwritten:
     #   r = sigma(gi_r + gh_r), z = sigma(gi_z + gh_z)   [seed-GRU r, z]
     # and r (.) h is parked in h_next until h' replaces it
-    gemm(c'n', c't', B, 2 * H, H, 1, h, H, weight_hh, H, 0, gates, 3 * H)
+    hidden_product(gates, 3 * H, h, weight_hh, weight_hh_t, 0, 2 * H, B, H, 3 * H)
     gru_seed_gates_forward_rz(h_next, gates, gi, h, B, H)
     # (r (.) h) W_h^T goes into gates[:, 2H:]:
     #   h~ = tanh(gi_h + (r h) W_h^T)    [seed-GRU h~]
     #   h' = (1 - z) h + z h~            [seed-GRU h']
-    gemm(c'n', c't', B, H, H, 1, h_next, H, weight_hh + 2 * H * H, H, 0, gates + 2 * H, 3 * H)
+    hidden_product(gates + 2 * H, 3 * H, h_next, weight_hh, weight_hh_t, 2 * H, H, B, H, 3 * H)
     gru_seed_gates_forward_h(h_next, gates, gi, h, B, H)
 
 
@@ -285,7 +287,7 @@ cdef void gru_seed_cell_forward_work(
     # gi = x W_ih^T + b
     fill_rows(gi, bias, B, 3 * H)
     gemm(c'n', c't', B, 3 * H, I, 1, x, I, weight_ih, I, 1, gi, 3 * H)
-    gru_seed_step_forward_work(h_next, gates, gi, h, weight_hh, B, H)
+    gru_seed_step_forward_work(h_next, gates, gi, h, weight_hh, NULL, B, H)
 
 
 cdef void gru_seed_cell_backward_work(
@@ -325,7 +327,7 @@ def gru_seed_step_forward(
     cdef int B = h.shape[0], H = h.shape[1]
     with nogil:
         gru_seed_step_forward_work(&h_next[0, 0], &gates[0, 0], &gi[0, 0], &h[0, 0],
-                                   &weight_hh[0, 0], B, H)
+                                   &weight_hh[0, 0], NULL, B, H)
 
 
 def gru_seed_step_backward(
@@ -550,6 +552,7 @@ cdef void gru_seq_forward_work(
     floating *hs,                   # (T+1, B, H) written, every state
     floating *gates,                # (T, B, 4H) written
     floating *gi,                   # (T, B, 3H) scratch
+    floating *weight_hh_t,          # (H, 3H) scratch
     const floating *x,              # (T, B, I)
     const floating *h0,             # (B, H)
     const floating *weight_ih,      # (3H, I)
@@ -562,6 +565,7 @@ cdef void gru_seq_forward_work(
 ) noexcept nogil:
     cdef Py_ssize_t s, t, p, q
     cdef Py_ssize_t BH = <Py_ssize_t> B * H
+    cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, 3 * H, H, B)
     input_projection(gi, x, weight_ih, bias_ih, T * B, I, 3 * H)
     memcpy(hs + final_index(T, not reverse) * BH, h0, BH * sizeof(floating))
     for s in range(T):
@@ -569,7 +573,7 @@ cdef void gru_seq_forward_work(
         p = prev_index(t, reverse)
         q = next_index(t, reverse)
         gru_step_forward_work(hs + q * BH, gates + t * 4 * BH, gi + t * 3 * BH, hs + p * BH,
-                              weight_hh, bias_hh, B, H)
+                              weight_hh, w_t, bias_hh, B, H)
         keep_invalid_rows(hs + q * BH, hs + p * BH, lengths, t, B, H)
         mask_rows(output + t * BH, hs + q * BH, lengths, t, B, H)
     memcpy(h_n, hs + final_index(T, reverse) * BH, BH * sizeof(floating))
@@ -627,6 +631,7 @@ cdef void gru_seed_seq_forward_work(
     floating *hs,                   # (T+1, B, H) written, every state
     floating *gates,                # (T, B, 3H) written
     floating *gi,                   # (T, B, 3H) scratch
+    floating *weight_hh_t,          # (H, 3H) scratch
     const floating *x,              # (T, B, I)
     const floating *h0,             # (B, H)
     const floating *weight_ih,      # (3H, I) rows [W_rx; W_zx; W_x]
@@ -639,6 +644,7 @@ cdef void gru_seed_seq_forward_work(
     # hs[p] and hs[q] are distinct slots, as gru_seed_step_forward_work needs
     cdef Py_ssize_t s, t, p, q
     cdef Py_ssize_t BH = <Py_ssize_t> B * H
+    cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, 3 * H, H, B)
     input_projection(gi, x, weight_ih, bias, T * B, I, 3 * H)
     memcpy(hs + final_index(T, not reverse) * BH, h0, BH * sizeof(floating))
     for s in range(T):
@@ -646,7 +652,7 @@ cdef void gru_seed_seq_forward_work(
         p = prev_index(t, reverse)
         q = next_index(t, reverse)
         gru_seed_step_forward_work(hs + q * BH, gates + t * 3 * BH, gi + t * 3 * BH,
-                                   hs + p * BH, weight_hh, B, H)
+                                   hs + p * BH, weight_hh, w_t, B, H)
         keep_invalid_rows(hs + q * BH, hs + p * BH, lengths, t, B, H)
         mask_rows(output + t * BH, hs + q * BH, lengths, t, B, H)
     memcpy(h_n, hs + final_index(T, reverse) * BH, BH * sizeof(floating))
@@ -713,12 +719,13 @@ def gru_seq_forward(
     gates: (T, B, 4H) written, the cache.  x: (T, B, I).  h0: (B, H).
     lengths: (B,) int64.  reverse: process t = T-1 .. 0."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = h0.shape[1]
-    cdef floating *gi = <floating *> malloc(<size_t> T * B * 3 * H * sizeof(floating))
+    # gi (T, B, 3H) and W_hh^T (H, 3H) in one block
+    cdef floating *gi = <floating *> malloc(<size_t> (T * B + H) * 3 * H * sizeof(floating))
     if gi == NULL:
         raise MemoryError()
     with nogil:
         gru_seq_forward_work(&output[0, 0, 0], &h_n[0, 0], &hs[0, 0, 0], &gates[0, 0, 0], gi,
-                             &x[0, 0, 0], &h0[0, 0], &weight_ih[0, 0], &weight_hh[0, 0],
+                             gi + <size_t> T * B * 3 * H, &x[0, 0, 0], &h0[0, 0], &weight_ih[0, 0], &weight_hh[0, 0],
                              &bias_ih[0], &bias_hh[0], &lengths[0], reverse, T, B, I, H)
         free(gi)
 
@@ -773,12 +780,13 @@ def gru_seed_seq_forward(
 ):
     """As ``gru_seq_forward``, seed formulation: gates (T, B, 3H), one bias (3H,)."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = h0.shape[1]
-    cdef floating *gi = <floating *> malloc(<size_t> T * B * 3 * H * sizeof(floating))
+    # gi (T, B, 3H) and W_hh^T (H, 3H) in one block
+    cdef floating *gi = <floating *> malloc(<size_t> (T * B + H) * 3 * H * sizeof(floating))
     if gi == NULL:
         raise MemoryError()
     with nogil:
         gru_seed_seq_forward_work(&output[0, 0, 0], &h_n[0, 0], &hs[0, 0, 0], &gates[0, 0, 0],
-                                  gi, &x[0, 0, 0], &h0[0, 0], &weight_ih[0, 0],
+                                  gi, gi + <size_t> T * B * 3 * H, &x[0, 0, 0], &h0[0, 0], &weight_ih[0, 0],
                                   &weight_hh[0, 0], &bias[0], &lengths[0], reverse, T, B, I, H)
         free(gi)
 

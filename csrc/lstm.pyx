@@ -14,9 +14,9 @@ from cython cimport floating
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from _common cimport (add_colsum, fill_rows, final_index, gemm, input_backward,
-                      input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
-                      next_index, prev_index, step_at)
+from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_product,
+                      hidden_weights_t, input_backward, input_projection, keep_invalid_rows,
+                      mask_rows, mask_rows_sum, next_index, prev_index, step_at)
 from _gates cimport lstm_gates_backward, lstm_gates_forward
 
 
@@ -28,6 +28,7 @@ cdef void lstm_step_forward_work(
     const floating *h,              # (B, H)
     const floating *c,              # (B, H)
     const floating *weight_hh,      # (4H, H)
+    const floating *weight_hh_t,    # (H, 4H) its transpose, or NULL (hidden_product)
     const floating *bias_hh,        # (4H,)
     int B, int H,
 ) noexcept nogil:
@@ -37,7 +38,7 @@ cdef void lstm_step_forward_work(
     #                a = gi + gh + b_hh                 [LSTM i, f, g, o]
     #   c' = f c + i g                                  [LSTM c']
     #   h' = o tanh(c')                                 [LSTM h']
-    gemm(c'n', c't', B, 4 * H, H, 1, h, H, weight_hh, H, 0, gates, 5 * H)
+    hidden_product(gates, 5 * H, h, weight_hh, weight_hh_t, 0, 4 * H, B, H, 4 * H)
     lstm_gates_forward(h_next, c_next, gates, gi, c, bias_hh, B, H)
 
 
@@ -78,7 +79,7 @@ cdef void lstm_cell_forward_work(
     # gi = x W_ih^T + b_ih
     fill_rows(gi, bias_ih, B, 4 * H)
     gemm(c'n', c't', B, 4 * H, I, 1, x, I, weight_ih, I, 1, gi, 4 * H)
-    lstm_step_forward_work(h_next, c_next, gates, gi, h, c, weight_hh, bias_hh, B, H)
+    lstm_step_forward_work(h_next, c_next, gates, gi, h, c, weight_hh, NULL, bias_hh, B, H)
 
 
 cdef void lstm_cell_backward_work(
@@ -125,7 +126,7 @@ def lstm_step_forward(
     cdef int B = h.shape[0], H = h.shape[1]
     with nogil:
         lstm_step_forward_work(&h_next[0, 0], &c_next[0, 0], &gates[0, 0], &gi[0, 0],
-                               &h[0, 0], &c[0, 0], &weight_hh[0, 0], &bias_hh[0], B, H)
+                               &h[0, 0], &c[0, 0], &weight_hh[0, 0], NULL, &bias_hh[0], B, H)
 
 
 def lstm_step_backward(
@@ -215,6 +216,7 @@ cdef void lstm_seq_forward_work(
     floating *cs,                   # (T+1, B, H) written, every cell state
     floating *gates,                # (T, B, 5H) written
     floating *gi,                   # (T, B, 4H) scratch
+    floating *weight_hh_t,          # (H, 4H) scratch
     const floating *x,              # (T, B, I)
     const floating *h0,             # (B, H)
     const floating *c0,             # (B, H)
@@ -229,6 +231,7 @@ cdef void lstm_seq_forward_work(
     cdef Py_ssize_t s, t, p, q
     cdef Py_ssize_t BH = <Py_ssize_t> B * H
     cdef Py_ssize_t first = final_index(T, not reverse), last = final_index(T, reverse)
+    cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, 4 * H, H, B)
     input_projection(gi, x, weight_ih, bias_ih, T * B, I, 4 * H)
     memcpy(hs + first * BH, h0, BH * sizeof(floating))
     memcpy(cs + first * BH, c0, BH * sizeof(floating))
@@ -237,7 +240,7 @@ cdef void lstm_seq_forward_work(
         p = prev_index(t, reverse)
         q = next_index(t, reverse)
         lstm_step_forward_work(hs + q * BH, cs + q * BH, gates + t * 5 * BH, gi + t * 4 * BH,
-                               hs + p * BH, cs + p * BH, weight_hh, bias_hh, B, H)
+                               hs + p * BH, cs + p * BH, weight_hh, w_t, bias_hh, B, H)
         keep_invalid_rows(hs + q * BH, hs + p * BH, lengths, t, B, H)
         keep_invalid_rows(cs + q * BH, cs + p * BH, lengths, t, B, H)
         mask_rows(output + t * BH, hs + q * BH, lengths, t, B, H)
@@ -324,14 +327,16 @@ def lstm_seq_forward(
     (T+1, B, H) and gates: (T, B, 5H) written, the cache.  x: (T, B, I).
     h0, c0: (B, H).  lengths: (B,) int64."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = h0.shape[1]
-    cdef floating *gi = <floating *> malloc(<size_t> T * B * 4 * H * sizeof(floating))
+    # gi (T, B, 4H) and W_hh^T (H, 4H) in one block
+    cdef floating *gi = <floating *> malloc(<size_t> (T * B + H) * 4 * H * sizeof(floating))
     if gi == NULL:
         raise MemoryError()
     with nogil:
         lstm_seq_forward_work(&output[0, 0, 0], &h_n[0, 0], &c_n[0, 0], &hs[0, 0, 0],
-                              &cs[0, 0, 0], &gates[0, 0, 0], gi, &x[0, 0, 0], &h0[0, 0],
-                              &c0[0, 0], &weight_ih[0, 0], &weight_hh[0, 0], &bias_ih[0],
-                              &bias_hh[0], &lengths[0], reverse, T, B, I, H)
+                              &cs[0, 0, 0], &gates[0, 0, 0], gi, gi + <size_t> T * B * 4 * H,
+                              &x[0, 0, 0], &h0[0, 0], &c0[0, 0], &weight_ih[0, 0],
+                              &weight_hh[0, 0], &bias_ih[0], &bias_hh[0], &lengths[0],
+                              reverse, T, B, I, H)
         free(gi)
 
 

@@ -11,9 +11,9 @@ from cython cimport floating
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from _common cimport (add_colsum, fill_rows, final_index, gemm, input_backward,
-                      input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
-                      next_index, prev_index, step_at)
+from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_product,
+                      hidden_weights_t, input_backward, input_projection, keep_invalid_rows,
+                      mask_rows, mask_rows_sum, next_index, prev_index, step_at)
 from _gates cimport rnn_gates_backward, rnn_gates_forward
 
 # the activation codes; _gates.h has them as VM_TANH, VM_RELU, VM_SIGMOID
@@ -25,13 +25,14 @@ cdef void rnn_step_forward_work(
     const floating *gi,             # (B, H) x W_ih^T + b_ih
     const floating *h,              # (B, H), must not be h_next
     const floating *weight_hh,      # (H, H)
+    const floating *weight_hh_t,    # (H, H) its transpose, or NULL (hidden_product)
     const floating *bias_hh,        # (H,)
     int activation,
     int B, int H,
 ) noexcept nogil:
     # h W_hh^T goes straight into h_next; the gate pass (C, _gates_t.h)
     # finishes each entry in place: h' = act(gi + h W_hh^T + b_hh)   [RNN h']
-    gemm(c'n', c't', B, H, H, 1, h, H, weight_hh, H, 0, h_next, H)
+    hidden_product(h_next, H, h, weight_hh, weight_hh_t, 0, H, B, H, H)
     rnn_gates_forward(h_next, gi, bias_hh, activation, B, H)
 
 
@@ -66,7 +67,7 @@ cdef void rnn_cell_forward_work(
     # gi = x W_ih^T + b_ih
     fill_rows(gi, bias_ih, B, H)
     gemm(c'n', c't', B, H, I, 1, x, I, weight_ih, I, 1, gi, H)
-    rnn_step_forward_work(h_next, gi, h, weight_hh, bias_hh, activation, B, H)
+    rnn_step_forward_work(h_next, gi, h, weight_hh, NULL, bias_hh, activation, B, H)
 
 
 cdef void rnn_cell_backward_work(
@@ -108,7 +109,7 @@ def rnn_step_forward(
     h: (B, H). weight_hh: (H, H). bias_hh: (H,)."""
     cdef int B = h.shape[0], H = h.shape[1]
     with nogil:
-        rnn_step_forward_work(&h_next[0, 0], &gi[0, 0], &h[0, 0], &weight_hh[0, 0],
+        rnn_step_forward_work(&h_next[0, 0], &gi[0, 0], &h[0, 0], &weight_hh[0, 0], NULL,
                               &bias_hh[0], activation, B, H)
 
 
@@ -189,6 +190,7 @@ cdef void rnn_seq_forward_work(
     floating *h_n,                  # (B, H) written
     floating *hs,                   # (T+1, B, H) written, every state: the whole cache
     floating *gi,                   # (T, B, H) scratch
+    floating *weight_hh_t,          # (H, H) scratch
     const floating *x,              # (T, B, I)
     const floating *h0,             # (B, H)
     const floating *weight_ih,      # (H, I)
@@ -203,13 +205,14 @@ cdef void rnn_seq_forward_work(
     # hs[p] and hs[q] are distinct slots, as rnn_step_forward_work needs
     cdef Py_ssize_t s, t, p, q
     cdef Py_ssize_t BH = <Py_ssize_t> B * H
+    cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, H, H, B)
     input_projection(gi, x, weight_ih, bias_ih, T * B, I, H)
     memcpy(hs + final_index(T, not reverse) * BH, h0, BH * sizeof(floating))
     for s in range(T):
         t = step_at(s, T, reverse)
         p = prev_index(t, reverse)
         q = next_index(t, reverse)
-        rnn_step_forward_work(hs + q * BH, gi + t * BH, hs + p * BH, weight_hh, bias_hh,
+        rnn_step_forward_work(hs + q * BH, gi + t * BH, hs + p * BH, weight_hh, w_t, bias_hh,
                               activation, B, H)
         keep_invalid_rows(hs + q * BH, hs + p * BH, lengths, t, B, H)
         mask_rows(output + t * BH, hs + q * BH, lengths, t, B, H)
@@ -278,11 +281,13 @@ def rnn_seq_forward(
     """output: (T, B, H) written.  h_n: (B, H) written.  hs: (T+1, B, H)
     written, the whole cache.  x: (T, B, I).  h0: (B, H).  lengths: (B,)."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = h0.shape[1]
-    cdef floating *gi = <floating *> malloc(<size_t> T * B * H * sizeof(floating))
+    # gi (T, B, H) and W_hh^T (H, H) in one block
+    cdef floating *gi = <floating *> malloc(<size_t> (T * B + H) * H * sizeof(floating))
     if gi == NULL:
         raise MemoryError()
     with nogil:
-        rnn_seq_forward_work(&output[0, 0, 0], &h_n[0, 0], &hs[0, 0, 0], gi, &x[0, 0, 0],
+        rnn_seq_forward_work(&output[0, 0, 0], &h_n[0, 0], &hs[0, 0, 0], gi,
+                             gi + <size_t> T * B * H, &x[0, 0, 0],
                              &h0[0, 0], &weight_ih[0, 0], &weight_hh[0, 0], &bias_ih[0],
                              &bias_hh[0], &lengths[0], reverse, activation, T, B, I, H)
         free(gi)
