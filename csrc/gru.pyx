@@ -13,12 +13,13 @@ Inputs arrive C-contiguous and validated; nothing here checks them.
 
 cimport numpy as cnp
 from cython cimport floating
-from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy
 
 from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_product,
                       hidden_weights_t, input_backward, input_projection, keep_invalid_rows,
                       mask_rows, mask_rows_sum, next_index, prev_index, step_at)
+from _fast cimport data, new_array, step_rows, upstream_fits
 from _gates cimport (gru_gates_backward, gru_gates_forward, gru_seed_gates_backward_r,
                      gru_seed_gates_backward_zh, gru_seed_gates_forward_h,
                      gru_seed_gates_forward_rz)
@@ -415,129 +416,188 @@ def gru_seed_cell_backward(
 
 
 # ----------------------------------------------------------------------------
-# GRU_Cell's fast path: one call per step with no memoryviews. Each function
-# checks, in C, that its caller-supplied arrays are exactly what the kernels
-# take (ndarray, the weights' dtype, C-contiguous, aligned, the right shape)
-# and returns None otherwise, so that GRU_Cell validates them in Python and
-# explains what is wrong. Nothing here raises on bad input.
+# the cells' one-call fast path (conventions in _fast.pxd): GRU_Cell, GRUCell.
+# Each def checks its arguments and dispatches on dtype; the fused cdef below
+# it allocates the outputs and runs the same workers as the memoryview
+# wrappers above. dbias None: the cell has no bias (scratch, dropped).
 # ----------------------------------------------------------------------------
 
 
-cdef inline bint plain_array(object a, int typenum) noexcept:
-    # an exact ndarray of typenum that a raw-pointer kernel can read
-    return (cnp.PyArray_CheckExact(a)
-            and cnp.PyArray_TYPE(<cnp.ndarray> a) == typenum
-            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a)
-            and cnp.PyArray_ISALIGNED(<cnp.ndarray> a))
-
-
-cdef inline Py_ssize_t rows_of(object a, Py_ssize_t cols, bint batched) noexcept:
-    # B for an (B, cols) array when batched, 1 for a (cols,) one; -1 otherwise
-    cdef cnp.ndarray arr = <cnp.ndarray> a
-    if batched:
-        if cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_DIM(arr, 1) == cols:
-            return cnp.PyArray_DIM(arr, 0)
-        return -1
-    if cnp.PyArray_NDIM(arr) == 1 and cnp.PyArray_DIM(arr, 0) == cols:
-        return 1
-    return -1
-
-
-def gru_seed_cell_forward_fast(
-    object x, object h,
-    cnp.ndarray weight_ih, cnp.ndarray weight_hh, cnp.ndarray bias,
-):
+def gru_seed_cell_forward_fast(object x, object h, cnp.ndarray weight_ih,
+                               cnp.ndarray weight_hh, cnp.ndarray bias):
     """``gru_seed_cell_forward`` for GRU_Cell: x (I,) and h (H,), or x (B, I)
-    and h (B, H). Returns (h_next, gates) with h_next shaped like h and gates
-    (B, 3H), or None if x or h is not exactly what the kernel takes."""
+    and h (B, H). Returns (h_next shaped like h, gates (B, 3H)), or None."""
     cdef int typenum = cnp.PyArray_TYPE(weight_hh)
-    cdef Py_ssize_t H = cnp.PyArray_DIM(weight_hh, 1), I = cnp.PyArray_DIM(weight_ih, 1)
-    if not (plain_array(x, typenum) and plain_array(h, typenum)):
+    cdef Py_ssize_t B = step_rows(x, h, cnp.PyArray_DIM(weight_ih, 1),
+                                  cnp.PyArray_DIM(weight_hh, 1), typenum)
+    if B < 0:
         return None
-    cdef bint batched = cnp.PyArray_NDIM(<cnp.ndarray> x) == 2
-    cdef Py_ssize_t B = rows_of(x, I, batched)
-    if B < 1 or rows_of(h, H, batched) != B:
-        return None
-    cdef cnp.npy_intp gates_shape[2]
-    gates_shape[0] = B
-    gates_shape[1] = 3 * H
-    cdef cnp.ndarray h_next = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray> h),
-                                                cnp.PyArray_DIMS(<cnp.ndarray> h), typenum, 0)
-    cdef cnp.ndarray gates = cnp.PyArray_EMPTY(2, gates_shape, typenum, 0)
-    cdef size_t itemsize = cnp.PyArray_ITEMSIZE(weight_hh)
-    cdef void *gi = malloc(<size_t> B * 3 * H * itemsize)
+    if typenum == cnp.NPY_FLOAT32:
+        return seed_forward_fast(<float *> NULL, x, h, weight_ih, weight_hh, bias, B)
+    return seed_forward_fast(<double *> NULL, x, h, weight_ih, weight_hh, bias, B)
+
+
+cdef object seed_forward_fast(floating *kind, object x, object h, cnp.ndarray weight_ih,
+                              cnp.ndarray weight_hh, cnp.ndarray bias, Py_ssize_t B):
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef int I = cnp.PyArray_DIM(weight_ih, 1), H = cnp.PyArray_DIM(weight_hh, 1)
+    cdef cnp.ndarray h_next = new_array(cnp.PyArray_NDIM(<cnp.ndarray> h), B, H, typenum)
+    cdef cnp.ndarray gates = new_array(2, B, 3 * H, typenum)
+    cdef floating *gi = <floating *> malloc(<size_t> B * 3 * H * sizeof(floating))
     if gi == NULL:
         raise MemoryError()
-    if typenum == cnp.NPY_FLOAT32:
-        gru_seed_cell_forward_work(
-            <float *> cnp.PyArray_DATA(h_next), <float *> cnp.PyArray_DATA(gates), <float *> gi,
-            <float *> cnp.PyArray_DATA(<cnp.ndarray> x), <float *> cnp.PyArray_DATA(<cnp.ndarray> h),
-            <float *> cnp.PyArray_DATA(weight_ih), <float *> cnp.PyArray_DATA(weight_hh),
-            <float *> cnp.PyArray_DATA(bias), B, I, H)
-    else:
-        gru_seed_cell_forward_work(
-            <double *> cnp.PyArray_DATA(h_next), <double *> cnp.PyArray_DATA(gates),
-            <double *> gi, <double *> cnp.PyArray_DATA(<cnp.ndarray> x),
-            <double *> cnp.PyArray_DATA(<cnp.ndarray> h), <double *> cnp.PyArray_DATA(weight_ih),
-            <double *> cnp.PyArray_DATA(weight_hh), <double *> cnp.PyArray_DATA(bias), B, I, H)
-    free(gi)
+    cdef floating *h_next_p = <floating *> data(h_next)
+    cdef floating *gates_p = <floating *> data(gates)
+    cdef floating *x_p = <floating *> data(x)
+    cdef floating *h_p = <floating *> data(h)
+    cdef floating *weight_ih_p = <floating *> data(weight_ih)
+    cdef floating *weight_hh_p = <floating *> data(weight_hh)
+    cdef floating *bias_p = <floating *> data(bias)
+    with nogil:
+        gru_seed_cell_forward_work(h_next_p, gates_p, gi, x_p, h_p, weight_ih_p, weight_hh_p,
+                                   bias_p, B, I, H)
+        free(gi)
     return h_next, gates
 
 
-def gru_seed_cell_backward_fast(
-    object delta, bint batched,
-    cnp.ndarray gates, cnp.ndarray x, cnp.ndarray h,
-    cnp.ndarray weight_ih, cnp.ndarray weight_hh,
-    cnp.ndarray dweight_ih, cnp.ndarray dweight_hh, object dbias,
-):
-    """``gru_seed_cell_backward`` for GRU_Cell, on the arrays its fast forward
-    kept. delta: (H,) or (1, H) unbatched, (B, H) batched. dbias None: the
-    cell has no bias (its gradient is computed into scratch and dropped).
-    Returns (dx (B, I), dh (B, H)), or None if delta is not exactly what the
-    kernel takes."""
+def gru_seed_cell_backward_fast(object delta, bint batched, cnp.ndarray gates, cnp.ndarray x,
+                                cnp.ndarray h, cnp.ndarray weight_ih, cnp.ndarray weight_hh,
+                                cnp.ndarray dweight_ih, cnp.ndarray dweight_hh, object dbias):
+    """``gru_seed_cell_backward`` for GRU_Cell on what its fast forward kept.
+    delta: (H,) or (1, H) unbatched, (B, H) batched. Returns (dx (B, I),
+    dh (B, H)), or None."""
     cdef int typenum = cnp.PyArray_TYPE(weight_hh)
-    cdef Py_ssize_t B = cnp.PyArray_DIM(gates, 0)
-    cdef Py_ssize_t H = cnp.PyArray_DIM(weight_hh, 1), I = cnp.PyArray_DIM(weight_ih, 1)
-    if not plain_array(delta, typenum):
+    if not upstream_fits(delta, cnp.PyArray_DIM(gates, 0), cnp.PyArray_DIM(weight_hh, 1),
+                         batched, typenum):
         return None
-    cdef cnp.ndarray d = <cnp.ndarray> delta
-    if not (rows_of(d, H, True) == B or (not batched and rows_of(d, H, False) == 1)):
-        return None
-    cdef cnp.npy_intp shape[2]
-    shape[0] = B
-    shape[1] = I
-    cdef cnp.ndarray dx = cnp.PyArray_EMPTY(2, shape, typenum, 0)
-    shape[1] = H
-    cdef cnp.ndarray dh = cnp.PyArray_EMPTY(2, shape, typenum, 0)
-    cdef size_t itemsize = cnp.PyArray_ITEMSIZE(weight_hh)
-    # dgi (B, 3H), rh (B, H), and a scratch bias gradient (3H,)
-    cdef char *work = <char *> malloc((<size_t> B * 4 * H + 3 * H) * itemsize)
+    if typenum == cnp.NPY_FLOAT32:
+        return seed_backward_fast(<float *> NULL, delta, gates, x, h, weight_ih, weight_hh,
+                                  dweight_ih, dweight_hh, dbias)
+    return seed_backward_fast(<double *> NULL, delta, gates, x, h, weight_ih, weight_hh,
+                              dweight_ih, dweight_hh, dbias)
+
+
+cdef object seed_backward_fast(floating *kind, object delta, cnp.ndarray gates, cnp.ndarray x,
+                               cnp.ndarray h, cnp.ndarray weight_ih, cnp.ndarray weight_hh,
+                               cnp.ndarray dweight_ih, cnp.ndarray dweight_hh, object dbias):
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef int B = cnp.PyArray_DIM(gates, 0)
+    cdef int I = cnp.PyArray_DIM(weight_ih, 1), H = cnp.PyArray_DIM(weight_hh, 1)
+    cdef cnp.ndarray dx = new_array(2, B, I, typenum)
+    cdef cnp.ndarray dh = new_array(2, B, H, typenum)
+    # dgi (B, 3H), rh (B, H), and a bias gradient (3H,) for a bias-free cell
+    cdef floating *work = <floating *> calloc(<size_t> B * 4 * H + 3 * H, sizeof(floating))
     if work == NULL:
         raise MemoryError()
-    cdef void *dgi = work
-    cdef void *rh = work + B * 3 * H * itemsize
-    cdef void *db = work + B * 4 * H * itemsize
-    if dbias is not None:
-        db = cnp.PyArray_DATA(<cnp.ndarray> dbias)
-    else:
-        memset(db, 0, 3 * H * itemsize)
+    cdef floating *db = work + B * 4 * H if dbias is None else <floating *> data(dbias)
+    cdef floating *dx_p = <floating *> data(dx)
+    cdef floating *dh_p = <floating *> data(dh)
+    cdef floating *dweight_ih_p = <floating *> data(dweight_ih)
+    cdef floating *dweight_hh_p = <floating *> data(dweight_hh)
+    cdef floating *delta_p = <floating *> data(delta)
+    cdef floating *gates_p = <floating *> data(gates)
+    cdef floating *x_p = <floating *> data(x)
+    cdef floating *h_p = <floating *> data(h)
+    cdef floating *weight_ih_p = <floating *> data(weight_ih)
+    cdef floating *weight_hh_p = <floating *> data(weight_hh)
+    with nogil:
+        gru_seed_cell_backward_work(dx_p, dh_p, dweight_ih_p, dweight_hh_p, db, work,
+                                    work + B * 3 * H, delta_p, gates_p, x_p, h_p, weight_ih_p,
+                                    weight_hh_p, B, I, H)
+        free(work)
+    return dx, dh
+
+
+def gru_cell_forward_fast(object x, object h, cnp.ndarray weight_ih, cnp.ndarray weight_hh,
+                          cnp.ndarray bias_ih, cnp.ndarray bias_hh):
+    """``gru_cell_forward`` for GRUCell: x (I,) and h (H,), or x (B, I) and
+    h (B, H). Returns (h_next shaped like h, gates (B, 4H)), or None."""
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef Py_ssize_t B = step_rows(x, h, cnp.PyArray_DIM(weight_ih, 1),
+                                  cnp.PyArray_DIM(weight_hh, 1), typenum)
+    if B < 0:
+        return None
     if typenum == cnp.NPY_FLOAT32:
-        gru_seed_cell_backward_work(
-            <float *> cnp.PyArray_DATA(dx), <float *> cnp.PyArray_DATA(dh),
-            <float *> cnp.PyArray_DATA(dweight_ih), <float *> cnp.PyArray_DATA(dweight_hh),
-            <float *> db, <float *> dgi, <float *> rh, <float *> cnp.PyArray_DATA(d),
-            <float *> cnp.PyArray_DATA(gates), <float *> cnp.PyArray_DATA(x),
-            <float *> cnp.PyArray_DATA(h), <float *> cnp.PyArray_DATA(weight_ih),
-            <float *> cnp.PyArray_DATA(weight_hh), B, I, H)
-    else:
-        gru_seed_cell_backward_work(
-            <double *> cnp.PyArray_DATA(dx), <double *> cnp.PyArray_DATA(dh),
-            <double *> cnp.PyArray_DATA(dweight_ih), <double *> cnp.PyArray_DATA(dweight_hh),
-            <double *> db, <double *> dgi, <double *> rh, <double *> cnp.PyArray_DATA(d),
-            <double *> cnp.PyArray_DATA(gates), <double *> cnp.PyArray_DATA(x),
-            <double *> cnp.PyArray_DATA(h), <double *> cnp.PyArray_DATA(weight_ih),
-            <double *> cnp.PyArray_DATA(weight_hh), B, I, H)
-    free(work)
+        return torch_forward_fast(<float *> NULL, x, h, weight_ih, weight_hh, bias_ih, bias_hh, B)
+    return torch_forward_fast(<double *> NULL, x, h, weight_ih, weight_hh, bias_ih, bias_hh, B)
+
+
+cdef object torch_forward_fast(floating *kind, object x, object h, cnp.ndarray weight_ih,
+                               cnp.ndarray weight_hh, cnp.ndarray bias_ih, cnp.ndarray bias_hh,
+                               Py_ssize_t B):
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef int I = cnp.PyArray_DIM(weight_ih, 1), H = cnp.PyArray_DIM(weight_hh, 1)
+    cdef cnp.ndarray h_next = new_array(cnp.PyArray_NDIM(<cnp.ndarray> h), B, H, typenum)
+    cdef cnp.ndarray gates = new_array(2, B, 4 * H, typenum)
+    cdef floating *gi = <floating *> malloc(<size_t> B * 3 * H * sizeof(floating))
+    if gi == NULL:
+        raise MemoryError()
+    cdef floating *h_next_p = <floating *> data(h_next)
+    cdef floating *gates_p = <floating *> data(gates)
+    cdef floating *x_p = <floating *> data(x)
+    cdef floating *h_p = <floating *> data(h)
+    cdef floating *weight_ih_p = <floating *> data(weight_ih)
+    cdef floating *weight_hh_p = <floating *> data(weight_hh)
+    cdef floating *bias_ih_p = <floating *> data(bias_ih)
+    cdef floating *bias_hh_p = <floating *> data(bias_hh)
+    with nogil:
+        gru_cell_forward_work(h_next_p, gates_p, gi, x_p, h_p, weight_ih_p, weight_hh_p, bias_ih_p,
+                              bias_hh_p, B, I, H)
+        free(gi)
+    return h_next, gates
+
+
+def gru_cell_backward_fast(object dh_next, bint batched, cnp.ndarray gates, cnp.ndarray x,
+                           cnp.ndarray h, cnp.ndarray weight_ih, cnp.ndarray weight_hh,
+                           cnp.ndarray dweight_ih, cnp.ndarray dweight_hh, object dbias_ih,
+                           object dbias_hh):
+    """``gru_cell_backward`` for GRUCell on what its forward kept. Returns
+    (dx, dh), (B, I) and (B, H), or (I,) and (H,) when not batched; or None."""
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    if not upstream_fits(dh_next, cnp.PyArray_DIM(gates, 0), cnp.PyArray_DIM(weight_hh, 1),
+                         batched, typenum):
+        return None
+    cdef int ndim = 2 if batched else 1
+    if typenum == cnp.NPY_FLOAT32:
+        return torch_backward_fast(<float *> NULL, ndim, dh_next, gates, x, h, weight_ih,
+                                   weight_hh, dweight_ih, dweight_hh, dbias_ih, dbias_hh)
+    return torch_backward_fast(<double *> NULL, ndim, dh_next, gates, x, h, weight_ih,
+                               weight_hh, dweight_ih, dweight_hh, dbias_ih, dbias_hh)
+
+
+cdef object torch_backward_fast(floating *kind, int ndim, object dh_next, cnp.ndarray gates,
+                                cnp.ndarray x, cnp.ndarray h, cnp.ndarray weight_ih,
+                                cnp.ndarray weight_hh, cnp.ndarray dweight_ih,
+                                cnp.ndarray dweight_hh, object dbias_ih, object dbias_hh):
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef int B = cnp.PyArray_DIM(gates, 0)
+    cdef int I = cnp.PyArray_DIM(weight_ih, 1), H = cnp.PyArray_DIM(weight_hh, 1)
+    cdef cnp.ndarray dx = new_array(ndim, B, I, typenum)
+    cdef cnp.ndarray dh = new_array(ndim, B, H, typenum)
+    # dgi, dgh (B, 3H), and two bias gradients (3H,) for a bias-free cell
+    cdef floating *work = <floating *> calloc(<size_t> (2 * B + 2) * 3 * H, sizeof(floating))
+    if work == NULL:
+        raise MemoryError()
+    cdef floating *db_ih = work + 2 * B * 3 * H
+    cdef floating *db_hh = db_ih + 3 * H
+    if dbias_ih is not None:
+        db_ih = <floating *> data(dbias_ih)
+        db_hh = <floating *> data(dbias_hh)
+    cdef floating *dx_p = <floating *> data(dx)
+    cdef floating *dh_p = <floating *> data(dh)
+    cdef floating *dweight_ih_p = <floating *> data(dweight_ih)
+    cdef floating *dweight_hh_p = <floating *> data(dweight_hh)
+    cdef floating *dh_next_p = <floating *> data(dh_next)
+    cdef floating *gates_p = <floating *> data(gates)
+    cdef floating *x_p = <floating *> data(x)
+    cdef floating *h_p = <floating *> data(h)
+    cdef floating *weight_ih_p = <floating *> data(weight_ih)
+    cdef floating *weight_hh_p = <floating *> data(weight_hh)
+    with nogil:
+        gru_cell_backward_work(dx_p, dh_p, dweight_ih_p, dweight_hh_p, db_ih, db_hh, work,
+                               work + B * 3 * H, dh_next_p, gates_p, x_p, h_p, weight_ih_p,
+                               weight_hh_p, B, I, H)
+        free(work)
     return dx, dh
 
 

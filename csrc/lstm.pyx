@@ -10,14 +10,18 @@ Two levels as in gru.pyx: raw-pointer ``*_work`` functions without the GIL,
 memoryview wrappers.
 """
 
+cimport numpy as cnp
 from cython cimport floating
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
 from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_product,
                       hidden_weights_t, input_backward, input_projection, keep_invalid_rows,
                       mask_rows, mask_rows_sum, next_index, prev_index, step_at)
+from _fast cimport data, new_array, plain_array, rows_of, step_rows, upstream_fits
 from _gates cimport lstm_gates_backward, lstm_gates_forward
+
+cnp.import_array()
 
 
 cdef void lstm_step_forward_work(
@@ -201,6 +205,119 @@ def lstm_cell_backward(
                                 &dh_next[0, 0], &dc_next[0, 0], &gates[0, 0], &x[0, 0],
                                 &h[0, 0], &c[0, 0], &weight_ih[0, 0], &weight_hh[0, 0], B, I, H)
         free(da)
+
+
+# ----------------------------------------------------------------------------
+# LSTMCell's one-call fast path (conventions in _fast.pxd; as in gru.pyx)
+# ----------------------------------------------------------------------------
+
+
+def lstm_cell_forward_fast(object x, object h, object c, cnp.ndarray weight_ih,
+                           cnp.ndarray weight_hh, cnp.ndarray bias_ih, cnp.ndarray bias_hh):
+    """``lstm_cell_forward`` for LSTMCell: x (I,), h and c (H,), or x (B, I),
+    h and c (B, H). Returns (h_next, c_next shaped like h, gates (B, 5H)), or None."""
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef Py_ssize_t H = cnp.PyArray_DIM(weight_hh, 1)
+    cdef Py_ssize_t B = step_rows(x, h, cnp.PyArray_DIM(weight_ih, 1), H, typenum)
+    if B < 0 or not plain_array(c, typenum):
+        return None
+    if rows_of(c, H, cnp.PyArray_NDIM(<cnp.ndarray> h) == 2) != B:
+        return None
+    if typenum == cnp.NPY_FLOAT32:
+        return forward_fast(<float *> NULL, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh, B)
+    return forward_fast(<double *> NULL, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh, B)
+
+
+cdef object forward_fast(floating *kind, object x, object h, object c, cnp.ndarray weight_ih,
+                         cnp.ndarray weight_hh, cnp.ndarray bias_ih, cnp.ndarray bias_hh,
+                         Py_ssize_t B):
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef int I = cnp.PyArray_DIM(weight_ih, 1), H = cnp.PyArray_DIM(weight_hh, 1)
+    cdef int ndim = cnp.PyArray_NDIM(<cnp.ndarray> h)
+    cdef cnp.ndarray h_next = new_array(ndim, B, H, typenum)
+    cdef cnp.ndarray c_next = new_array(ndim, B, H, typenum)
+    cdef cnp.ndarray gates = new_array(2, B, 5 * H, typenum)
+    cdef floating *gi = <floating *> malloc(<size_t> B * 4 * H * sizeof(floating))
+    if gi == NULL:
+        raise MemoryError()
+    cdef floating *h_next_p = <floating *> data(h_next)
+    cdef floating *c_next_p = <floating *> data(c_next)
+    cdef floating *gates_p = <floating *> data(gates)
+    cdef floating *x_p = <floating *> data(x)
+    cdef floating *h_p = <floating *> data(h)
+    cdef floating *c_p = <floating *> data(c)
+    cdef floating *weight_ih_p = <floating *> data(weight_ih)
+    cdef floating *weight_hh_p = <floating *> data(weight_hh)
+    cdef floating *bias_ih_p = <floating *> data(bias_ih)
+    cdef floating *bias_hh_p = <floating *> data(bias_hh)
+    with nogil:
+        lstm_cell_forward_work(h_next_p, c_next_p, gates_p, gi, x_p, h_p, c_p, weight_ih_p,
+                               weight_hh_p, bias_ih_p, bias_hh_p, B, I, H)
+        free(gi)
+    return h_next, c_next, gates
+
+
+def lstm_cell_backward_fast(object dh_next, object dc_next, bint batched, cnp.ndarray gates,
+                            cnp.ndarray x, cnp.ndarray h, cnp.ndarray c, cnp.ndarray weight_ih,
+                            cnp.ndarray weight_hh, cnp.ndarray dweight_ih,
+                            cnp.ndarray dweight_hh, object dbias_ih, object dbias_hh):
+    """``lstm_cell_backward`` for LSTMCell on what its forward kept; dc_next
+    None means zeros. Returns (dx, dh, dc), (B, I) and (B, H), or (I,) and
+    (H,) when not batched; or None."""
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef Py_ssize_t B = cnp.PyArray_DIM(gates, 0), H = cnp.PyArray_DIM(weight_hh, 1)
+    if not upstream_fits(dh_next, B, H, batched, typenum):
+        return None
+    if dc_next is not None and not upstream_fits(dc_next, B, H, batched, typenum):
+        return None
+    cdef int ndim = 2 if batched else 1
+    if typenum == cnp.NPY_FLOAT32:
+        return backward_fast(<float *> NULL, ndim, dh_next, dc_next, gates, x, h, c, weight_ih,
+                             weight_hh, dweight_ih, dweight_hh, dbias_ih, dbias_hh)
+    return backward_fast(<double *> NULL, ndim, dh_next, dc_next, gates, x, h, c, weight_ih,
+                         weight_hh, dweight_ih, dweight_hh, dbias_ih, dbias_hh)
+
+
+cdef object backward_fast(floating *kind, int ndim, object dh_next, object dc_next,
+                          cnp.ndarray gates, cnp.ndarray x, cnp.ndarray h, cnp.ndarray c,
+                          cnp.ndarray weight_ih, cnp.ndarray weight_hh, cnp.ndarray dweight_ih,
+                          cnp.ndarray dweight_hh, object dbias_ih, object dbias_hh):
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef int B = cnp.PyArray_DIM(gates, 0)
+    cdef int I = cnp.PyArray_DIM(weight_ih, 1), H = cnp.PyArray_DIM(weight_hh, 1)
+    cdef cnp.ndarray dx = new_array(ndim, B, I, typenum)
+    cdef cnp.ndarray dh = new_array(ndim, B, H, typenum)
+    cdef cnp.ndarray dc = new_array(ndim, B, H, typenum)
+    # da (B, 4H), a zero dc_next (B, H), and two bias gradients (4H,) for a bias-free cell
+    cdef floating *work = <floating *> calloc(<size_t> B * 5 * H + 8 * H, sizeof(floating))
+    if work == NULL:
+        raise MemoryError()
+    cdef floating *dc_next_p = work + B * 4 * H
+    cdef floating *dbias_ih_p = dc_next_p + B * H
+    cdef floating *dbias_hh_p = dbias_ih_p + 4 * H
+    if dc_next is not None:
+        dc_next_p = <floating *> data(dc_next)
+    if dbias_ih is not None:
+        dbias_ih_p = <floating *> data(dbias_ih)
+        dbias_hh_p = <floating *> data(dbias_hh)
+    cdef floating *dx_p = <floating *> data(dx)
+    cdef floating *dh_p = <floating *> data(dh)
+    cdef floating *dc_p = <floating *> data(dc)
+    cdef floating *dweight_ih_p = <floating *> data(dweight_ih)
+    cdef floating *dweight_hh_p = <floating *> data(dweight_hh)
+    cdef floating *dh_next_p = <floating *> data(dh_next)
+    cdef floating *gates_p = <floating *> data(gates)
+    cdef floating *x_p = <floating *> data(x)
+    cdef floating *h_p = <floating *> data(h)
+    cdef floating *c_p = <floating *> data(c)
+    cdef floating *weight_ih_p = <floating *> data(weight_ih)
+    cdef floating *weight_hh_p = <floating *> data(weight_hh)
+    with nogil:
+        lstm_cell_backward_work(dx_p, dh_p, dc_p, dweight_ih_p, dweight_hh_p, dbias_ih_p,
+                                dbias_hh_p, work, dh_next_p, dc_next_p, gates_p, x_p, h_p, c_p,
+                                weight_ih_p, weight_hh_p, B, I, H)
+        free(work)
+    return dx, dh, dc
 
 
 # ----------------------------------------------------------------------------

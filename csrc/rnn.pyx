@@ -7,14 +7,18 @@ SIGMOID). The cache for backward is h' itself. Two levels as in gru.pyx:
 raw-pointer ``*_work`` functions without the GIL, memoryview wrappers.
 """
 
+cimport numpy as cnp
 from cython cimport floating
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
 from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_product,
                       hidden_weights_t, input_backward, input_projection, keep_invalid_rows,
                       mask_rows, mask_rows_sum, next_index, prev_index, step_at)
+from _fast cimport data, new_array, step_rows, upstream_fits
 from _gates cimport rnn_gates_backward, rnn_gates_forward
+
+cnp.import_array()
 
 # the activation codes; _gates.h has them as VM_TANH, VM_RELU, VM_SIGMOID
 TANH, RELU, SIGMOID = 0, 1, 2
@@ -178,6 +182,105 @@ def rnn_cell_backward(
                                &x[0, 0], &h[0, 0], &weight_ih[0, 0], &weight_hh[0, 0],
                                activation, B, I, H)
         free(da)
+
+
+# ----------------------------------------------------------------------------
+# RNNCell's one-call fast path (conventions in _fast.pxd; as in gru.pyx)
+# ----------------------------------------------------------------------------
+
+
+def rnn_cell_forward_fast(object x, object h, cnp.ndarray weight_ih, cnp.ndarray weight_hh,
+                          cnp.ndarray bias_ih, cnp.ndarray bias_hh, int activation):
+    """``rnn_cell_forward`` for RNNCell: x (I,) and h (H,), or x (B, I) and
+    h (B, H). Returns h_next shaped like h, or None."""
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef Py_ssize_t B = step_rows(x, h, cnp.PyArray_DIM(weight_ih, 1),
+                                  cnp.PyArray_DIM(weight_hh, 1), typenum)
+    if B < 0:
+        return None
+    if typenum == cnp.NPY_FLOAT32:
+        return forward_fast(<float *> NULL, x, h, weight_ih, weight_hh, bias_ih, bias_hh,
+                            activation, B)
+    return forward_fast(<double *> NULL, x, h, weight_ih, weight_hh, bias_ih, bias_hh,
+                        activation, B)
+
+
+cdef object forward_fast(floating *kind, object x, object h, cnp.ndarray weight_ih,
+                         cnp.ndarray weight_hh, cnp.ndarray bias_ih, cnp.ndarray bias_hh,
+                         int activation, Py_ssize_t B):
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef int I = cnp.PyArray_DIM(weight_ih, 1), H = cnp.PyArray_DIM(weight_hh, 1)
+    cdef cnp.ndarray h_next = new_array(cnp.PyArray_NDIM(<cnp.ndarray> h), B, H, typenum)
+    cdef floating *gi = <floating *> malloc(<size_t> B * H * sizeof(floating))
+    if gi == NULL:
+        raise MemoryError()
+    cdef floating *h_next_p = <floating *> data(h_next)
+    cdef floating *x_p = <floating *> data(x)
+    cdef floating *h_p = <floating *> data(h)
+    cdef floating *weight_ih_p = <floating *> data(weight_ih)
+    cdef floating *weight_hh_p = <floating *> data(weight_hh)
+    cdef floating *bias_ih_p = <floating *> data(bias_ih)
+    cdef floating *bias_hh_p = <floating *> data(bias_hh)
+    with nogil:
+        rnn_cell_forward_work(h_next_p, gi, x_p, h_p, weight_ih_p, weight_hh_p, bias_ih_p,
+                              bias_hh_p, activation, B, I, H)
+        free(gi)
+    return h_next
+
+
+def rnn_cell_backward_fast(object dh_next, bint batched, cnp.ndarray h_next, cnp.ndarray x,
+                           cnp.ndarray h, cnp.ndarray weight_ih, cnp.ndarray weight_hh,
+                           cnp.ndarray dweight_ih, cnp.ndarray dweight_hh, object dbias_ih,
+                           object dbias_hh, int activation):
+    """``rnn_cell_backward`` for RNNCell on what its forward kept (h_next is
+    its output, B rows). Returns (dx, dh), (B, I) and (B, H), or (I,) and
+    (H,) when not batched; or None."""
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef Py_ssize_t H = cnp.PyArray_DIM(weight_hh, 1)
+    if not upstream_fits(dh_next, cnp.PyArray_SIZE(h_next) // H, H, batched, typenum):
+        return None
+    cdef int ndim = 2 if batched else 1
+    if typenum == cnp.NPY_FLOAT32:
+        return backward_fast(<float *> NULL, ndim, dh_next, h_next, x, h, weight_ih, weight_hh,
+                             dweight_ih, dweight_hh, dbias_ih, dbias_hh, activation)
+    return backward_fast(<double *> NULL, ndim, dh_next, h_next, x, h, weight_ih, weight_hh,
+                         dweight_ih, dweight_hh, dbias_ih, dbias_hh, activation)
+
+
+cdef object backward_fast(floating *kind, int ndim, object dh_next, cnp.ndarray h_next,
+                          cnp.ndarray x, cnp.ndarray h, cnp.ndarray weight_ih,
+                          cnp.ndarray weight_hh, cnp.ndarray dweight_ih, cnp.ndarray dweight_hh,
+                          object dbias_ih, object dbias_hh, int activation):
+    cdef int typenum = cnp.PyArray_TYPE(weight_hh)
+    cdef int I = cnp.PyArray_DIM(weight_ih, 1), H = cnp.PyArray_DIM(weight_hh, 1)
+    cdef int B = cnp.PyArray_SIZE(h_next) // H
+    cdef cnp.ndarray dx = new_array(ndim, B, I, typenum)
+    cdef cnp.ndarray dh = new_array(ndim, B, H, typenum)
+    # da (B, H), and two bias gradients (H,) for a bias-free cell
+    cdef floating *work = <floating *> calloc(<size_t> (B + 2) * H, sizeof(floating))
+    if work == NULL:
+        raise MemoryError()
+    cdef floating *dbias_ih_p = work + B * H
+    cdef floating *dbias_hh_p = dbias_ih_p + H
+    if dbias_ih is not None:
+        dbias_ih_p = <floating *> data(dbias_ih)
+        dbias_hh_p = <floating *> data(dbias_hh)
+    cdef floating *dx_p = <floating *> data(dx)
+    cdef floating *dh_p = <floating *> data(dh)
+    cdef floating *dweight_ih_p = <floating *> data(dweight_ih)
+    cdef floating *dweight_hh_p = <floating *> data(dweight_hh)
+    cdef floating *dh_next_p = <floating *> data(dh_next)
+    cdef floating *h_next_p = <floating *> data(h_next)
+    cdef floating *x_p = <floating *> data(x)
+    cdef floating *h_p = <floating *> data(h)
+    cdef floating *weight_ih_p = <floating *> data(weight_ih)
+    cdef floating *weight_hh_p = <floating *> data(weight_hh)
+    with nogil:
+        rnn_cell_backward_work(dx_p, dh_p, dweight_ih_p, dweight_hh_p, dbias_ih_p, dbias_hh_p,
+                               work, dh_next_p, h_next_p, x_p, h_p, weight_ih_p, weight_hh_p,
+                               activation, B, I, H)
+        free(work)
+    return dx, dh
 
 
 # ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""GRU_Cell's one-call fast path (Cython backend, csrc/gru.pyx).
+"""The cells' one-call fast path (Cython backend, csrc/_fast.pxd).
 
 The fast step takes only arrays that are already exactly right and declines
 everything else, which then goes through the validating path. These tests
@@ -8,6 +8,8 @@ still converts or fails with the validating path's message.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -19,12 +21,38 @@ pytestmark = pytest.mark.skipif("cython" not in bptt.backends(), reason="needs t
 D, H = 3, 5
 
 
-def _pair(bias, dtype, seed=0):
+CELLS = {
+    "GRU_Cell": bptt.GRU_Cell,
+    "GRUCell": bptt.GRUCell,
+    "RNNCell": bptt.RNNCell,
+    "RNNCell-relu": lambda *a, **kw: bptt.RNNCell(*a, nonlinearity="relu", **kw),
+    "LSTMCell": bptt.LSTMCell,
+}
+
+
+def _pair(bias, dtype, seed=0, kind="GRU_Cell"):
     """Two identical cells, the second with its fast path switched off."""
-    fast = bptt.GRU_Cell(D, H, bias=bias, backend="cython", dtype=dtype, seed=seed)
-    slow = bptt.GRU_Cell(D, H, bias=bias, backend="cython", dtype=dtype, seed=seed)
+    fast = CELLS[kind](D, H, bias=bias, backend="cython", dtype=dtype, seed=seed)
+    slow = CELLS[kind](D, H, bias=bias, backend="cython", dtype=dtype, seed=seed)
     slow._fast_forward = slow._fast_backward = None
     return fast, slow
+
+
+def _forward(cell, x, h):
+    if isinstance(cell, bptt.LSTMCell):
+        return cell.forward(x, (h, 0.5 * h))
+    return cell.forward(x, h)
+
+
+def _backward(cell, delta):
+    if isinstance(cell, bptt.LSTMCell):
+        dx, (dh, dc) = cell.backward(delta, 0.25 * delta)
+        return dx, dh, dc
+    return cell.backward(delta)
+
+
+def _arrays(out):
+    return out if isinstance(out, tuple) else (out,)
 
 
 class _Counter:
@@ -48,21 +76,25 @@ def _count(cell):
     return cell._fast_forward, cell._fast_backward
 
 
+@pytest.mark.parametrize("kind", list(CELLS))
 @pytest.mark.parametrize("batch", [None, 1, 4], ids=["unbatched", "B1", "B4"])
 @pytest.mark.parametrize("bias", [False, True])
-def test_fast_path_is_taken_and_bit_identical(batch, bias, dtype):
-    fast, slow = _pair(bias, dtype)
+def test_fast_path_is_taken_and_bit_identical(kind, batch, bias, dtype):
+    fast, slow = _pair(bias, dtype, kind=kind)
     forward, backward = _count(fast)
     rng = np.random.default_rng(1)
     lead = () if batch is None else (batch,)
     x = rng.standard_normal(lead + (D,)).astype(dtype)
     h = rng.standard_normal(lead + (H,)).astype(dtype)
-    delta = rng.standard_normal((1, H) if batch is None else (batch, H)).astype(dtype)
+    flat = kind != "GRU_Cell"  # the torch-style cells take (H,) unbatched; the homework (1, H)
+    delta_shape = ((H,) if flat else (1, H)) if batch is None else (batch, H)
+    delta = rng.standard_normal(delta_shape).astype(dtype)
     for _ in range(2):  # twice: gradients accumulate the same way
-        h_fast, h_slow = fast.forward(x, h), slow.forward(x, h)
-        assert h_fast.shape == h_slow.shape == h.shape and h_fast.dtype == dtype
-        np.testing.assert_array_equal(h_fast, h_slow)
-        for got, want in zip(fast.backward(delta), slow.backward(delta), strict=True):
+        for got, want in zip(_arrays(_forward(fast, x, h)), _arrays(_forward(slow, x, h)),
+                             strict=True):
+            assert got.shape == want.shape == h.shape and got.dtype == dtype
+            np.testing.assert_array_equal(got, want)
+        for got, want in zip(_backward(fast, delta), _backward(slow, delta), strict=True):
             assert got.shape == want.shape and got.dtype == dtype
             np.testing.assert_array_equal(got, want)
     assert (forward.taken, backward.taken) == (2, 2)
@@ -112,20 +144,42 @@ def _strided(a):
     ],
     ids=["strided-x", "strided-h", "list-x", "ranks-differ", "float32-x", "short-x"],
 )
-def test_everything_else_is_declined(make_x, make_h):
-    fast, slow = _pair(True, np.float64)
+@pytest.mark.parametrize("kind", list(CELLS))
+def test_everything_else_is_declined(make_x, make_h, kind):
+    fast, slow = _pair(True, np.float64, kind=kind)
     forward, _ = _count(fast)
     rng = np.random.default_rng(2)
     x, h = rng.standard_normal(D), rng.standard_normal(H)
     x2, h2 = make_x(x), make_h(h)
     try:
-        want = slow.forward(x2, h2)
+        want = _forward(slow, x2, h2)
     except (TypeError, ValueError) as exc:
-        with pytest.raises(type(exc), match=str(exc).replace("(", r"\(").replace(")", r"\)")):
-            fast.forward(x2, h2)
+        with pytest.raises(type(exc), match=re.escape(str(exc))):
+            _forward(fast, x2, h2)
     else:
-        np.testing.assert_array_equal(fast.forward(x2, h2), want)
+        for got, expected in zip(_arrays(_forward(fast, x2, h2)), _arrays(want), strict=True):
+            np.testing.assert_array_equal(got, expected)
     assert (forward.taken, forward.declined) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [lambda h: [h, h], lambda h: (h, h[:-1]), lambda h: (h, h[None]), lambda h: (h, _strided(h))],
+    ids=["list", "short-c", "batched-c", "strided-c"],
+)
+def test_lstm_state_is_declined_unless_exact(state):
+    fast, slow = _pair(True, np.float64, kind="LSTMCell")
+    forward, _ = _count(fast)
+    x, h = np.ones(D), np.linspace(-1, 1, H)
+    try:
+        want = slow.forward(x, state(h))
+    except (TypeError, ValueError) as exc:
+        with pytest.raises(type(exc), match=re.escape(str(exc))):
+            fast.forward(x, state(h))
+    else:
+        for got, expected in zip(fast.forward(x, state(h)), want, strict=True):
+            np.testing.assert_array_equal(got, expected)
+    assert forward.taken == 0
 
 
 @pytest.mark.parametrize(
@@ -133,11 +187,22 @@ def test_everything_else_is_declined(make_x, make_h):
     [(None, (2, H)), (None, (H + 1,)), (3, (H,)), (3, (1, H)), (3, (2, H))],
     ids=["unbatched-2rows", "unbatched-long", "batched-flat", "batched-1row", "batched-2rows"],
 )
-def test_bad_delta_is_declined_and_explained(batch, delta_shape):
-    fast, _ = _pair(False, np.float64)
+@pytest.mark.parametrize("kind", list(CELLS))
+def test_bad_delta_is_declined_and_explained(batch, delta_shape, kind):
+    fast, _ = _pair(False, np.float64, kind=kind)
     _, backward = _count(fast)
     lead = () if batch is None else (batch,)
-    fast.forward(np.ones(lead + (D,)), np.ones(lead + (H,)))
-    with pytest.raises(ValueError, match=r"delta must have shape"):
+    _forward(fast, np.ones(lead + (D,)), np.ones(lead + (H,)))
+    name = "delta" if kind == "GRU_Cell" else "dh_next"
+    with pytest.raises(ValueError, match=rf"{name} must have shape"):
         fast.backward(np.ones(delta_shape))
+    assert (backward.taken, backward.declined) == (0, 1)
+
+
+def test_lstm_bad_dc_next_is_declined_and_explained():
+    fast, _ = _pair(True, np.float64, kind="LSTMCell")
+    _, backward = _count(fast)
+    fast.forward(np.ones((3, D)), (np.ones((3, H)), np.ones((3, H))))
+    with pytest.raises(ValueError, match=r"dc_next must have shape"):
+        fast.backward(np.ones((3, H)), np.ones((2, H)))
     assert (backward.taken, backward.declined) == (0, 1)

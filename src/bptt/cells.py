@@ -56,6 +56,37 @@ class _Cell(Module):
         self._zero_bias = np.zeros(rows, dtype=self.dtype)
         self._scratch_dbias = (np.zeros(rows, dtype=self.dtype), np.zeros(rows, dtype=self.dtype))
         self._cache = None
+        self._init_fast_path()
+
+    _fast: str | None = None  # kernel name stem of the one-call step, if any
+    _bias_vectors = 2         # bias_ih and bias_hh (the seed GRU has one)
+
+    def _init_fast_path(self) -> None:
+        """The Cython backend's one-call step (csrc/_fast.pxd): it takes arrays
+        that are already exactly right and declines (None) anything else, which
+        then goes through the validating path. Parameters keep their identity,
+        so their argument tuples are built once."""
+        self._fast_forward = self._fast_backward = None
+        if self._fast is None:
+            return
+        self._fast_forward = getattr(self._kernels, self._fast + "_forward_fast", None)
+        self._fast_backward = getattr(self._kernels, self._fast + "_backward_fast", None)
+        p, g = self._params, self._grads
+        names = list(p)                 # weight_ih, weight_hh, then the biases if any
+        self._fast_args = (p[names[0]], p[names[1]])
+        self._fast_grads = (g[names[0]], g[names[1]])
+        if self.bias:
+            self._fast_args += tuple(p[n] for n in names[2:])
+            self._fast_grads += tuple(g[n] for n in names[2:])
+        else:
+            self._fast_args += (self._zero_bias,) * self._bias_vectors
+            self._fast_grads += (None,) * self._bias_vectors
+
+    def _as_rows(self, B: int, x: Array, *states: Array) -> tuple[Array, ...]:
+        """A cached step's x and states as (B, I), (B, H), ...: a fast forward
+        keeps them as given, 1-D when unbatched."""
+        H = self.hidden_size
+        return (x.reshape(B, self.input_size), *(a.reshape(B, H) for a in states))
 
     # -- storage ------------------------------------------------------------
 
@@ -188,6 +219,8 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
 
     family = "gru"
     _gates = 3
+    _fast = "gru_seed_cell"
+    _bias_vectors = 1
 
     def __init__(
         self,
@@ -206,14 +239,6 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
         super().__init__(in_dim, hidden_dim, bias, backend, dtype, seed, rng)
         self.d = self.input_size
         self.h = self.hidden_size
-        # The Cython backend's one-call step (csrc/gru.pyx): it takes arrays that
-        # are already exactly right and declines (None) anything else, which then
-        # goes through the validating path below. Parameters keep their identity.
-        p, g = self._params, self._grads
-        self._fast_forward = getattr(self._kernels, "gru_seed_cell_forward_fast", None)
-        self._fast_backward = getattr(self._kernels, "gru_seed_cell_backward_fast", None)
-        self._fast_args = (p["weight_ih"], p["weight_hh"], p["bias"] if bias else self._zero_bias)
-        self._fast_grads = (g["weight_ih"], g["weight_hh"], g["bias"] if bias else None)
 
     def _storage_shapes(self):
         rows = 3 * self.hidden_size
@@ -320,9 +345,8 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
                                        *self._fast_grads)
             if done is not None:
                 return done
-        B = gates.shape[0]
-        # the fast forward keeps x and h as given, (d,) and (h,) when unbatched
-        x2, h2 = x2.reshape(B, self.input_size), h2.reshape(B, self.hidden_size)
+        x2, h2 = self._as_rows(gates.shape[0], x2, h2)
+        B = x2.shape[0]
         dh_next = self._upstream("delta", delta, B, batched)
         dx = np.empty((B, self.input_size), dtype=self.dtype)
         dh = np.empty((B, self.hidden_size), dtype=self.dtype)
@@ -370,9 +394,16 @@ class GRUCell(_TorchCell):
 
     family = "gru"
     _gates = 3
+    _fast = "gru_cell"
 
     def forward(self, x: Array, h: Array | None = None) -> Array:
         """One step: x (I,) or (B, I); h (H,) or (B, H), zeros if omitted."""
+        if self._fast_forward is not None and h is not None:
+            done = self._fast_forward(x, h, *self._fast_args)
+            if done is not None:
+                h_next, gates = done
+                self._cache = (x, h, gates, x.ndim == 2)
+                return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         B, H = x2.shape[0], self.hidden_size
         h2 = self._state("h", h, B, batched)
@@ -388,6 +419,12 @@ class GRUCell(_TorchCell):
     def backward(self, dh_next: Array) -> tuple[Array, Array]:
         """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
         x2, h2, gates, batched = self._cached()
+        if self._fast_backward is not None:
+            done = self._fast_backward(dh_next, batched, gates, x2, h2, *self._fast_args[:2],
+                                       *self._fast_grads)
+            if done is not None:
+                return done
+        x2, h2 = self._as_rows(gates.shape[0], x2, h2)
         B = x2.shape[0]
         dh_next2 = self._upstream("dh_next", dh_next, B, batched)
         dx = np.empty_like(x2)
@@ -409,6 +446,7 @@ class RNNCell(_TorchCell):
 
     family = "rnn"
     _gates = 1
+    _fast = "rnn_cell"
 
     def __init__(
         self,
@@ -437,6 +475,11 @@ class RNNCell(_TorchCell):
 
     def forward(self, x: Array, h: Array | None = None) -> Array:
         """One step: x (I,) or (B, I); h (H,) or (B, H), zeros if omitted."""
+        if self._fast_forward is not None and h is not None:
+            h_next = self._fast_forward(x, h, *self._fast_args, self._activation)
+            if h_next is not None:
+                self._cache = (x, h, h_next, x.ndim == 2)
+                return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         B, H = x2.shape[0], self.hidden_size
         h2 = self._state("h", h, B, batched)
@@ -451,6 +494,12 @@ class RNNCell(_TorchCell):
     def backward(self, dh_next: Array) -> tuple[Array, Array]:
         """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
         x2, h2, h_next, batched = self._cached()
+        if self._fast_backward is not None:
+            done = self._fast_backward(dh_next, batched, h_next, x2, h2, *self._fast_args[:2],
+                                       *self._fast_grads, self._activation)
+            if done is not None:
+                return done
+        x2, h2, h_next = self._as_rows(h_next.size // self.hidden_size, x2, h2, h_next)
         B = x2.shape[0]
         dh_next2 = self._upstream("dh_next", dh_next, B, batched)
         dx = np.empty_like(x2)
@@ -473,9 +522,16 @@ class LSTMCell(_TorchCell):
 
     family = "lstm"
     _gates = 4
+    _fast = "lstm_cell"
 
     def forward(self, x: Array, state: tuple[Array, Array] | None = None) -> tuple[Array, Array]:
         """One step: x (I,) or (B, I); state (h, c), each (H,) or (B, H)."""
+        if self._fast_forward is not None and type(state) is tuple and len(state) == 2:
+            done = self._fast_forward(x, *state, *self._fast_args)
+            if done is not None:
+                h_next, c_next, gates = done
+                self._cache = (x, *state, gates, x.ndim == 2)
+                return h_next, c_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         B, H = x2.shape[0], self.hidden_size
         if state is None:
@@ -504,6 +560,13 @@ class LSTMCell(_TorchCell):
     ) -> tuple[Array, tuple[Array, Array]]:
         """dL/dh' (and dL/dc', zeros if omitted) in; (dx, (dh, dc)) out."""
         x2, h2, c2, gates, batched = self._cached()
+        if self._fast_backward is not None:
+            done = self._fast_backward(dh_next, dc_next, batched, gates, x2, h2, c2,
+                                       *self._fast_args[:2], *self._fast_grads)
+            if done is not None:
+                dx, dh, dc = done
+                return dx, (dh, dc)
+        x2, h2, c2 = self._as_rows(gates.shape[0], x2, h2, c2)
         B = x2.shape[0]
         dh_next2 = self._upstream("dh_next", dh_next, B, batched)
         if dc_next is None:
