@@ -35,12 +35,17 @@ def describe(benchmark):
         dtype = np.dtype(dtype).name
         if kind == "GRU_Cell":
             benchmark.group = f"GRU cell {pass_} {shape[:2]} {dtype}"
+            family = "GRU"
+        elif kind.endswith("Cell"):  # the torch-style cells: GRUCell, RNNCell, LSTMCell
+            benchmark.group = f"{kind} {pass_} {shape[:2]} {dtype}"
+            family = kind[: -len("Cell")]
         else:
             benchmark.group = f"{kind} T={T} {pass_} {shape} {dtype}"
+            family = kind
         benchmark.extra_info.update({
             "kind": kind, "shape": list(shape), "T": T, "dtype": dtype, "pass": pass_,
             "backend": backend, "threads": torch.get_num_threads(),
-            "flops": flops(kind.split("_")[0], *shape, T=T, backward=pass_ == "fwd+bwd"),
+            "flops": flops(family, *shape, T=T, backward=pass_ == "fwd+bwd"),
         })
 
     return describe

@@ -1,6 +1,7 @@
 """One cell step, batch 1: bptt's GRU_Cell forward, and forward + backward,
 against torch.nn.GRUCell forward (no_grad) and forward + autograd backward,
-in the same run, same shapes, same seeded data.
+in the same run, same shapes, same seeded data; and the torch-style cells
+(GRUCell, RNNCell, LSTMCell) forward + backward against their torch twins.
 
     python -m pytest benchmarks/test_bench_cells.py --benchmark-only
 """
@@ -84,6 +85,44 @@ def test_gru_cell_forward(benchmark, describe, backend, shape):
 
         def step():
             return cell.forward(x, h)
+
+    step()
+    benchmark(step)
+
+
+TORCH_STYLE = {
+    "GRUCell": (bptt.GRUCell, torch.nn.GRUCell),
+    "RNNCell": (bptt.RNNCell, torch.nn.RNNCell),
+    "LSTMCell": (bptt.LSTMCell, torch.nn.LSTMCell),
+}
+
+
+@pytest.mark.parametrize("backend", ["cython", "numba", "numpy", "torch"])
+@pytest.mark.parametrize("shape", [(1, 6), (65, 128)], ids=lambda s: f"d{s[0]}-h{s[1]}")
+@pytest.mark.parametrize("kind", list(TORCH_STYLE))
+def test_torch_style_cell_forward_backward(benchmark, describe, kind, shape, backend):
+    describe(kind, (*shape, 1), np.float32, "fwd+bwd", backend)
+    x, h, delta = _inputs(*shape, np.float32)
+    lstm = kind == "LSTMCell"
+    if backend == "torch":
+        torch.manual_seed(0)
+        cell = TORCH_STYLE[kind][1](*shape)
+        tx = torch.from_numpy(x)[None].requires_grad_()
+        th = torch.from_numpy(h)[None].requires_grad_()
+        tdelta = torch.from_numpy(delta)
+
+        def step():
+            out = cell(tx, (th, th)) if lstm else cell(tx, th)
+            (out[0] if lstm else out).backward(tdelta)
+    else:
+        if backend not in bptt.backends():
+            pytest.skip(f"{backend} not available")
+        cell = TORCH_STYLE[kind][0](*shape, backend=backend, dtype=np.float32, seed=0)
+        dh = delta[0]
+
+        def step():
+            cell.forward(x, (h, h)) if lstm else cell.forward(x, h)
+            return cell.backward(dh)
 
     step()
     benchmark(step)
