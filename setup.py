@@ -67,7 +67,8 @@ def cython_extensions():
         Extension(
             f"bptt._cython.{name}",
             [str(Path("csrc") / f"{name}.pyx")],
-            depends=[str(Path("csrc") / h) for h in ("_vmath.h", "_gates.h", "_gates_t.h")],
+            depends=[str(Path("csrc") / h) for h in ("_vmath.h", "_gates.h", "_gates_t.h",
+                                                     "_panel.h")],
             include_dirs=[numpy.get_include(), str(here / "csrc")],
             extra_compile_args=COMPILE_ARGS,
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

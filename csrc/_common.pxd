@@ -11,6 +11,12 @@ from cython cimport floating
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 
+cdef extern from "_panel.h" nogil:
+    int panel_usable(int M, int N)
+    void panel_pack(float *panels, const float *src, int K, int N, int ld, int transposed)
+    void panel_gemm(float *c, int ldc, const float *a, int lda, const float *panels,
+                    int kstride, int M, int N, int K, int beta)
+
 cdef enum:
     COLSUM_BLOCK = 256      # add_colsum's accumulators (on the stack)
     TRANSPOSED_WORK = 1000000   # B G H up to which a step multiplies by W_hh^T
@@ -79,17 +85,31 @@ cdef inline void transpose(
             out[j * rows + i] = a[i * cols + j]
 
 
+cdef inline bint use_panels(floating *kind, int B, int H) noexcept nogil:
+    # float32 recurrent products at batch >= 8 and H a multiple of 32 run on
+    # _panel.h's kernel (AVX-512), where the CPU has it
+    if floating is float:
+        return panel_usable(B, H) != 0
+    else:
+        return False
+
+
 cdef inline const floating *hidden_weights_t(
-    floating *scratch,              # (H, G) written, unless B == 1
+    floating *scratch,              # (H, G) written, where used
     const floating *weight_hh,      # (G, H)
     int G, int H, int B,
 ) noexcept nogil:
-    # W_hh^T for hidden_product, made once per sequence, where it pays: NULL
-    # at batch 1 (the product is a gemv that reads W_hh as it is) and above
-    # TRANSPOSED_WORK, where OpenBLAS packs either layout alike and the
-    # transpose is a loss (RNN at (65, 128, 32): forward 2.7 -> 1.6 ms; GRU
-    # and LSTM at hidden 256, batch 32: 5-10% slower with it).
-    if B == 1 or <long long> B * G * H > TRANSPOSED_WORK:
+    # W_hh^T for hidden_product, made once per sequence where it pays: as
+    # _panel.h's panels (see use_panels), or plain, row-major (H, G), up to
+    # TRANSPOSED_WORK, where OpenBLAS's no-packing path then applies; NULL at
+    # batch 1 (the product is a gemv that reads W_hh as it is) and above.
+    if B == 1:
+        return NULL
+    if floating is float:
+        if use_panels(scratch, B, H):
+            panel_pack(scratch, weight_hh, H, G, H, 1)
+            return scratch
+    if <long long> B * G * H > TRANSPOSED_WORK:
         return NULL
     transpose(scratch, weight_hh, G, H)
     return scratch
@@ -99,17 +119,51 @@ cdef inline void hidden_product(
     floating *out, int ldo,         # (B, n) written, row stride ldo
     const floating *h,              # (B, H)
     const floating *weight_hh,      # (G, H)
-    const floating *weight_hh_t,    # (H, G) = weight_hh^T, or NULL
+    const floating *weight_hh_t,    # from hidden_weights_t, or NULL
     int row0, int n, int B, int H, int G,
 ) noexcept nogil:
     # out = h W_hh[row0 : row0 + n]^T, the recurrent product of one step.
     # OpenBLAS runs it from a stored W_hh^T (no transpose flag) 1.3-2x faster
     # than from W_hh with the flag at batch 32, which it repacks on every call
     # (measured at H = 128..1024): so a sequence passes weight_hh_t.
-    if weight_hh_t != NULL:
-        gemm(c'n', c'n', B, n, H, 1, h, H, weight_hh_t + row0, G, 0, out, ldo)
-    else:
+    if weight_hh_t == NULL:
         gemm(c'n', c't', B, n, H, 1, h, H, weight_hh + <Py_ssize_t> row0 * H, H, 0, out, ldo)
+        return
+    if floating is float:
+        if use_panels(out, B, H):   # panel row0 / 32 starts at row0 * H
+            panel_gemm(out, ldo, h, H, weight_hh_t + <Py_ssize_t> row0 * H, H, B, n, H, 0)
+            return
+    gemm(c'n', c'n', B, n, H, 1, h, H, weight_hh_t + row0, G, 0, out, ldo)
+
+
+cdef inline const floating *hidden_weights_p(
+    floating *scratch,              # (G, H) written as panels, where used
+    const floating *weight_hh,      # (G, H)
+    int G, int H, int B,
+) noexcept nogil:
+    # W_hh as _panel.h's panels for hidden_backward_product, once per
+    # sequence; NULL where use_panels says no
+    if floating is float:
+        if use_panels(scratch, B, H):
+            panel_pack(scratch, weight_hh, G, H, H, 0)
+            return scratch
+    return NULL
+
+
+cdef inline void hidden_backward_product(
+    floating *dh,                   # (B, H) written (beta 0) or added into (beta 1)
+    const floating *da, int lda,    # (B, k) dL/d(pre-activations), row stride lda
+    const floating *weight_hh,      # (G, H)
+    const floating *weight_hh_p,    # from hidden_weights_p, or NULL
+    int row0, int k, int B, int H, int G, floating beta,
+) noexcept nogil:
+    # dh (+)= da W_hh[row0 : row0 + k], the mirror of hidden_product
+    if weight_hh_p != NULL:
+        if floating is float:       # row row0 of every panel starts at row0 * 32
+            panel_gemm(dh, H, da, lda, weight_hh_p + <Py_ssize_t> row0 * 32, G, B, H, k,
+                       beta != 0)
+            return
+    gemm(c'n', c'n', B, H, k, 1, da, lda, weight_hh + <Py_ssize_t> row0 * H, H, beta, dh, H)
 
 
 cdef inline void fill_rows(

@@ -16,9 +16,10 @@ from cython cimport floating
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
-from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_product,
-                      hidden_weights_t, input_backward, input_projection, keep_invalid_rows,
-                      mask_rows, mask_rows_sum, next_index, prev_index, step_at)
+from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_backward_product,
+                      hidden_product, hidden_weights_p, hidden_weights_t, input_backward,
+                      input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
+                      next_index, prev_index, step_at)
 from _fast cimport data, new_array, step_rows, upstream_fits
 from _gates cimport (gru_gates_backward, gru_gates_forward, gru_seed_gates_backward_r,
                      gru_seed_gates_backward_zh, gru_seed_gates_forward_h,
@@ -61,6 +62,7 @@ cdef void gru_step_backward_work(
     const floating *gates,          # (B, 4H) [r | z | n | hn]
     const floating *h,              # (B, H)
     const floating *weight_hh,      # (3H, H)
+    const floating *weight_hh_p,    # W_hh as panels, or NULL (hidden_backward_product)
     int B, int H,
 ) noexcept nogil:
     # The fused gate pass (C, _gates_t.h), d = dh_next:
@@ -70,7 +72,7 @@ cdef void gru_step_backward_work(
     #   dgi = [dar | daz | dan], dgh = [dar | daz | dhn]
     gru_gates_backward(dgi, dgh, dh, dh_next, gates, h, B, H)
     # dh += dgh W_hh
-    gemm(c'n', c'n', B, H, 3 * H, 1, dgh, 3 * H, weight_hh, H, 1, dh, H)
+    hidden_backward_product(dh, dgh, 3 * H, weight_hh, weight_hh_p, 0, 3 * H, B, H, 3 * H, 1)
 
 
 cdef void gru_cell_forward_work(
@@ -108,7 +110,7 @@ cdef void gru_cell_backward_work(
     const floating *weight_hh,      # (3H, H)
     int B, int I, int H,
 ) noexcept nogil:
-    gru_step_backward_work(dgi, dgh, dh, dh_next, gates, h, weight_hh, B, H)
+    gru_step_backward_work(dgi, dgh, dh, dh_next, gates, h, weight_hh, NULL, B, H)
     # gh = h W_hh^T + b_hh
     gemm(c't', c'n', 3 * H, H, B, 1, dgh, 3 * H, h, H, 1, dweight_hh, H)
     add_colsum(dbias_hh, dgh, B, 3 * H)
@@ -149,7 +151,7 @@ def gru_step_backward(
     cdef int B = h.shape[0], H = h.shape[1]
     with nogil:
         gru_step_backward_work(&dgi[0, 0], &dgh[0, 0], &dh[0, 0], &dh_next[0, 0],
-                               &gates[0, 0], &h[0, 0], &weight_hh[0, 0], B, H)
+                               &gates[0, 0], &h[0, 0], &weight_hh[0, 0], NULL, B, H)
 
 
 def gru_cell_forward(
@@ -240,6 +242,7 @@ cdef void gru_seed_step_backward_work(
     const floating *gates,          # (B, 3H) [r | z | h~]
     const floating *h,              # (B, H)
     const floating *weight_hh,      # (3H, H)
+    const floating *weight_hh_p,    # W_hh as panels, or NULL (hidden_backward_product)
     int B, int H,
 ) noexcept nogil:
     # The forward's two loops, in reverse; dh holds drh = dL/d(r h) between
@@ -249,12 +252,13 @@ cdef void gru_seed_step_backward_work(
     #   dah = d z (1 - h~^2), daz = d (h~ - h) z (1 - z)
     gru_seed_gates_backward_zh(dgi, dh_next, gates, h, B, H)
     # drh = dah W_h
-    gemm(c'n', c'n', B, H, H, 1, dgi + 2 * H, 3 * H, weight_hh + 2 * H * H, H, 0, dh, H)
+    hidden_backward_product(dh, dgi + 2 * H, 3 * H, weight_hh, weight_hh_p, 2 * H, H, B, H,
+                            3 * H, 0)
     # r (.) h, r = sigma(a_r):   dar = drh h r (1 - r)
     # dh = d (1 - z) + drh r: the direct path of h', then the one through r (.) h
     gru_seed_gates_backward_r(dgi, dh, dh_next, gates, h, B, H)
     # a_r, a_z = gi + h [W_rh; W_zh]^T: dh += [dar | daz] [W_rh; W_zh]
-    gemm(c'n', c'n', B, H, 2 * H, 1, dgi, 3 * H, weight_hh, H, 1, dh, H)
+    hidden_backward_product(dh, dgi, 3 * H, weight_hh, weight_hh_p, 0, 2 * H, B, H, 3 * H, 1)
 
 
 cdef void gru_seed_dweight_hh_work(
@@ -307,7 +311,7 @@ cdef void gru_seed_cell_backward_work(
     const floating *weight_hh,      # (3H, H)
     int B, int I, int H,
 ) noexcept nogil:
-    gru_seed_step_backward_work(dgi, dh, dh_next, gates, h, weight_hh, B, H)
+    gru_seed_step_backward_work(dgi, dh, dh_next, gates, h, weight_hh, NULL, B, H)
     gru_seed_dweight_hh_work(dweight_hh, rh, dgi, gates, h, B, H)
     # gi = x W_ih^T + b
     gemm(c'n', c'n', B, I, 3 * H, 1, dgi, 3 * H, weight_ih, I, 0, dx, I)
@@ -345,7 +349,7 @@ def gru_seed_step_backward(
     cdef int B = h.shape[0], H = h.shape[1]
     with nogil:
         gru_seed_step_backward_work(&dgi[0, 0], &dh[0, 0], &dh_next[0, 0], &gates[0, 0],
-                                    &h[0, 0], &weight_hh[0, 0], B, H)
+                                    &h[0, 0], &weight_hh[0, 0], NULL, B, H)
 
 
 def gru_seed_dweight_hh(
@@ -651,6 +655,7 @@ cdef void gru_seq_backward_work(
     floating *dh,                   # (B, H) scratch
     floating *dh_prev,              # (B, H) scratch
     floating *dh_next,              # (B, H) scratch
+    floating *weight_hh_p,          # (3H, H) scratch
     const floating *doutput,        # (T, B, H)
     const floating *dh_n,           # (B, H)
     const floating *gates,          # (T, B, 4H)
@@ -665,6 +670,7 @@ cdef void gru_seq_backward_work(
     cdef Py_ssize_t s, t, p
     cdef Py_ssize_t BH = <Py_ssize_t> B * H
     cdef floating *swap
+    cdef const floating *w_p = hidden_weights_p(weight_hh_p, weight_hh, 3 * H, H, B)
     # dh: dL/d(state), carried backwards through time
     memcpy(dh, dh_n, BH * sizeof(floating))
     for s in range(T):
@@ -672,7 +678,7 @@ cdef void gru_seq_backward_work(
         p = prev_index(t, reverse)
         mask_rows_sum(dh_next, dh, doutput + t * BH, lengths, t, B, H)
         gru_step_backward_work(dgi + t * 3 * BH, dgh + t * 3 * BH, dh_prev, dh_next,
-                               gates + t * 4 * BH, hs + p * BH, weight_hh, B, H)
+                               gates + t * 4 * BH, hs + p * BH, weight_hh, w_p, B, H)
         keep_invalid_rows(dh_prev, dh, lengths, t, B, H)
         swap = dh
         dh = dh_prev
@@ -729,6 +735,7 @@ cdef void gru_seed_seq_backward_work(
     floating *dh,                   # (B, H) scratch
     floating *dh_prev,              # (B, H) scratch
     floating *dh_next,              # (B, H) scratch
+    floating *weight_hh_p,          # (3H, H) scratch
     const floating *doutput,        # (T, B, H)
     const floating *dh_n,           # (B, H)
     const floating *gates,          # (T, B, 3H)
@@ -744,13 +751,14 @@ cdef void gru_seed_seq_backward_work(
     cdef Py_ssize_t s, t, p
     cdef Py_ssize_t BH = <Py_ssize_t> B * H
     cdef floating *swap
+    cdef const floating *w_p = hidden_weights_p(weight_hh_p, weight_hh, 3 * H, H, B)
     memcpy(dh, dh_n, BH * sizeof(floating))
     for s in range(T):
         t = step_at(T - 1 - s, T, reverse)
         p = prev_index(t, reverse)
         mask_rows_sum(dh_next, dh, doutput + t * BH, lengths, t, B, H)
         gru_seed_step_backward_work(dgi + t * 3 * BH, dh_prev, dh_next, gates + t * 3 * BH,
-                                    hs + p * BH, weight_hh, B, H)
+                                    hs + p * BH, weight_hh, w_p, B, H)
         keep_invalid_rows(dh_prev, dh, lengths, t, B, H)
         swap = dh
         dh = dh_prev
@@ -811,14 +819,15 @@ def gru_seq_backward(
     parameter gradients added. doutput: (T, B, H); dh_n: (B, H)."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = dh0.shape[1]
     cdef size_t TG = <size_t> T * B * 3 * H, BH = <size_t> B * H
-    # dgi, dgh (T, B, 3H) and dh, dh_prev, dh_next (B, H) in one block
-    cdef floating *work = <floating *> malloc((2 * TG + 3 * BH) * sizeof(floating))
+    # dgi, dgh (T, B, 3H), dh, dh_prev, dh_next (B, H) and W_hh's panels in one block
+    cdef floating *work = <floating *> malloc((2 * TG + 3 * BH + 3 * H * H) * sizeof(floating))
     if work == NULL:
         raise MemoryError()
     with nogil:
         gru_seq_backward_work(&dx[0, 0, 0], &dh0[0, 0], &dweight_ih[0, 0], &dweight_hh[0, 0],
                               &dbias_ih[0], &dbias_hh[0], work, work + TG, work + 2 * TG,
-                              work + 2 * TG + BH, work + 2 * TG + 2 * BH, &doutput[0, 0, 0],
+                              work + 2 * TG + BH, work + 2 * TG + 2 * BH,
+                              work + 2 * TG + 3 * BH, &doutput[0, 0, 0],
                               &dh_n[0, 0], &gates[0, 0, 0], &hs[0, 0, 0], &x[0, 0, 0],
                               &weight_ih[0, 0], &weight_hh[0, 0], &lengths[0], reverse,
                               T, B, I, H)
@@ -870,15 +879,17 @@ def gru_seed_seq_backward(
     """Mirror of ``gru_seed_seq_forward``."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = dh0.shape[1]
     cdef size_t TG = <size_t> T * B * 3 * H, BH = <size_t> B * H
-    # dgi (T, B, 3H), rh (T, B, H) and dh, dh_prev, dh_next (B, H) in one block
-    cdef floating *work = <floating *> malloc((TG + T * BH + 3 * BH) * sizeof(floating))
+    # dgi (T, B, 3H), rh (T, B, H), dh, dh_prev, dh_next (B, H) and W_hh's panels
+    cdef floating *work = <floating *> malloc((TG + (T + 3) * BH + 3 * H * H)
+                                              * sizeof(floating))
     if work == NULL:
         raise MemoryError()
     with nogil:
         gru_seed_seq_backward_work(&dx[0, 0, 0], &dh0[0, 0], &dweight_ih[0, 0],
                                    &dweight_hh[0, 0], &dbias[0], work, work + TG,
                                    work + TG + T * BH, work + TG + (T + 1) * BH,
-                                   work + TG + (T + 2) * BH, &doutput[0, 0, 0], &dh_n[0, 0],
+                                   work + TG + (T + 2) * BH, work + TG + (T + 3) * BH,
+                                   &doutput[0, 0, 0], &dh_n[0, 0],
                                    &gates[0, 0, 0], &hs[0, 0, 0], &x[0, 0, 0],
                                    &weight_ih[0, 0], &weight_hh[0, 0], &lengths[0], reverse,
                                    T, B, I, H)

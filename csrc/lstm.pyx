@@ -15,9 +15,10 @@ from cython cimport floating
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
-from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_product,
-                      hidden_weights_t, input_backward, input_projection, keep_invalid_rows,
-                      mask_rows, mask_rows_sum, next_index, prev_index, step_at)
+from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_backward_product,
+                      hidden_product, hidden_weights_p, hidden_weights_t, input_backward,
+                      input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
+                      next_index, prev_index, step_at)
 from _fast cimport data, new_array, plain_array, rows_of, step_rows, upstream_fits
 from _gates cimport lstm_gates_backward, lstm_gates_forward
 
@@ -55,6 +56,7 @@ cdef void lstm_step_backward_work(
     const floating *gates,          # (B, 5H) [i | f | g | o | tanh(c')]
     const floating *c,              # (B, H)
     const floating *weight_hh,      # (4H, H)
+    const floating *weight_hh_p,    # W_hh as panels, or NULL (hidden_backward_product)
     int B, int H,
 ) noexcept nogil:
     # The fused gate pass (C, _gates_t.h), d = dh_next:
@@ -63,7 +65,7 @@ cdef void lstm_step_backward_work(
     #   da = [di i (1 - i) | df f (1 - f) | dg (1 - g^2) | do o (1 - o)]
     lstm_gates_backward(da, dc, dh_next, dc_next, gates, c, B, H)
     # a = gi + h W_hh^T + b_hh
-    gemm(c'n', c'n', B, H, 4 * H, 1, da, 4 * H, weight_hh, H, 0, dh, H)
+    hidden_backward_product(dh, da, 4 * H, weight_hh, weight_hh_p, 0, 4 * H, B, H, 4 * H, 0)
 
 
 cdef void lstm_cell_forward_work(
@@ -105,7 +107,7 @@ cdef void lstm_cell_backward_work(
     const floating *weight_hh,      # (4H, H)
     int B, int I, int H,
 ) noexcept nogil:
-    lstm_step_backward_work(da, dh, dc, dh_next, dc_next, gates, c, weight_hh, B, H)
+    lstm_step_backward_work(da, dh, dc, dh_next, dc_next, gates, c, weight_hh, NULL, B, H)
     # h W_hh^T + b_hh
     gemm(c't', c'n', 4 * H, H, B, 1, da, 4 * H, h, H, 1, dweight_hh, H)
     add_colsum(dbias_hh, da, B, 4 * H)
@@ -148,7 +150,8 @@ def lstm_step_backward(
     cdef int B = c.shape[0], H = c.shape[1]
     with nogil:
         lstm_step_backward_work(&da[0, 0], &dh[0, 0], &dc[0, 0], &dh_next[0, 0],
-                                &dc_next[0, 0], &gates[0, 0], &c[0, 0], &weight_hh[0, 0], B, H)
+                                &dc_next[0, 0], &gates[0, 0], &c[0, 0], &weight_hh[0, 0], NULL,
+                                B, H)
 
 
 def lstm_cell_forward(
@@ -380,6 +383,7 @@ cdef void lstm_seq_backward_work(
     floating *dc,                   # (B, H) scratch
     floating *dc_prev,              # (B, H) scratch
     floating *dc_next,              # (B, H) scratch
+    floating *weight_hh_p,          # (4H, H) scratch
     const floating *doutput,        # (T, B, H)
     const floating *dh_n,           # (B, H)
     const floating *dc_n,           # (B, H)
@@ -396,6 +400,7 @@ cdef void lstm_seq_backward_work(
     cdef Py_ssize_t s, t, p
     cdef Py_ssize_t BH = <Py_ssize_t> B * H
     cdef floating *swap
+    cdef const floating *w_p = hidden_weights_p(weight_hh_p, weight_hh, 4 * H, H, B)
     # dh, dc: dL/d(state), carried backwards through time
     memcpy(dh, dh_n, BH * sizeof(floating))
     memcpy(dc, dc_n, BH * sizeof(floating))
@@ -405,7 +410,7 @@ cdef void lstm_seq_backward_work(
         mask_rows_sum(dh_next, dh, doutput + t * BH, lengths, t, B, H)
         mask_rows(dc_next, dc, lengths, t, B, H)
         lstm_step_backward_work(da + t * 4 * BH, dh_prev, dc_prev, dh_next, dc_next,
-                                gates + t * 5 * BH, cs + p * BH, weight_hh, B, H)
+                                gates + t * 5 * BH, cs + p * BH, weight_hh, w_p, B, H)
         keep_invalid_rows(dh_prev, dh, lengths, t, B, H)
         keep_invalid_rows(dc_prev, dc, lengths, t, B, H)
         swap = dh
@@ -481,8 +486,9 @@ def lstm_seq_backward(
     written, parameter gradients added. doutput: (T, B, H); dh_n, dc_n: (B, H)."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = dh0.shape[1]
     cdef size_t TG = <size_t> T * B * 4 * H, BH = <size_t> B * H
-    # da (T, B, 4H) and dh, dh_prev, dh_next, dc, dc_prev, dc_next (B, H) in one block
-    cdef floating *work = <floating *> malloc((TG + 6 * BH) * sizeof(floating))
+    # da (T, B, 4H), dh, dh_prev, dh_next, dc, dc_prev, dc_next (B, H) and W_hh's
+    # panels in one block
+    cdef floating *work = <floating *> malloc((TG + 6 * BH + 4 * H * H) * sizeof(floating))
     if work == NULL:
         raise MemoryError()
     with nogil:
@@ -490,7 +496,7 @@ def lstm_seq_backward(
                                &dweight_hh[0, 0], &dbias_ih[0], &dbias_hh[0], work,
                                work + TG, work + TG + BH, work + TG + 2 * BH,
                                work + TG + 3 * BH, work + TG + 4 * BH, work + TG + 5 * BH,
-                               &doutput[0, 0, 0], &dh_n[0, 0], &dc_n[0, 0], &gates[0, 0, 0],
+                               work + TG + 6 * BH, &doutput[0, 0, 0], &dh_n[0, 0], &dc_n[0, 0], &gates[0, 0, 0],
                                &hs[0, 0, 0], &cs[0, 0, 0], &x[0, 0, 0], &weight_ih[0, 0],
                                &weight_hh[0, 0], &lengths[0], reverse, T, B, I, H)
         free(work)

@@ -12,9 +12,10 @@ from cython cimport floating
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 
-from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_product,
-                      hidden_weights_t, input_backward, input_projection, keep_invalid_rows,
-                      mask_rows, mask_rows_sum, next_index, prev_index, step_at)
+from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_backward_product,
+                      hidden_product, hidden_weights_p, hidden_weights_t, input_backward,
+                      input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
+                      next_index, prev_index, step_at)
 from _fast cimport data, new_array, step_rows, upstream_fits
 from _gates cimport rnn_gates_backward, rnn_gates_forward
 
@@ -46,6 +47,7 @@ cdef void rnn_step_backward_work(
     const floating *dh_next,        # (B, H)
     const floating *h_next,         # (B, H)
     const floating *weight_hh,      # (H, H)
+    const floating *weight_hh_p,    # W_hh as panels, or NULL (hidden_backward_product)
     int activation,
     int B, int H,
 ) noexcept nogil:
@@ -53,7 +55,7 @@ cdef void rnn_step_backward_work(
     # relu: h' > 0, sigmoid: h' (1 - h')), so pre-activations need not be kept
     rnn_gates_backward(da, dh_next, h_next, activation, <Py_ssize_t> B * H)
     # a = gi + h W_hh^T + b_hh
-    gemm(c'n', c'n', B, H, H, 1, da, H, weight_hh, H, 0, dh, H)
+    hidden_backward_product(dh, da, H, weight_hh, weight_hh_p, 0, H, B, H, H, 0)
 
 
 cdef void rnn_cell_forward_work(
@@ -91,7 +93,7 @@ cdef void rnn_cell_backward_work(
     int activation,
     int B, int I, int H,
 ) noexcept nogil:
-    rnn_step_backward_work(da, dh, dh_next, h_next, weight_hh, activation, B, H)
+    rnn_step_backward_work(da, dh, dh_next, h_next, weight_hh, NULL, activation, B, H)
     # h W_hh^T + b_hh
     gemm(c't', c'n', H, H, B, 1, da, H, h, H, 1, dweight_hh, H)
     add_colsum(dbias_hh, da, B, H)
@@ -130,7 +132,7 @@ def rnn_step_backward(
     cdef int B = h_next.shape[0], H = h_next.shape[1]
     with nogil:
         rnn_step_backward_work(&da[0, 0], &dh[0, 0], &dh_next[0, 0], &h_next[0, 0],
-                               &weight_hh[0, 0], activation, B, H)
+                               &weight_hh[0, 0], NULL, activation, B, H)
 
 
 def rnn_cell_forward(
@@ -333,6 +335,7 @@ cdef void rnn_seq_backward_work(
     floating *dh,                   # (B, H) scratch
     floating *dh_prev,              # (B, H) scratch
     floating *dh_next,              # (B, H) scratch
+    floating *weight_hh_p,          # (H, H) scratch
     const floating *doutput,        # (T, B, H)
     const floating *dh_n,           # (B, H)
     const floating *hs,             # (T+1, B, H)
@@ -347,13 +350,14 @@ cdef void rnn_seq_backward_work(
     cdef Py_ssize_t s, t, q
     cdef Py_ssize_t BH = <Py_ssize_t> B * H
     cdef floating *swap
+    cdef const floating *w_p = hidden_weights_p(weight_hh_p, weight_hh, H, H, B)
     # dh: dL/d(state), carried backwards through time
     memcpy(dh, dh_n, BH * sizeof(floating))
     for s in range(T):
         t = step_at(T - 1 - s, T, reverse)
         q = next_index(t, reverse)
         mask_rows_sum(dh_next, dh, doutput + t * BH, lengths, t, B, H)
-        rnn_step_backward_work(da + t * BH, dh_prev, dh_next, hs + q * BH, weight_hh,
+        rnn_step_backward_work(da + t * BH, dh_prev, dh_next, hs + q * BH, weight_hh, w_p,
                                activation, B, H)
         keep_invalid_rows(dh_prev, dh, lengths, t, B, H)
         swap = dh
@@ -417,14 +421,16 @@ def rnn_seq_backward(
     parameter gradients added. doutput: (T, B, H); dh_n: (B, H)."""
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = dh0.shape[1]
     cdef size_t BH = <size_t> B * H
-    # da (T, B, H) and dh, dh_prev, dh_next (B, H) in one block
-    cdef floating *work = <floating *> malloc((T + 3) * BH * sizeof(floating))
+    # da (T, B, H), dh, dh_prev, dh_next (B, H) and W_hh's panels in one block
+    cdef floating *work = <floating *> malloc(((T + 3) * BH + <size_t> H * H)
+                                              * sizeof(floating))
     if work == NULL:
         raise MemoryError()
     with nogil:
         rnn_seq_backward_work(&dx[0, 0, 0], &dh0[0, 0], &dweight_ih[0, 0], &dweight_hh[0, 0],
                               &dbias_ih[0], &dbias_hh[0], work, work + T * BH,
-                              work + (T + 1) * BH, work + (T + 2) * BH, &doutput[0, 0, 0],
+                              work + (T + 1) * BH, work + (T + 2) * BH, work + (T + 3) * BH,
+                              &doutput[0, 0, 0],
                               &dh_n[0, 0], &hs[0, 0, 0], &x[0, 0, 0], &weight_ih[0, 0],
                               &weight_hh[0, 0], &lengths[0], reverse, activation, T, B, I, H)
         free(work)

@@ -1,0 +1,41 @@
+"""The Cython backend's float32 recurrent products at batch >= 8 and hidden a
+multiple of 32 run on its own kernel (csrc/_panel.h) where the CPU has
+AVX-512F; the other tests' small shapes never reach it. These hold it to the
+NumPy reference and to torch at shapes that do, including a batch that leaves
+a remainder of rows (11 = 8 + 3), every direction and variable lengths.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import bptt
+from _layers import Config, assert_results_close, draw, make_layer, reference, run
+
+pytestmark = pytest.mark.skipif("cython" not in bptt.backends(), reason="needs the Cython backend")
+
+CASES = [
+    Config(kind, num_layers=2, bidirectional=bi, batch=batch, T=6, input_size=5, hidden_size=32,
+           lengths=lengths)
+    for kind in ("gru", "gru_seed", "rnn_tanh", "lstm")
+    for bi, batch, lengths in ((False, 8, None), (True, 11, (6, 1, 4, 6, 2, 6, 5, 3, 6, 6, 1)))
+]
+
+
+@pytest.mark.parametrize("cfg", CASES, ids=[c.id for c in CASES])
+def test_panel_products_match_numpy_and_torch(cfg):
+    layer = make_layer(cfg, backend="cython", dtype=np.float32, seed=3)
+    numpy_layer = make_layer(cfg, backend="numpy", dtype=np.float32, seed=3)
+    numpy_layer.load_state_dict(layer.state_dict())
+    data = draw(np.random.default_rng(4), cfg, np.float32)
+    got = run(layer, data)
+    assert_results_close(got, run(numpy_layer, data), np.float32, cfg.id)
+    torch_layer = None
+    if cfg.kind != "gru_seed":
+        torch_layer = {"gru": torch.nn.GRU, "rnn_tanh": torch.nn.RNN, "lstm": torch.nn.LSTM}[
+            cfg.kind](cfg.input_size, cfg.hidden_size, num_layers=cfg.num_layers,
+                      bidirectional=cfg.bidirectional)
+        torch_layer.load_state_dict(layer.state_dict(tensors=True))
+    assert_results_close(got, reference(cfg, layer, data, torch_layer), np.float32, cfg.id)
