@@ -32,7 +32,9 @@
 #define PANEL_WIDTH 32      /* columns per panel: two 16-float vectors */
 #define PANEL_ROWS 8        /* rows of C per pass of the kernel */
 
+#if PANEL_BUILT
 static int panel_cpu = -1;  /* 1: the CPU has AVX-512F (set on first use) */
+#endif
 
 /* Whether panel_gemm runs an (M, N) product here. */
 static inline int panel_usable(int M, int N)
