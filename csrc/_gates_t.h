@@ -64,16 +64,16 @@ VM_KERNEL VS(gru_gates_backward)(
             VT r = g[j], z = g[H + j], n = g[2 * H + j], hn = g[3 * H + j];
             VT d = dnext[j];
             /* h' = (1 - z) n + z h */
-            VT dn = d * ((VT) 1 - z);
-            VT dz = d * (hb[j] - n);
+            VT dn = d * ((VT) 1 - z);                                    /* [torch-GRU dn] */
+            VT dz = d * (hb[j] - n);                                     /* [torch-GRU dz] */
             /* n = tanh(a_n), a_n = gi_n + r hn */
-            VT dan = dn * ((VT) 1 - n * n);
-            VT dr = dan * hn;
-            VT dhn = dan * r;
+            VT dan = dn * ((VT) 1 - n * n);                              /* [torch-GRU da_n] */
+            VT dr = dan * hn;                                            /* [torch-GRU dr] */
+            VT dhn = dan * r;                                            /* [torch-GRU dhn] */
             /* r, z = sigma(a_r), sigma(a_z) */
-            VT dar = dr * r * ((VT) 1 - r);
-            VT daz = dz * z * ((VT) 1 - z);
-            dhb[j] = d * z;
+            VT dar = dr * r * ((VT) 1 - r);                              /* [torch-GRU da_r] */
+            VT daz = dz * z * ((VT) 1 - z);                              /* [torch-GRU da_z] */
+            dhb[j] = d * z;                          /* first term of [torch-GRU dh] */
             dgib[j] = dar;
             dgib[H + j] = daz;
             dgib[2 * H + j] = dan;
@@ -150,11 +150,11 @@ VM_KERNEL VS(gru_seed_gates_backward_zh)(
         for (j = 0; j < H; j++) {
             VT z = g[H + j], hc = g[2 * H + j], d = dnext[j];
             /* h' = (1 - z) h + z h~ */
-            VT dhc = d * z;
-            VT dz = d * (hc - hb[j]);
+            VT dhc = d * z;                                              /* [seed-GRU dh~] */
+            VT dz = d * (hc - hb[j]);                                    /* [seed-GRU dz] */
             /* h~ = tanh(a_h); z = sigma(a_z) */
-            dg[H + j] = dz * z * ((VT) 1 - z);
-            dg[2 * H + j] = dhc * ((VT) 1 - hc * hc);
+            dg[H + j] = dz * z * ((VT) 1 - z);                           /* [seed-GRU da_z] */
+            dg[2 * H + j] = dhc * ((VT) 1 - hc * hc);                    /* [seed-GRU da_h] */
         }
     }
 }
@@ -177,10 +177,10 @@ VM_KERNEL VS(gru_seed_gates_backward_r)(
         for (j = 0; j < H; j++) {
             VT r = g[j], z = g[H + j], drh = dhb[j];
             /* r (.) h, r = sigma(a_r) */
-            VT dr = drh * hb[j];
-            dg[j] = dr * r * ((VT) 1 - r);
+            VT dr = drh * hb[j];                                         /* [seed-GRU dr] */
+            dg[j] = dr * r * ((VT) 1 - r);                               /* [seed-GRU da_r] */
             /* the direct path of h' = (1 - z) h + ..., then the one through r (.) h */
-            dhb[j] = dnext[j] * ((VT) 1 - z) + drh * r;
+            dhb[j] = dnext[j] * ((VT) 1 - z) + drh * r;        /* [seed-GRU dh], paths 1, 2 */
         }
     }
 }
@@ -222,7 +222,7 @@ VM_KERNEL VS(rnn_gates_backward)(
     int activation,
     ptrdiff_t N)
 {
-    /* act'(a) from y = act(a), so pre-activations need not be kept */
+    /* act'(a) from y = act(a), so pre-activations need not be kept   [RNN da] */
     ptrdiff_t k;
     if (activation == VM_TANH) {
         for (k = 0; k < N; k++)
@@ -295,14 +295,14 @@ VM_KERNEL VS(lstm_gates_backward)(
             VT i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j], tc = g[4 * H + j];
             VT dhn = dhn_b[j];
             /* h' = o tanh(c') */
-            VT dout = dhn * tc;
-            VT dc_total = dcn_b[j] + dhn * o * ((VT) 1 - tc * tc);
+            VT dout = dhn * tc;                                          /* [LSTM do] */
+            VT dc_total = dcn_b[j] + dhn * o * ((VT) 1 - tc * tc);       /* [LSTM dc'] */
             /* c' = f c + i g */
-            VT df = dc_total * cb[j];
-            VT di = dc_total * gg;
-            VT dg = dc_total * i;
-            dcb[j] = dc_total * f;
-            /* i, f, g, o = sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o) */
+            VT df = dc_total * cb[j];                                    /* [LSTM df] */
+            VT di = dc_total * gg;                                       /* [LSTM di] */
+            VT dg = dc_total * i;                                        /* [LSTM dg] */
+            dcb[j] = dc_total * f;                                       /* [LSTM dc] */
+            /* i, f, g, o = sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o):   [LSTM da] */
             d[j] = di * i * ((VT) 1 - i);
             d[H + j] = df * f * ((VT) 1 - f);
             d[2 * H + j] = dg * ((VT) 1 - gg * gg);

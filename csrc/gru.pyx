@@ -72,6 +72,7 @@ cdef void gru_step_backward_work(
     #   dgi = [dar | daz | dan], dgh = [dar | daz | dhn]
     gru_gates_backward(dgi, dgh, dh, dh_next, gates, h, B, H)
     # dh += dgh W_hh
+    # [torch-GRU dh]: the direct path (from the gate pass) + dgh W_hh
     hidden_backward_product(dh, dgh, 3 * H, weight_hh, weight_hh_p, 0, 3 * H, B, H, 3 * H, 1)
 
 
@@ -111,7 +112,7 @@ cdef void gru_cell_backward_work(
     int B, int I, int H,
 ) noexcept nogil:
     gru_step_backward_work(dgi, dgh, dh, dh_next, gates, h, weight_hh, NULL, B, H)
-    # gh = h W_hh^T + b_hh
+    # gh = h W_hh^T + b_hh   [torch-GRU dW]
     gemm(c't', c'n', 3 * H, H, B, 1, dgh, 3 * H, h, H, 1, dweight_hh, H)
     add_colsum(dbias_hh, dgh, B, 3 * H)
     # gi = x W_ih^T + b_ih
@@ -253,11 +254,12 @@ cdef void gru_seed_step_backward_work(
     gru_seed_gates_backward_zh(dgi, dh_next, gates, h, B, H)
     # drh = dah W_h
     hidden_backward_product(dh, dgi + 2 * H, 3 * H, weight_hh, weight_hh_p, 2 * H, H, B, H,
-                            3 * H, 0)
+                            3 * H, 0)       # [seed-GRU drh]
     # r (.) h, r = sigma(a_r):   dar = drh h r (1 - r)
     # dh = d (1 - z) + drh r: the direct path of h', then the one through r (.) h
     gru_seed_gates_backward_r(dgi, dh, dh_next, gates, h, B, H)
     # a_r, a_z = gi + h [W_rh; W_zh]^T: dh += [dar | daz] [W_rh; W_zh]
+    # [seed-GRU dh], adding path 3
     hidden_backward_product(dh, dgi, 3 * H, weight_hh, weight_hh_p, 0, 2 * H, B, H, 3 * H, 1)
 
 
@@ -312,7 +314,7 @@ cdef void gru_seed_cell_backward_work(
     int B, int I, int H,
 ) noexcept nogil:
     gru_seed_step_backward_work(dgi, dh, dh_next, gates, h, weight_hh, NULL, B, H)
-    gru_seed_dweight_hh_work(dweight_hh, rh, dgi, gates, h, B, H)
+    gru_seed_dweight_hh_work(dweight_hh, rh, dgi, gates, h, B, H)      # [seed-GRU dW]
     # gi = x W_ih^T + b
     gemm(c'n', c'n', B, I, 3 * H, 1, dgi, 3 * H, weight_ih, I, 0, dx, I)
     gemm(c't', c'n', 3 * H, I, B, 1, dgi, 3 * H, x, I, 1, dweight_ih, I)
@@ -684,11 +686,11 @@ cdef void gru_seq_backward_work(
         dh = dh_prev
         dh_prev = swap
     memcpy(dh0, dh, BH * sizeof(floating))
-    # gh = h W_hh^T + b_hh, h the previous states: hs[0:T], or hs[1:T+1] reverse
+    # gh = h W_hh^T + b_hh, h the previous states: hs[0:T], or hs[1:T+1] reverse   [BPTT dW_hh]
     gemm(c't', c'n', 3 * H, H, T * B, 1, dgh, 3 * H, hs + prev_index(0, reverse) * BH, H,
          1, dweight_hh, H)
     add_colsum(dbias_hh, dgh, T * B, 3 * H)
-    input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih, T * B, I, 3 * H)
+    input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih, T * B, I, 3 * H)  # [BPTT dW_ih]
 
 
 cdef void gru_seed_seq_forward_work(
@@ -764,9 +766,10 @@ cdef void gru_seed_seq_backward_work(
         dh = dh_prev
         dh_prev = swap
     memcpy(dh0, dh, BH * sizeof(floating))
+    # [BPTT dW_hh]
     gru_seed_dweight_hh_work(dweight_hh, rh, dgi, gates, hs + prev_index(0, reverse) * BH,
                              T * B, H)
-    input_backward(dx, dweight_ih, dbias, dgi, x, weight_ih, T * B, I, 3 * H)
+    input_backward(dx, dweight_ih, dbias, dgi, x, weight_ih, T * B, I, 3 * H)  # [BPTT dW_ih]
 
 
 def gru_seq_forward(

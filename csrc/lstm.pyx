@@ -65,6 +65,7 @@ cdef void lstm_step_backward_work(
     #   da = [di i (1 - i) | df f (1 - f) | dg (1 - g^2) | do o (1 - o)]
     lstm_gates_backward(da, dc, dh_next, dc_next, gates, c, B, H)
     # a = gi + h W_hh^T + b_hh
+    # [LSTM dh]
     hidden_backward_product(dh, da, 4 * H, weight_hh, weight_hh_p, 0, 4 * H, B, H, 4 * H, 0)
 
 
@@ -108,7 +109,7 @@ cdef void lstm_cell_backward_work(
     int B, int I, int H,
 ) noexcept nogil:
     lstm_step_backward_work(da, dh, dc, dh_next, dc_next, gates, c, weight_hh, NULL, B, H)
-    # h W_hh^T + b_hh
+    # h W_hh^T + b_hh   [LSTM dW]
     gemm(c't', c'n', 4 * H, H, B, 1, da, 4 * H, h, H, 1, dweight_hh, H)
     add_colsum(dbias_hh, da, B, 4 * H)
     # gi = x W_ih^T + b_ih
@@ -421,11 +422,11 @@ cdef void lstm_seq_backward_work(
         dc_prev = swap
     memcpy(dh0, dh, BH * sizeof(floating))
     memcpy(dc0, dc, BH * sizeof(floating))
-    # a = gi + h W_hh^T + b_hh, h the previous states: hs[0:T], or hs[1:T+1] reverse
+    # a = gi + h W_hh^T + b_hh, h the previous states: hs[0:T], or hs[1:T+1] reverse   [BPTT dW_hh]
     gemm(c't', c'n', 4 * H, H, T * B, 1, da, 4 * H, hs + prev_index(0, reverse) * BH, H,
          1, dweight_hh, H)
     add_colsum(dbias_hh, da, T * B, 4 * H)
-    input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih, T * B, I, 4 * H)
+    input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih, T * B, I, 4 * H)  # [BPTT dW_ih]
 
 
 def lstm_seq_forward(

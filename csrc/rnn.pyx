@@ -55,7 +55,7 @@ cdef void rnn_step_backward_work(
     # relu: h' > 0, sigmoid: h' (1 - h')), so pre-activations need not be kept
     rnn_gates_backward(da, dh_next, h_next, activation, <Py_ssize_t> B * H)
     # a = gi + h W_hh^T + b_hh
-    hidden_backward_product(dh, da, H, weight_hh, weight_hh_p, 0, H, B, H, H, 0)
+    hidden_backward_product(dh, da, H, weight_hh, weight_hh_p, 0, H, B, H, H, 0)  # [RNN dh]
 
 
 cdef void rnn_cell_forward_work(
@@ -94,7 +94,7 @@ cdef void rnn_cell_backward_work(
     int B, int I, int H,
 ) noexcept nogil:
     rnn_step_backward_work(da, dh, dh_next, h_next, weight_hh, NULL, activation, B, H)
-    # h W_hh^T + b_hh
+    # h W_hh^T + b_hh   [RNN dW]
     gemm(c't', c'n', H, H, B, 1, da, H, h, H, 1, dweight_hh, H)
     add_colsum(dbias_hh, da, B, H)
     # gi = x W_ih^T + b_ih
@@ -364,11 +364,11 @@ cdef void rnn_seq_backward_work(
         dh = dh_prev
         dh_prev = swap
     memcpy(dh0, dh, BH * sizeof(floating))
-    # a = gi + h W_hh^T + b_hh, h the previous states: hs[0:T], or hs[1:T+1] reverse
+    # a = gi + h W_hh^T + b_hh, h the previous states: hs[0:T], or hs[1:T+1] reverse   [BPTT dW_hh]
     gemm(c't', c'n', H, H, T * B, 1, da, H, hs + prev_index(0, reverse) * BH, H,
          1, dweight_hh, H)
     add_colsum(dbias_hh, da, T * B, H)
-    input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih, T * B, I, H)
+    input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih, T * B, I, H)  # [BPTT dW_ih]
 
 
 def rnn_seq_forward(
