@@ -12,9 +12,11 @@ cimport numpy as cnp
 
 
 cdef inline bint plain_array(object a, int typenum) noexcept:
-    # an exact ndarray of typenum that a raw-pointer kernel can read
+    # an exact ndarray of typenum, in this machine's byte order, that a
+    # raw-pointer kernel can read
     return (cnp.PyArray_CheckExact(a)
             and cnp.PyArray_TYPE(<cnp.ndarray> a) == typenum
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray> a)
             and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a)
             and cnp.PyArray_ISALIGNED(<cnp.ndarray> a))
 

@@ -823,7 +823,8 @@ def gru_seq_backward(
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = dh0.shape[1]
     cdef size_t TG = <size_t> T * B * 3 * H, BH = <size_t> B * H
     # dgi, dgh (T, B, 3H), dh, dh_prev, dh_next (B, H) and W_hh's panels in one block
-    cdef floating *work = <floating *> malloc((2 * TG + 3 * BH + 3 * H * H) * sizeof(floating))
+    cdef floating *work = <floating *> malloc((2 * TG + 3 * BH + 3 * <size_t> H * H)
+                                              * sizeof(floating))
     if work == NULL:
         raise MemoryError()
     with nogil:
@@ -883,7 +884,7 @@ def gru_seed_seq_backward(
     cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = dh0.shape[1]
     cdef size_t TG = <size_t> T * B * 3 * H, BH = <size_t> B * H
     # dgi (T, B, 3H), rh (T, B, H), dh, dh_prev, dh_next (B, H) and W_hh's panels
-    cdef floating *work = <floating *> malloc((TG + (T + 3) * BH + 3 * H * H)
+    cdef floating *work = <floating *> malloc((TG + (T + 3) * BH + 3 * <size_t> H * H)
                                               * sizeof(floating))
     if work == NULL:
         raise MemoryError()

@@ -489,7 +489,8 @@ def lstm_seq_backward(
     cdef size_t TG = <size_t> T * B * 4 * H, BH = <size_t> B * H
     # da (T, B, 4H), dh, dh_prev, dh_next, dc, dc_prev, dc_next (B, H) and W_hh's
     # panels in one block
-    cdef floating *work = <floating *> malloc((TG + 6 * BH + 4 * H * H) * sizeof(floating))
+    cdef floating *work = <floating *> malloc((TG + 6 * BH + 4 * <size_t> H * H)
+                                              * sizeof(floating))
     if work == NULL:
         raise MemoryError()
     with nogil:

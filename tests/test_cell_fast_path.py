@@ -141,8 +141,10 @@ def _strided(a):
         (lambda x: x[None], lambda h: h),               # batched x, unbatched h: an error
         (lambda x: x.astype(np.float32), lambda h: h),  # wrong dtype: an error
         (lambda x: x[:-1], lambda h: h),                # wrong size: an error
+        (lambda x: x, lambda h: h.astype(">f8")),       # swapped bytes: an error, never garbage
     ],
-    ids=["strided-x", "strided-h", "list-x", "ranks-differ", "float32-x", "short-x"],
+    ids=["strided-x", "strided-h", "list-x", "ranks-differ", "float32-x", "short-x",
+         "big-endian-h"],
 )
 @pytest.mark.parametrize("kind", list(CELLS))
 def test_everything_else_is_declined(make_x, make_h, kind):
@@ -205,4 +207,15 @@ def test_lstm_bad_dc_next_is_declined_and_explained():
     fast.forward(np.ones((3, D)), (np.ones((3, H)), np.ones((3, H))))
     with pytest.raises(ValueError, match=r"dc_next must have shape"):
         fast.backward(np.ones((3, H)), np.ones((2, H)))
+    assert (backward.taken, backward.declined) == (0, 1)
+
+
+@pytest.mark.parametrize("kind", list(CELLS))
+def test_byte_swapped_gradient_is_declined(kind):
+    fast, _ = _pair(False, np.float64, kind=kind)
+    _, backward = _count(fast)
+    _forward(fast, np.ones((2, D)), np.ones((2, H)))
+    name = "delta" if kind == "GRU_Cell" else "dh_next"
+    with pytest.raises(TypeError, match=rf"{name} must have dtype float64, got >f8"):
+        fast.backward(np.ones((2, H), dtype=">f8"))
     assert (backward.taken, backward.declined) == (0, 1)

@@ -281,6 +281,27 @@ def test_state_dict_bad_value(name, value, error, match):
     _unchanged_after(layer, load)
 
 
+def test_state_dict_beyond_float32_is_refused_before_anything_is_written():
+    layer = bptt.GRU(3, 4, dtype=np.float32, seed=0)
+
+    def load():
+        sd = {k: v.astype(np.float64) + 1 for k, v in layer.state_dict().items()}
+        sd["weight_hh_l0"][0, 0] = 1e39
+        with pytest.raises(ValueError, match=r"weight_hh_l0 has values beyond the range of "
+                                             r"float32 \(largest magnitude 1e\+39\)"):
+            layer.load_state_dict(sd)
+
+    _unchanged_after(layer, load)
+
+
+def test_state_dict_in_the_other_byte_order_loads():
+    layer, other = bptt.GRU(3, 4, seed=0), bptt.GRU(3, 4, seed=1)
+    other.load_state_dict({k: v.astype(">f8") for k, v in layer.state_dict().items()})
+    for name, value in layer.parameters().items():
+        assert np.array_equal(other.parameters()[name], value), name
+        assert other.parameters()[name].dtype == np.float64
+
+
 def test_state_dict_not_a_mapping():
     with pytest.raises(TypeError, match=r"state_dict must be a mapping, got list"):
         _gru().load_state_dict([("weight_ih_l0", np.zeros((12, 3)))])

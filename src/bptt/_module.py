@@ -92,16 +92,22 @@ class Module:
 
 
 def _loadable(name: str, value, target: Array) -> Array:
-    """A state-dict value that may be copied into ``target``: float32 or
-    float64, ``target``'s shape, all finite."""
+    """A state-dict value converted to ``target``'s dtype, ready to copy in:
+    float32 or float64 (either byte order), ``target``'s shape, all finite,
+    also after the conversion (a float64 beyond float32's range is refused)."""
     if _is_tensor(value):
         value = value.detach().cpu().numpy()
     if isinstance(value, (list, tuple)):
         value = np.asarray(value, dtype=target.dtype)
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(value).__name__}")
-    if value.dtype not in FLOAT_DTYPES:
+    if value.dtype.newbyteorder("=") not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {value.dtype}")
     check_shape(name, value, target.shape)
     check_finite(name, value)
-    return value
+    with np.errstate(over="ignore"):
+        converted = value.astype(target.dtype)
+    if not np.isfinite(converted).all():
+        raise ValueError(f"{name} has values beyond the range of {target.dtype} "
+                         f"(largest magnitude {np.abs(value).max():.3g})")
+    return converted
