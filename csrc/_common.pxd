@@ -57,8 +57,8 @@ cdef inline void gemm_vector(
 ) noexcept nogil:
     # gemm with m = 1 (one row: batch 1, every step of a stream): the row
     # c (1, n) = alpha a op(b) + beta c is a matrix-vector product, and BLAS's
-    # gemv runs it several times faster than gemm does at this shape
-    # (~3x at H = 128: benchmarks, the B = 1 rows). Same transposition as
+    # gemv runs it faster than gemm does at this shape (LSTM and RNN layers at
+    # (256, 256, 1): ~20% faster steps). Same transposition as
     # gemm: row-major b is column-major b^T. a's k entries are a[0 .. k-1],
     # or a column a[p * lda] when ta == c't' (a stored (k, 1)).
     cdef int inca = lda if ta == c't' else 1

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._validation import FLOAT_DTYPES, _is_tensor, check_finite, check_shape
+from ._validation import loadable_parameter
 
 Array = np.ndarray
 
@@ -80,7 +80,10 @@ class Module:
                 f"state_dict keys do not match {type(self).__name__}'s parameters: "
                 f"missing {missing}, unexpected {unexpected}"
             )
-        checked = {name: _loadable(name, state_dict[name], p) for name, p in params.items()}
+        checked = {
+            name: loadable_parameter(name, state_dict[name], p.shape, self.dtype)
+            for name, p in params.items()
+        }
         for name, value in checked.items():
             np.copyto(params[name], value)
 
@@ -90,24 +93,3 @@ class Module:
     def forward(self, *args, **kwargs):  # pragma: no cover - every module overrides
         raise NotImplementedError
 
-
-def _loadable(name: str, value, target: Array) -> Array:
-    """A state-dict value converted to ``target``'s dtype, ready to copy in:
-    float32 or float64 (either byte order), ``target``'s shape, all finite,
-    also after the conversion (a float64 beyond float32's range is refused)."""
-    if _is_tensor(value):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, (list, tuple)):
-        value = np.asarray(value, dtype=target.dtype)
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(value).__name__}")
-    if value.dtype.newbyteorder("=") not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must have dtype float32 or float64, got {value.dtype}")
-    check_shape(name, value, target.shape)
-    check_finite(name, value)
-    with np.errstate(over="ignore"):
-        converted = value.astype(target.dtype)
-    if not np.isfinite(converted).all():
-        raise ValueError(f"{name} has values beyond the range of {target.dtype} "
-                         f"(largest magnitude {np.abs(value).max():.3g})")
-    return converted

@@ -106,6 +106,30 @@ def parameter(name: str, value, shape: tuple[int, ...], dtype: np.dtype) -> np.n
     return a
 
 
+def loadable_parameter(name: str, value, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A state-dict value converted to ``dtype``, ready to copy in: float32 or
+    float64 (either byte order), ``shape``, all finite, also after the
+    conversion (a float64 beyond float32's range is refused). Unlike
+    ``parameter``, which refuses any other dtype, this converts, as torch's
+    ``load_state_dict`` does."""
+    if _is_tensor(value):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (list, tuple)):
+        value = np.asarray(value, dtype=dtype)
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(value).__name__}")
+    if value.dtype.newbyteorder("=") not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {value.dtype}")
+    check_shape(name, value, shape)
+    check_finite(name, value)
+    with np.errstate(over="ignore"):
+        converted = value.astype(dtype)
+    if not np.isfinite(converted).all():
+        raise ValueError(f"{name} has values beyond the range of {dtype} "
+                         f"(largest magnitude {np.abs(value).max():.3g})")
+    return converted
+
+
 def step_input(name: str, value, features: int, dtype: np.dtype, batch: int | None = None):
     """One step's input or state: (features,) unbatched or (B, features).
 
