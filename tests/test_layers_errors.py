@@ -302,6 +302,11 @@ def test_state_dict_in_the_other_byte_order_loads():
         assert other.parameters()[name].dtype == np.float64
 
 
+def test_state_dict_tensors_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"tensors must be a bool, got str 'yes'"):
+        _gru().state_dict(tensors="yes")
+
+
 def test_state_dict_not_a_mapping():
     with pytest.raises(TypeError, match=r"state_dict must be a mapping, got list"):
         _gru().load_state_dict([("weight_ih_l0", np.zeros((12, 3)))])

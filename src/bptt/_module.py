@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._validation import loadable_parameter
+from ._validation import check_bool, loadable_parameter
 
 Array = np.ndarray
 
@@ -53,7 +53,7 @@ class Module:
         module's ``load_state_dict`` (torch must be installed).
         """
         copies = {name: p.copy() for name, p in self.parameters().items()}
-        if not tensors:
+        if not check_bool("tensors", tensors):
             return copies
         try:
             import torch
