@@ -1,9 +1,10 @@
 """Build script for bptt's optional Cython extension.
 
 Metadata lives in pyproject.toml. The extension modules in csrc/ compile to
-``bptt._cython.<family>``. A failed compile is not a failed install: bptt then
-runs on its Numba and NumPy backends, and ``bptt.backends()`` says so. Set
-``BPTT_NO_CYTHON=1`` to skip the extension on purpose.
+``bptt._cython.<family>``, one per cell family, each with the one time loop
+csrc/_sequence.pxi included. A failed compile is not a failed install: bptt
+then runs on its Numba and NumPy backends, and ``bptt.backends()`` says so.
+Set ``BPTT_NO_CYTHON=1`` to skip the extension on purpose.
 """
 
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-FAMILIES = ["gru", "rnn", "lstm"]
+FAMILIES = ["gru", "gru_seed", "rnn", "lstm", "lstm_proj", "lstm_peephole", "ln_gru", "ln_lstm"]
 # test-only: the element functions of csrc/_vmath.h, for tests/test_vmath.py
 MODULES = [*FAMILIES, "_vmath_check"]
 
@@ -68,7 +69,7 @@ def cython_extensions():
             f"bptt._cython.{name}",
             [str(Path("csrc") / f"{name}.pyx")],
             depends=[str(Path("csrc") / h) for h in ("_vmath.h", "_gates.h", "_gates_t.h",
-                                                     "_panel.h")],
+                                                     "_panel.h", "_sequence.pxi")],
             include_dirs=[numpy.get_include(), str(here / "csrc")],
             extra_compile_args=COMPILE_ARGS,
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

@@ -1,8 +1,10 @@
-# Shared by gru.pyx, rnn.pyx and lstm.pyx: the row-major GEMM, the two bias
-# loops and the time-loop helpers of the sequence kernels (the twins of
-# bptt._numpy._seq). The element-wise math (sigmoid, tanh and the fused gate
-# loops) is C, in _vmath.h and _gates.h, declared in _gates.pxd. Everything
-# here is inline, so no `_common` module exists (or is imported) at run time.
+# Shared by the family modules (gru.pyx, rnn.pyx, lstm.pyx, ...) and by their
+# one time loop, _sequence.pxi: the row-major GEMM, the recurrent products
+# (W_hh^T or panels made once per sequence), the two bias loops, and the
+# time-loop helpers (the twins of bptt._numpy._sequence). The element-wise
+# math (sigmoid, tanh and the fused gate loops) is C, in _vmath.h and
+# _gates.h, declared in _gates.pxd. Everything here is inline, so no
+# `_common` module exists (or is imported) at run time.
 #
 # Buffers are raw pointers to C-contiguous row-major arrays; a comment gives
 # each one's shape. Sizes are C ints because that is what BLAS takes.
@@ -206,7 +208,7 @@ cdef inline void add_colsum(
 
 
 # ----------------------------------------------------------------------------
-# sequences, one layer and one direction (conventions in bptt._numpy._seq):
+# sequences, one layer and one direction (conventions in bptt._numpy._sequence):
 # hs (T+1, B, H); forward, step t reads hs[t] and writes hs[t+1], hs[0] = h0;
 # reverse, step t reads hs[t+1] and writes hs[t], hs[T] = h0. Step t is valid
 # for row b iff t < lengths[b].
@@ -305,3 +307,16 @@ cdef inline void input_backward(
     gemm(c'n', c'n', N, I, G, 1, dgi, G, weight_ih, I, 0, dx, I)
     gemm(c't', c'n', G, I, N, 1, dgi, G, x, I, 1, dweight_ih, I)
     add_colsum(dbias_ih, dgi, N, G)
+
+
+cdef inline void hidden_weights_backward(
+    floating *dweight_hh,           # (Gh, K) added into
+    floating *dbias_hh,             # (Gh,) added into
+    const floating *dgh,            # (N, Gh) dL/d(h W_hh^T + b_hh)
+    const floating *h,              # (N, K), the state each row's step read
+    int N, int K, int Gh,
+) noexcept nogil:
+    # Mirror of hidden_product + b_hh over all N = T B rows at once:
+    # dW_hh += dgh^T h, db_hh += colsum(dgh)   [BPTT dW_hh]
+    gemm(c't', c'n', Gh, K, N, 1, dgh, Gh, h, K, 1, dweight_hh, K)
+    add_colsum(dbias_hh, dgh, N, Gh)

@@ -1,4 +1,4 @@
-# The cells' one-call fast path, shared by gru.pyx, rnn.pyx and lstm.pyx.
+# The cells' one-call fast path, shared by gru.pyx, gru_seed.pyx, rnn.pyx and lstm.pyx.
 #
 # A cell's fast functions take the caller's arrays as objects and check, in
 # C, that each is exactly what the raw-pointer kernels take: an ndarray (not

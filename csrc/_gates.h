@@ -2,9 +2,9 @@
  * _gates.h: the element-wise gate math of every cell, one fused pass over a
  * step's (B, H) block, in C so that the compiler vectorises the loop over j
  * (the element functions come from _vmath.h: no libm calls, no branches).
- * The Cython step workers (gru.pyx, rnn.pyx, lstm.pyx) call these between
- * their BLAS products; the loops are the ones those files used to hold, with
- * the same operations in the same order.
+ * The Cython step functions (gru.pyx, gru_seed.pyx, rnn.pyx, lstm.pyx) call
+ * these between their BLAS products; the loops are the ones those files used
+ * to hold, with the same operations in the same order.
  *
  * The kernels are written once, in _gates_t.h, over an element type VT and a
  * name suffix VS(name), and instantiated here for double (_d) and float (_f).

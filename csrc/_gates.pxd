@@ -12,8 +12,6 @@ from cython cimport floating
 cdef extern from "_gates.h" nogil:
     const int VM_HAVE_CLONES        # 1: SSE2 / AVX2 / AVX-512F versions, picked at load time
 
-    double vm_exp_d(double x)
-    float vm_exp_f(float x)
     double vm_sigmoid_d(double x)
     float vm_sigmoid_f(float x)
     double vm_tanh_d(double x)
@@ -35,13 +33,13 @@ cdef extern from "_gates.h" nogil:
     void gru_gates_backward_f(float *dgi, float *dgh, float *dh, const float *dh_next,
                               const float *gates, const float *h, int B, int H)
     void gru_seed_gates_forward_rz_d(double *rh, double *gates, const double *gi,
-                                     const double *h, int B, int H)
+                                     const double *h, const double *bias_hh, int B, int H)
     void gru_seed_gates_forward_rz_f(float *rh, float *gates, const float *gi,
-                                     const float *h, int B, int H)
+                                     const float *h, const float *bias_hh, int B, int H)
     void gru_seed_gates_forward_h_d(double *h_next, double *gates, const double *gi,
-                                    const double *h, int B, int H)
+                                    const double *h, const double *bias_hh, int B, int H)
     void gru_seed_gates_forward_h_f(float *h_next, float *gates, const float *gi,
-                                    const float *h, int B, int H)
+                                    const float *h, const float *bias_hh, int B, int H)
     void gru_seed_gates_backward_zh_d(double *dgi, const double *dh_next, const double *gates,
                                       const double *h, int B, int H)
     void gru_seed_gates_backward_zh_f(float *dgi, const float *dh_next, const float *gates,
@@ -106,21 +104,23 @@ cdef inline void gru_gates_backward(
 
 
 cdef inline void gru_seed_gates_forward_rz(
-    floating *rh, floating *gates, const floating *gi, const floating *h, int B, int H,
+    floating *rh, floating *gates, const floating *gi, const floating *h,
+    const floating *bias_hh, int B, int H,
 ) noexcept nogil:
     if floating is float:
-        gru_seed_gates_forward_rz_f(rh, gates, gi, h, B, H)
+        gru_seed_gates_forward_rz_f(rh, gates, gi, h, bias_hh, B, H)
     else:
-        gru_seed_gates_forward_rz_d(rh, gates, gi, h, B, H)
+        gru_seed_gates_forward_rz_d(rh, gates, gi, h, bias_hh, B, H)
 
 
 cdef inline void gru_seed_gates_forward_h(
-    floating *h_next, floating *gates, const floating *gi, const floating *h, int B, int H,
+    floating *h_next, floating *gates, const floating *gi, const floating *h,
+    const floating *bias_hh, int B, int H,
 ) noexcept nogil:
     if floating is float:
-        gru_seed_gates_forward_h_f(h_next, gates, gi, h, B, H)
+        gru_seed_gates_forward_h_f(h_next, gates, gi, h, bias_hh, B, H)
     else:
-        gru_seed_gates_forward_h_d(h_next, gates, gi, h, B, H)
+        gru_seed_gates_forward_h_d(h_next, gates, gi, h, bias_hh, B, H)
 
 
 cdef inline void gru_seed_gates_backward_zh(

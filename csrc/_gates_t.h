@@ -92,8 +92,9 @@ VM_KERNEL VS(gru_gates_backward)(
 VM_KERNEL VS(gru_seed_gates_forward_rz)(
     VT *VM_RESTRICT rh,             /* (B, H) written: r (.) h */
     VT *VM_RESTRICT gates,          /* (B, 3H): in, h [W_rh; W_zh]^T in [:, :2H]; out [r | z | .] */
-    const VT *VM_RESTRICT gi,       /* (B, 3H) */
+    const VT *VM_RESTRICT gi,       /* (B, 3H) x W_ih^T + b_ih */
     const VT *VM_RESTRICT h,        /* (B, H) */
+    const VT *VM_RESTRICT bias_hh,  /* (3H,) */
     int B, int H)
 {
     ptrdiff_t b, j;
@@ -103,8 +104,8 @@ VM_KERNEL VS(gru_seed_gates_forward_rz)(
         const VT *hb = h + b * (ptrdiff_t) H;
         VT *rhb = rh + b * (ptrdiff_t) H;
         for (j = 0; j < H; j++) {
-            VT r = VM_SIGMOID_T(a[j] + g[j]);                               /* [seed-GRU r] */
-            VT z = VM_SIGMOID_T(a[H + j] + g[H + j]);                       /* [seed-GRU z] */
+            VT r = VM_SIGMOID_T(a[j] + (g[j] + bias_hh[j]));                 /* [seed-GRU r] */
+            VT z = VM_SIGMOID_T(a[H + j] + (g[H + j] + bias_hh[H + j]));     /* [seed-GRU z] */
             g[j] = r;
             g[H + j] = z;
             rhb[j] = r * hb[j];
@@ -115,8 +116,9 @@ VM_KERNEL VS(gru_seed_gates_forward_rz)(
 VM_KERNEL VS(gru_seed_gates_forward_h)(
     VT *VM_RESTRICT h_next,         /* (B, H) written */
     VT *VM_RESTRICT gates,          /* (B, 3H): in [r | z | (r h) W_h^T]; out [r | z | h~] */
-    const VT *VM_RESTRICT gi,       /* (B, 3H) */
+    const VT *VM_RESTRICT gi,       /* (B, 3H) x W_ih^T + b_ih */
     const VT *VM_RESTRICT h,        /* (B, H) */
+    const VT *VM_RESTRICT bias_hh,  /* (3H,) */
     int B, int H)
 {
     ptrdiff_t b, j;
@@ -127,7 +129,7 @@ VM_KERNEL VS(gru_seed_gates_forward_h)(
         VT *hnext = h_next + b * (ptrdiff_t) H;
         for (j = 0; j < H; j++) {
             VT z = g[H + j];
-            VT hc = VM_TANH_T(a[2 * H + j] + g[2 * H + j]);                 /* [seed-GRU h~] */
+            VT hc = VM_TANH_T(a[2 * H + j] + (g[2 * H + j] + bias_hh[2 * H + j]));  /* [seed-GRU h~] */
             hnext[j] = ((VT) 1 - z) * hb[j] + z * hc;                        /* [seed-GRU h'] */
             g[2 * H + j] = hc;
         }

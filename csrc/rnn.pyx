@@ -2,60 +2,105 @@
 
     h' = act(W_ih x + b_ih + W_hh h + b_hh),   act in {tanh, relu, sigmoid}
 
-``activation`` is the integer code shared by every backend (TANH, RELU,
-SIGMOID). The cache for backward is h' itself. Two levels as in gru.pyx:
-raw-pointer ``*_work`` functions without the GIL, memoryview wrappers.
+``activation`` is the integer code shared by every backend
+(``bptt._families.ACTIVATIONS``: tanh 0, relu 1, sigmoid 2; _gates.h's
+VM_TANH, VM_RELU, VM_SIGMOID); the driver takes it as its ``option``. The
+cache for backward is h' itself (gates: C = 0). The family module of the
+Cython backend, as gru.pyx: the driver's hooks (step functions,
+``weights_backward``), then the shared time loop ``_sequence.pxi``
+(``seq_forward`` / ``seq_backward``), then RNNCell's one-call fast path
+(``rnn_cell_*_fast``).
 """
 
 cimport numpy as cnp
 from cython cimport floating
 from libc.stdlib cimport calloc, free, malloc
-from libc.string cimport memcpy
 
-from _common cimport (add_colsum, fill_rows, final_index, gemm, hidden_backward_product,
-                      hidden_product, hidden_weights_p, hidden_weights_t, input_backward,
-                      input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
-                      next_index, prev_index, step_at)
+from _common cimport (hidden_backward_product, hidden_product, hidden_weights_backward,
+                      input_backward, input_projection)
 from _fast cimport data, new_array, step_rows, upstream_fits
 from _gates cimport rnn_gates_backward, rnn_gates_forward
 
 cnp.import_array()
 
-# the activation codes; _gates.h has them as VM_TANH, VM_RELU, VM_SIGMOID
-TANH, RELU, SIGMOID = 0, 1, 2
+
+# ----------------------------------------------------------------------------
+# the family: G = Gh = H, states (h,), no gates (C = 0), option = activation
+# ----------------------------------------------------------------------------
 
 
-cdef void rnn_step_forward_work(
-    floating *h_next,               # (B, H) written
+cdef enum:
+    N_STATES = 1            # h
+    N_EXTRAS = 0
+    SEPARATE_DGH = 0        # dL/d(h W_hh^T + b_hh) = dL/d(gi) = da
+
+
+cdef inline void step_forward(
+    floating **state_next,          # (h',): (B, H) written; must not be h
+    floating *gates,                # none (C = 0): the cache is h'
     const floating *gi,             # (B, H) x W_ih^T + b_ih
-    const floating *h,              # (B, H), must not be h_next
+    floating **state,               # (h,): (B, H)
     const floating *weight_hh,      # (H, H)
-    const floating *weight_hh_t,    # (H, H) its transpose, or NULL (hidden_product)
+    const floating *weight_hh_t,    # from hidden_weights_t, or NULL
     const floating *bias_hh,        # (H,)
-    int activation,
-    int B, int H,
+    floating **extras,              # none
+    floating option,                # the activation code
+    int B, int H, int K,
 ) noexcept nogil:
-    # h W_hh^T goes straight into h_next; the gate pass (C, _gates_t.h)
+    # h W_hh^T goes straight into h'; the gate pass (C, _gates_t.h)
     # finishes each entry in place: h' = act(gi + h W_hh^T + b_hh)   [RNN h']
-    hidden_product(h_next, H, h, weight_hh, weight_hh_t, 0, H, B, H, H)
-    rnn_gates_forward(h_next, gi, bias_hh, activation, B, H)
+    hidden_product(state_next[0], H, state[0], weight_hh, weight_hh_t, 0, H, B, H, H)
+    rnn_gates_forward(state_next[0], gi, bias_hh, <int> option, B, H)
 
 
-cdef void rnn_step_backward_work(
-    floating *da,                   # (B, H) written, dL/d(pre-activation)
-    floating *dh,                   # (B, H) written
-    const floating *dh_next,        # (B, H)
-    const floating *h_next,         # (B, H)
+cdef inline void step_backward(
+    floating *dgi,                  # (B, H) written, da = dL/d(pre-activation)
+    floating *dgh,                  # dgi itself (SEPARATE_DGH = 0): unused
+    floating **dstate,              # (dh,): (B, H) written
+    floating **dstate_next,         # (dh',): (B, H)
+    const floating *gates,          # none
+    floating **state,               # (h,): unused
+    floating **state_next,          # (h',): (B, H)
     const floating *weight_hh,      # (H, H)
-    const floating *weight_hh_p,    # W_hh as panels, or NULL (hidden_backward_product)
-    int activation,
-    int B, int H,
+    const floating *weight_hh_p,    # from hidden_weights_p, or NULL
+    floating **extras,              # none
+    floating **dextras,             # none
+    floating option,                # the activation code
+    int B, int H, int K,
 ) noexcept nogil:
     # h' = act(a): da = dh' act'(a), act'(a) from h' itself (tanh: 1 - h'^2,
     # relu: h' > 0, sigmoid: h' (1 - h')), so pre-activations need not be kept
-    rnn_gates_backward(da, dh_next, h_next, activation, <Py_ssize_t> B * H)
+    rnn_gates_backward(dgi, dstate_next[0], state_next[0], <int> option, <Py_ssize_t> B * H)
     # a = gi + h W_hh^T + b_hh
-    hidden_backward_product(dh, da, H, weight_hh, weight_hh_p, 0, H, B, H, H, 0)  # [RNN dh]
+    hidden_backward_product(dstate[0], dgi, H, weight_hh, weight_hh_p, 0, H, B, H, H,
+                            0)      # [RNN dh]
+
+
+cdef inline void weights_backward(
+    floating *dweight_hh,           # (H, H) added into
+    floating *dbias_hh,             # (H,) added into
+    floating **dextras,             # none
+    floating *work,                 # none
+    const floating *dgh,            # (N, H) da
+    const floating *gates,          # none
+    floating **state,               # (h,): (N, H), the state each row's step read
+    floating **extras,              # none
+    int N, int H, int K,
+) noexcept nogil:
+    # a = gi + h W_hh^T + b_hh   [RNN dW]
+    hidden_weights_backward(dweight_hh, dbias_hh, dgh, state[0], N, H, H)
+
+
+cdef inline Py_ssize_t weights_backward_scratch(Py_ssize_t N, int H) noexcept nogil:
+    return 0
+
+
+include "_sequence.pxi"
+
+
+# ----------------------------------------------------------------------------
+# one cell step: the input projection of one step, then the family's step
+# ----------------------------------------------------------------------------
 
 
 cdef void rnn_cell_forward_work(
@@ -70,10 +115,9 @@ cdef void rnn_cell_forward_work(
     int activation,
     int B, int I, int H,
 ) noexcept nogil:
-    # gi = x W_ih^T + b_ih
-    fill_rows(gi, bias_ih, B, H)
-    gemm(c'n', c't', B, H, I, 1, x, I, weight_ih, I, 1, gi, H)
-    rnn_step_forward_work(h_next, gi, h, weight_hh, NULL, bias_hh, activation, B, H)
+    cdef floating *state = <floating *> h
+    input_projection(gi, x, weight_ih, bias_ih, B, I, H)     # gi = x W_ih^T + b_ih
+    step_forward(&h_next, NULL, gi, &state, weight_hh, NULL, bias_hh, NULL, activation, B, H, H)
 
 
 cdef void rnn_cell_backward_work(
@@ -93,97 +137,15 @@ cdef void rnn_cell_backward_work(
     int activation,
     int B, int I, int H,
 ) noexcept nogil:
-    rnn_step_backward_work(da, dh, dh_next, h_next, weight_hh, NULL, activation, B, H)
-    # h W_hh^T + b_hh   [RNN dW]
-    gemm(c't', c'n', H, H, B, 1, da, H, h, H, 1, dweight_hh, H)
-    add_colsum(dbias_hh, da, B, H)
+    cdef floating *state = <floating *> h
+    cdef floating *state_next = <floating *> h_next
+    cdef floating *dstate_next = <floating *> dh_next
+    step_backward(da, da, &dh, &dstate_next, NULL, &state, &state_next, weight_hh, NULL, NULL,
+                  NULL, activation, B, H, H)
+    weights_backward(dweight_hh, dbias_hh, NULL, NULL, da, NULL, &state, NULL, B, H, H)
     # gi = x W_ih^T + b_ih
-    gemm(c'n', c'n', B, I, H, 1, da, H, weight_ih, I, 0, dx, I)
-    gemm(c't', c'n', H, I, B, 1, da, H, x, I, 1, dweight_ih, I)
-    add_colsum(dbias_ih, da, B, H)
+    input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih, B, I, H)
 
-
-def rnn_step_forward(
-    floating[:, ::1] h_next,
-    const floating[:, ::1] gi,
-    const floating[:, ::1] h,
-    const floating[:, ::1] weight_hh,
-    const floating[::1] bias_hh,
-    int activation,
-):
-    """h_next: (B, H) written (must not be h). gi: (B, H) = x W_ih^T + b_ih.
-    h: (B, H). weight_hh: (H, H). bias_hh: (H,)."""
-    cdef int B = h.shape[0], H = h.shape[1]
-    with nogil:
-        rnn_step_forward_work(&h_next[0, 0], &gi[0, 0], &h[0, 0], &weight_hh[0, 0], NULL,
-                              &bias_hh[0], activation, B, H)
-
-
-def rnn_step_backward(
-    floating[:, ::1] da,
-    floating[:, ::1] dh,
-    const floating[:, ::1] dh_next,
-    const floating[:, ::1] h_next,
-    const floating[:, ::1] weight_hh,
-    int activation,
-):
-    """Mirror of ``rnn_step_forward``. da: (B, H) written, dL/d(pre-activation).
-    dh: (B, H) written."""
-    cdef int B = h_next.shape[0], H = h_next.shape[1]
-    with nogil:
-        rnn_step_backward_work(&da[0, 0], &dh[0, 0], &dh_next[0, 0], &h_next[0, 0],
-                               &weight_hh[0, 0], NULL, activation, B, H)
-
-
-def rnn_cell_forward(
-    floating[:, ::1] h_next,
-    const floating[:, ::1] x,
-    const floating[:, ::1] h,
-    const floating[:, ::1] weight_ih,
-    const floating[:, ::1] weight_hh,
-    const floating[::1] bias_ih,
-    const floating[::1] bias_hh,
-    int activation,
-):
-    """h_next: (B, H) written. x: (B, I). h: (B, H). weight_ih: (H, I).
-    weight_hh: (H, H). bias_ih, bias_hh: (H,)."""
-    cdef int B = h.shape[0], I = x.shape[1], H = h.shape[1]
-    cdef floating *gi = <floating *> malloc(<size_t> B * H * sizeof(floating))
-    if gi == NULL:
-        raise MemoryError()
-    with nogil:
-        rnn_cell_forward_work(&h_next[0, 0], gi, &x[0, 0], &h[0, 0], &weight_ih[0, 0],
-                              &weight_hh[0, 0], &bias_ih[0], &bias_hh[0], activation, B, I, H)
-        free(gi)
-
-
-def rnn_cell_backward(
-    floating[:, ::1] dx,
-    floating[:, ::1] dh,
-    floating[:, ::1] dweight_ih,
-    floating[:, ::1] dweight_hh,
-    floating[::1] dbias_ih,
-    floating[::1] dbias_hh,
-    const floating[:, ::1] dh_next,
-    const floating[:, ::1] h_next,
-    const floating[:, ::1] x,
-    const floating[:, ::1] h,
-    const floating[:, ::1] weight_ih,
-    const floating[:, ::1] weight_hh,
-    int activation,
-):
-    """Mirror of ``rnn_cell_forward``: writes dx (B, I), dh (B, H), adds into
-    the four parameter gradients."""
-    cdef int B = h.shape[0], I = x.shape[1], H = h.shape[1]
-    cdef floating *da = <floating *> malloc(<size_t> B * H * sizeof(floating))
-    if da == NULL:
-        raise MemoryError()
-    with nogil:
-        rnn_cell_backward_work(&dx[0, 0], &dh[0, 0], &dweight_ih[0, 0], &dweight_hh[0, 0],
-                               &dbias_ih[0], &dbias_hh[0], da, &dh_next[0, 0], &h_next[0, 0],
-                               &x[0, 0], &h[0, 0], &weight_ih[0, 0], &weight_hh[0, 0],
-                               activation, B, I, H)
-        free(da)
 
 
 # ----------------------------------------------------------------------------
@@ -193,8 +155,10 @@ def rnn_cell_backward(
 
 def rnn_cell_forward_fast(object x, object h, cnp.ndarray weight_ih, cnp.ndarray weight_hh,
                           cnp.ndarray bias_ih, cnp.ndarray bias_hh, int activation):
-    """``rnn_cell_forward`` for RNNCell: x (I,) and h (H,), or x (B, I) and
-    h (B, H). Returns h_next shaped like h, or None."""
+    """One RNNCell step: x (I,) and h (H,), or x (B, I) and h (B, H);
+    weight_ih (H, I), weight_hh (H, H), bias_ih and bias_hh (H,); activation
+    the code. Returns h_next shaped like h, or None if an argument is not
+    exactly that."""
     cdef int typenum = cnp.PyArray_TYPE(weight_hh)
     cdef Py_ssize_t B = step_rows(x, h, cnp.PyArray_DIM(weight_ih, 1),
                                   cnp.PyArray_DIM(weight_hh, 1), typenum)
@@ -234,8 +198,9 @@ def rnn_cell_backward_fast(object dh_next, bint batched, cnp.ndarray h_next, cnp
                            cnp.ndarray h, cnp.ndarray weight_ih, cnp.ndarray weight_hh,
                            cnp.ndarray dweight_ih, cnp.ndarray dweight_hh, object dbias_ih,
                            object dbias_hh, int activation):
-    """``rnn_cell_backward`` for RNNCell on what its forward kept (h_next is
-    its output, B rows). Returns (dx, dh), (B, I) and (B, H), or (I,) and
+    """Mirror of ``rnn_cell_forward_fast`` on what it kept (h_next, its
+    output, B rows; the x and h it read): adds into dweight_ih, dweight_hh and
+    dbias_ih, dbias_hh (None: no bias). Returns (dx, dh), (B, I) and (B, H), or (I,) and
     (H,) when not batched; or None."""
     cdef int typenum = cnp.PyArray_TYPE(weight_hh)
     cdef Py_ssize_t H = cnp.PyArray_DIM(weight_hh, 1)
@@ -283,154 +248,3 @@ cdef object backward_fast(floating *kind, int ndim, object dh_next, cnp.ndarray 
                                activation, B, I, H)
         free(work)
     return dx, dh
-
-
-# ----------------------------------------------------------------------------
-# sequences: one layer, one direction (conventions in bptt._numpy._seq)
-# ----------------------------------------------------------------------------
-
-
-cdef void rnn_seq_forward_work(
-    floating *output,               # (T, B, H) written
-    floating *h_n,                  # (B, H) written
-    floating *hs,                   # (T+1, B, H) written, every state: the whole cache
-    floating *gi,                   # (T, B, H) scratch
-    floating *weight_hh_t,          # (H, H) scratch
-    const floating *x,              # (T, B, I)
-    const floating *h0,             # (B, H)
-    const floating *weight_ih,      # (H, I)
-    const floating *weight_hh,      # (H, H)
-    const floating *bias_ih,        # (H,)
-    const floating *bias_hh,        # (H,)
-    const long long *lengths,       # (B,)
-    bint reverse,
-    int activation,
-    int T, int B, int I, int H,
-) noexcept nogil:
-    # hs[p] and hs[q] are distinct slots, as rnn_step_forward_work needs
-    cdef Py_ssize_t s, t, p, q
-    cdef Py_ssize_t BH = <Py_ssize_t> B * H
-    cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, H, H, B)
-    input_projection(gi, x, weight_ih, bias_ih, T * B, I, H)
-    memcpy(hs + final_index(T, not reverse) * BH, h0, BH * sizeof(floating))
-    for s in range(T):
-        t = step_at(s, T, reverse)
-        p = prev_index(t, reverse)
-        q = next_index(t, reverse)
-        rnn_step_forward_work(hs + q * BH, gi + t * BH, hs + p * BH, weight_hh, w_t, bias_hh,
-                              activation, B, H)
-        keep_invalid_rows(hs + q * BH, hs + p * BH, lengths, t, B, H)
-        mask_rows(output + t * BH, hs + q * BH, lengths, t, B, H)
-    memcpy(h_n, hs + final_index(T, reverse) * BH, BH * sizeof(floating))
-
-
-cdef void rnn_seq_backward_work(
-    floating *dx,                   # (T, B, I) written
-    floating *dh0,                  # (B, H) written
-    floating *dweight_ih,           # (H, I) added into
-    floating *dweight_hh,           # (H, H) added into
-    floating *dbias_ih,             # (H,) added into
-    floating *dbias_hh,             # (H,) added into
-    floating *da,                   # (T, B, H) scratch
-    floating *dh,                   # (B, H) scratch
-    floating *dh_prev,              # (B, H) scratch
-    floating *dh_next,              # (B, H) scratch
-    floating *weight_hh_p,          # (H, H) scratch
-    const floating *doutput,        # (T, B, H)
-    const floating *dh_n,           # (B, H)
-    const floating *hs,             # (T+1, B, H)
-    const floating *x,              # (T, B, I)
-    const floating *weight_ih,      # (H, I)
-    const floating *weight_hh,      # (H, H)
-    const long long *lengths,       # (B,)
-    bint reverse,
-    int activation,
-    int T, int B, int I, int H,
-) noexcept nogil:
-    cdef Py_ssize_t s, t, q
-    cdef Py_ssize_t BH = <Py_ssize_t> B * H
-    cdef floating *swap
-    cdef const floating *w_p = hidden_weights_p(weight_hh_p, weight_hh, H, H, B)
-    # dh: dL/d(state), carried backwards through time
-    memcpy(dh, dh_n, BH * sizeof(floating))
-    for s in range(T):
-        t = step_at(T - 1 - s, T, reverse)
-        q = next_index(t, reverse)
-        mask_rows_sum(dh_next, dh, doutput + t * BH, lengths, t, B, H)
-        rnn_step_backward_work(da + t * BH, dh_prev, dh_next, hs + q * BH, weight_hh, w_p,
-                               activation, B, H)
-        keep_invalid_rows(dh_prev, dh, lengths, t, B, H)
-        swap = dh
-        dh = dh_prev
-        dh_prev = swap
-    memcpy(dh0, dh, BH * sizeof(floating))
-    # a = gi + h W_hh^T + b_hh, h the previous states: hs[0:T], or hs[1:T+1] reverse   [BPTT dW_hh]
-    gemm(c't', c'n', H, H, T * B, 1, da, H, hs + prev_index(0, reverse) * BH, H,
-         1, dweight_hh, H)
-    add_colsum(dbias_hh, da, T * B, H)
-    input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih, T * B, I, H)  # [BPTT dW_ih]
-
-
-def rnn_seq_forward(
-    floating[:, :, ::1] output,
-    floating[:, ::1] h_n,
-    floating[:, :, ::1] hs,
-    const floating[:, :, ::1] x,
-    const floating[:, ::1] h0,
-    const floating[:, ::1] weight_ih,
-    const floating[:, ::1] weight_hh,
-    const floating[::1] bias_ih,
-    const floating[::1] bias_hh,
-    const long long[::1] lengths,
-    bint reverse,
-    int activation,
-):
-    """output: (T, B, H) written.  h_n: (B, H) written.  hs: (T+1, B, H)
-    written, the whole cache.  x: (T, B, I).  h0: (B, H).  lengths: (B,)."""
-    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = h0.shape[1]
-    # gi (T, B, H) and W_hh^T (H, H) in one block
-    cdef floating *gi = <floating *> malloc(<size_t> (T * B + H) * H * sizeof(floating))
-    if gi == NULL:
-        raise MemoryError()
-    with nogil:
-        rnn_seq_forward_work(&output[0, 0, 0], &h_n[0, 0], &hs[0, 0, 0], gi,
-                             gi + <size_t> T * B * H, &x[0, 0, 0],
-                             &h0[0, 0], &weight_ih[0, 0], &weight_hh[0, 0], &bias_ih[0],
-                             &bias_hh[0], &lengths[0], reverse, activation, T, B, I, H)
-        free(gi)
-
-
-def rnn_seq_backward(
-    floating[:, :, ::1] dx,
-    floating[:, ::1] dh0,
-    floating[:, ::1] dweight_ih,
-    floating[:, ::1] dweight_hh,
-    floating[::1] dbias_ih,
-    floating[::1] dbias_hh,
-    const floating[:, :, ::1] doutput,
-    const floating[:, ::1] dh_n,
-    const floating[:, :, ::1] hs,
-    const floating[:, :, ::1] x,
-    const floating[:, ::1] weight_ih,
-    const floating[:, ::1] weight_hh,
-    const long long[::1] lengths,
-    bint reverse,
-    int activation,
-):
-    """Mirror of ``rnn_seq_forward``: dx (T, B, I) and dh0 (B, H) written,
-    parameter gradients added. doutput: (T, B, H); dh_n: (B, H)."""
-    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = dh0.shape[1]
-    cdef size_t BH = <size_t> B * H
-    # da (T, B, H), dh, dh_prev, dh_next (B, H) and W_hh's panels in one block
-    cdef floating *work = <floating *> malloc(((T + 3) * BH + <size_t> H * H)
-                                              * sizeof(floating))
-    if work == NULL:
-        raise MemoryError()
-    with nogil:
-        rnn_seq_backward_work(&dx[0, 0, 0], &dh0[0, 0], &dweight_ih[0, 0], &dweight_hh[0, 0],
-                              &dbias_ih[0], &dbias_hh[0], work, work + T * BH,
-                              work + (T + 1) * BH, work + (T + 2) * BH, work + (T + 3) * BH,
-                              &doutput[0, 0, 0],
-                              &dh_n[0, 0], &hs[0, 0, 0], &x[0, 0, 0], &weight_ih[0, 0],
-                              &weight_hh[0, 0], &lengths[0], reverse, activation, T, B, I, H)
-        free(work)

@@ -20,6 +20,7 @@ import pytest
 
 import bptt
 from bptt import _backend
+from bptt._families import FAMILIES
 from conftest import REQUIRE_ALL_BACKENDS, require_backend
 
 ORDER = ("cython", "numba", "numpy")
@@ -72,9 +73,20 @@ def test_numba_backend_is_jitted():
     from numba.core.registry import CPUDispatcher
 
     ns = bptt.get_backend("numba")
-    for family, kernel in (("gru", "gru_cell_forward"), ("rnn", "rnn_cell_forward"),
-                           ("lstm", "lstm_cell_forward")):
-        assert isinstance(getattr(getattr(ns, family), kernel), CPUDispatcher), (family, kernel)
+    for family in FAMILIES:
+        for kernel in ("seq_forward", "seq_backward", "step_forward", "step_backward"):
+            function = getattr(ns.family(family), kernel)
+            assert isinstance(function, CPUDispatcher), (family, kernel)
+
+
+def test_every_backend_has_every_family():
+    """A family is its description plus its kernels in each backend: all three
+    must be there, with the same sequence entry points."""
+    for name in bptt.backends():
+        ns = bptt.get_backend(name)
+        for family in FAMILIES:
+            module = ns.family(family)
+            assert callable(module.seq_forward) and callable(module.seq_backward), (name, family)
 
 
 def test_auto_picks_the_fastest(no_env):
@@ -160,6 +172,9 @@ _CACHE_SCRIPT = textwrap.dedent("""
         "cache_dir": numba.config.CACHE_DIR,
         "backend": cell.backend,
         "kernel_file": cell._kernels.__file__,
+        # the family's one-step pair, bound copies of bptt/_numba/_sequence.py's
+        "drivers": [cell._kernels.cell_forward.py_func.__qualname__,
+                    cell._kernels.cell_backward.py_func.__qualname__],
     }))
 """)
 
@@ -199,12 +214,15 @@ def test_numba_writes_its_cache_to_numba_cache_dir(tmp_path):
     assert files, f"numba wrote nothing under {cache_dir}"
     for path in files:  # all in the subdirectory numba derives from bptt/_numba/
         assert path.parent.parent == cache_dir and path.parent.name.startswith("_numba_"), path
-    # an index (.nbi) and compiled code (.nbc) for both kernels the cell ran,
-    # named "<module>.<function>-<line>.py<ver>[.<n>].nb?"
+    # an index (.nbi) and compiled code (.nbc) for both kernels the cell ran
+    # (the family's one-step pair, made from bptt/_numba/_sequence.py; the
+    # step functions are inlined into them), named
+    # "<module>.<function>-<line>.py<ver>[.<n>].nb?"
     written = {(p.name.split("-")[0], p.suffix) for p in files}
-    for kernel in ("gru_cell_forward", "gru_cell_backward"):
+    kernels = [f"_sequence.{name}" for name in info["drivers"]]
+    for kernel in kernels:
         for suffix in (".nbi", ".nbc"):
-            assert (f"{kernel_file.stem}.{kernel}", suffix) in written, (kernel, suffix, written)
+            assert (kernel, suffix) in written, (kernel, suffix, written)
 
 
 _NO_CACHE_SCRIPT = textwrap.dedent("""

@@ -353,8 +353,8 @@ def test_bad_construction(build, error, match):
 @pytest.mark.parametrize(
     "args, kwargs, error, match",
     [
-        (("cnn", 3, 4), {}, ValueError, r"kind must be one of \('rnn', 'gru', 'lstm'\), "
-                                        r"got 'cnn'"),
+        (("cnn", 3, 4), {}, ValueError, r"kind must be one of \('rnn', 'gru', 'lstm', "
+                                        r"'layernorm_gru', 'layernorm_lstm'\), got 'cnn'"),
         (("gru", 0, 4), {}, ValueError, r"input_size must be a positive int, got 0"),
         (("gru", 3, 4), {"num_layers": 0}, ValueError,
          r"num_layers must be a positive int, got 0"),
@@ -367,3 +367,27 @@ def test_bad_construction(build, error, match):
 def test_bad_count_parameters(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         bptt.count_parameters(*args, **kwargs)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: bptt.GRU(3, 4, backend="numpy"),
+    lambda: bptt.RNN(3, 4, backend="numpy"),
+    lambda: bptt.LSTM(3, 4, proj_size=2, backend="numpy"),
+    lambda: bptt.LSTM(3, 4, peepholes=True, clip=1.0, backend="numpy"),
+    lambda: bptt.LayerNormGRU(3, 4, backend="numpy"),
+    lambda: bptt.LayerNormLSTM(3, 4, backend="numpy"),
+], ids=["gru", "rnn", "lstm-proj", "lstm-peephole", "ln-gru", "ln-lstm"])
+@pytest.mark.parametrize("name, value", [
+    ("input_size", 5), ("hidden_size", 5000), ("num_layers", 2), ("bias", False),
+    ("batch_first", True), ("bidirectional", True), ("dtype", np.float32),
+])
+def test_sizes_and_options_are_fixed_after_construction(build, name, value):
+    """Parameters, caches and kernels were made for the constructor's sizes:
+    changing one afterwards is refused, and the layer still works."""
+    layer = build()
+    before = getattr(layer, name)
+    with pytest.raises(AttributeError, match=rf"{name} is fixed at construction"):
+        setattr(layer, name, value)
+    assert getattr(layer, name) == before
+    output, _ = layer.forward(np.ones((2, 1, 3)))
+    assert output.shape[0] == 2 and np.isfinite(output).all()

@@ -14,7 +14,7 @@ from . import losses, optim
 from ._backend import backends, get_backend, unavailable
 from ._gradcheck import GradcheckResult, gradcheck
 from .cells import GRU_Cell, GRUCell, LSTMCell, RNNCell
-from .layers import GRU, LSTM, RNN, count_parameters
+from .layers import GRU, LSTM, RNN, LayerNormGRU, LayerNormLSTM, count_parameters
 from .linear import Linear
 
 __version__ = "0.1.0"
@@ -27,6 +27,8 @@ __all__ = [
     "optim",
     "GRU",
     "LSTM",
+    "LayerNormGRU",
+    "LayerNormLSTM",
     "RNN",
     "count_parameters",
     "GRU_Cell",

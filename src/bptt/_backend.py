@@ -1,9 +1,10 @@
 """Which kernel backends this installation has, and how a name picks one.
 
-A backend is a namespace with one module per cell family (``gru``, ``rnn``,
-``lstm``), each with the same kernel names. Backends are probed lazily, the
-first time anyone asks, so ``import bptt`` stays cheap and a missing or broken
-numba or Cython build only removes that backend.
+A backend is a namespace with one module per cell family (``bptt._families``
+lists them), each with the same kernel names; ``family(name)`` imports one.
+Backends are probed lazily, the first time anyone asks, so ``import bptt``
+stays cheap and a missing or broken numba or Cython build only removes that
+backend.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ def _probe(name: str) -> None:
     except Exception as exc:  # noqa: BLE001 - any import failure means "not here"
         _failed[name] = f"{type(exc).__name__}: {exc}"
     else:
-        _loaded[name] = SimpleNamespace(name=name, **modules)
+        def family(family_name: str, _backend=name):
+            """The kernel module of one cell family on this backend."""
+            return importlib.import_module(f"bptt._{_backend}.{family_name}")
+
+        _loaded[name] = SimpleNamespace(name=name, family=family, **modules)
 
 
 def backends() -> tuple[str, ...]:

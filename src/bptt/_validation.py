@@ -153,3 +153,165 @@ def step_input(name: str, value, features: int, dtype: np.dtype, batch: int | No
     raise ValueError(
         f"{name} must be 1-D ({features},) or 2-D (B, {features}), got {a.ndim}-D shape {a.shape}"
     )
+
+
+def check_choice(name: str, value, choices) -> str:
+    """One of a fixed set of names (a nonlinearity, a variant, a kind)."""
+    if not isinstance(value, str) or value not in choices:
+        names = tuple(choices)
+        allowed = (f"{names[0]!r} or {names[1]!r}" if len(names) == 2
+                   else f"one of {names}")
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return value
+
+
+# ----------------------------------------------------------------------------
+# sequence layers: x, lengths, initial states and incoming gradients
+# ----------------------------------------------------------------------------
+
+
+def sequence_input(x, input_size: int, batch_first: bool, dtype: np.dtype):
+    """x as a kernel-ready (T, B, I) array, and whether it was batched (3-D)."""
+    x = as_array("x", x, dtype)
+    I = input_size
+    layout = "(B, T, input_size)" if batch_first else "(T, B, input_size)"
+    if x.ndim == 2:
+        if x.shape[1] != I or x.shape[0] == 0:
+            raise ValueError(f"x must have shape (T, {I}) unbatched or {layout} batched "
+                             f"with input_size={I}, got {x.shape}")
+        return kernel_ready(x[:, None, :]), False
+    if x.ndim != 3:
+        raise ValueError(f"x must be 2-D (T, {I}) or 3-D {layout}, got {x.ndim}-D {x.shape}")
+    if batch_first:
+        x = x.transpose(1, 0, 2)
+    if x.shape[2] != I or x.shape[0] == 0 or x.shape[1] == 0:
+        shown = x.transpose(1, 0, 2).shape if batch_first else x.shape
+        raise ValueError(f"x must have shape {layout} with input_size={I} and T, B >= 1, "
+                         f"got {shown}")
+    return kernel_ready(x), True
+
+
+def sequence_lengths(lengths, T: int, B: int, batched: bool, input_size: int):
+    """lengths as (B,) int64, and whether any row is shorter than T (None: all T)."""
+    if lengths is None:
+        return np.full(B, T, dtype=np.int64), False
+    if not batched:
+        raise ValueError(f"lengths needs batched 3-D x (one length per batch row), "
+                         f"got unbatched 2-D x of shape ({T}, {input_size})")
+    if _is_tensor(lengths):
+        lengths = lengths.detach().cpu().numpy()
+    lengths = np.asarray(lengths)
+    if lengths.shape != (B,):
+        raise ValueError(f"lengths must have shape ({B},), one per batch row, "
+                         f"got {lengths.shape}")
+    if lengths.dtype.kind not in "iu":
+        raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
+    if lengths.min() < 1 or lengths.max() > T:
+        raise ValueError(f"lengths must lie in 1..{T} (the sequence length), "
+                         f"got values from {lengths.min()} to {lengths.max()}")
+    lengths = np.array(lengths, dtype=np.int64, order="C")  # a copy: never the caller's
+    return lengths, bool(lengths.min() < T)
+
+
+def sequence_state(name: str, value, shape: tuple[int, int, int], batched: bool,
+                   dtype: np.dtype, features: str = "hidden_size") -> np.ndarray:
+    """An initial state (or a final state's gradient) as kernel-ready
+    (L*D, B, w); zeros if None. Unbatched, it is (L*D, w). ``features``
+    names w in the message."""
+    if value is None:
+        return np.zeros(shape, dtype=dtype)
+    a = as_array(name, value, dtype)
+    expected = shape if batched else (shape[0], shape[2])
+    if a.shape != expected:
+        raise ValueError(f"{name} must have shape {expected} "
+                         f"(num_layers * num_directions, {'B, ' if batched else ''}"
+                         f"{features}), got {a.shape}")
+    return kernel_ready(a if batched else a[:, None, :])
+
+
+def sequence_gradient(name: str, value, shape: tuple[int, int, int], batched: bool,
+                      batch_first: bool, dtype: np.dtype) -> np.ndarray:
+    """dL/d(output) shaped like forward's output, as kernel-ready (T, B, F)."""
+    T, B, F = shape
+    a = as_array(name, value, dtype)
+    if batched:
+        expected = (B, T, F) if batch_first else (T, B, F)
+    else:
+        expected = (T, F)
+    if a.shape != expected:
+        raise ValueError(f"{name} must have shape {expected} like forward's output, "
+                         f"got {a.shape}")
+    if not batched:
+        a = a[:, None, :]
+    elif batch_first:
+        a = a.transpose(1, 0, 2)
+    return kernel_ready(a)
+
+
+def state_pair(name: str, value, parts: str) -> tuple:
+    """An LSTM's (h, c) pair, or (None, None) for None; ``parts`` names them
+    in the message, e.g. "(h_0, c_0)"."""
+    if value is None:
+        return None, None
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return tuple(value)
+    length = f" of length {len(value)}" if isinstance(value, (tuple, list)) else ""
+    raise TypeError(f"{name} must be a tuple {parts} or None, got {type(value).__name__}{length}")
+
+
+# ----------------------------------------------------------------------------
+# cells: one step's state and the gradient coming into its backward
+# ----------------------------------------------------------------------------
+
+
+def step_state(name: str, value, features: int, batch: int, batched: bool,
+               dtype: np.dtype) -> np.ndarray:
+    """A cell's hidden or cell state matching x's batch, as (B, features);
+    ``None`` means zeros."""
+    if value is None:
+        return np.zeros((batch, features), dtype=dtype)
+    a, a_batched = step_input(name, value, features, dtype, batch=batch if batched else None)
+    if a_batched != batched:
+        expected, like = (((batch, features), f"x's batch of {batch}") if batched
+                          else ((features,), "1-D x"))
+        raise ValueError(
+            f"{name} must have shape {expected} to match {like} (x and {name} must both be "
+            f"unbatched or both batched), got {np.shape(value)}"
+        )
+    return a
+
+
+def step_gradient(name: str, value, features: int, batch: int, batched: bool,
+                  dtype: np.dtype) -> np.ndarray:
+    """A gradient coming into a cell's backward: (features,) or (1, features)
+    unbatched, (B, features) batched; returned as kernel-ready (B, features)."""
+    a = as_array(name, value, dtype)
+    expected = ((batch, features),) if batched else ((features,), (1, features))
+    if a.shape not in expected:
+        raise ValueError(
+            f"{name} must have shape {' or '.join(str(s) for s in expected)}, got {a.shape}"
+        )
+    return kernel_ready(a.reshape(batch, features))
+
+
+def check_proj_size(proj_size, hidden_size: int, allowed: bool) -> int:
+    """0 (no projection) or a size below hidden_size, as torch requires."""
+    if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral):
+        raise TypeError(f"proj_size must be an int, got {type(proj_size).__name__} {proj_size!r}")
+    if proj_size < 0 or proj_size >= hidden_size:
+        raise ValueError(f"proj_size must lie in 0..hidden_size - 1 = {hidden_size - 1}, "
+                         f"got {proj_size}")
+    if proj_size and not allowed:
+        raise ValueError("proj_size is only supported by LSTM layers")
+    return int(proj_size)
+
+
+def check_clip(clip) -> float | None:
+    """None (no clipping) or a positive finite threshold."""
+    if clip is None:
+        return None
+    if isinstance(clip, bool) or not isinstance(clip, numbers.Real):
+        raise TypeError(f"clip must be a positive float or None, got {type(clip).__name__}")
+    if not np.isfinite(clip) or clip <= 0:
+        raise ValueError(f"clip must be a positive finite float or None, got {clip!r}")
+    return float(clip)

@@ -1,9 +1,12 @@
 """Single-step recurrent cells: the Python face of the cell kernels.
 
-Each class validates its input, shapes it to (B, features), calls one
-forward kernel and keeps a small cache; ``backward`` calls the mirrored
-kernel with that cache. Parameter gradients accumulate across calls, as in
-torch, until ``zero_grad()``.
+Each class validates its input, shapes it to (B, features) and runs one step
+as a sequence of length 1 through its family's time loop (``seq_forward``;
+``bptt._families``), keeping that call's cache, its own copies of x and the
+states; ``backward`` runs ``seq_backward`` on it. On the Cython backend an
+input that is already exactly right takes a one-call fast path instead
+(csrc/_fast.pxd). Parameter gradients accumulate across calls, as in torch,
+until ``zero_grad()``.
 
 - ``GRU_Cell``: the seed 000 homework interface (seed GRU equations).
 - ``GRUCell``, ``RNNCell``, ``LSTMCell``: torch's formulations, names, shapes.
@@ -11,48 +14,69 @@ torch, until ``zero_grad()``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._backend import get_backend
+from ._families import ACTIVATIONS, FAMILIES
 from ._module import Module
 from ._validation import (
-    as_array,
     check_bool,
     check_dtype,
     check_rng,
     check_size,
-    kernel_ready,
     parameter,
+    state_pair,
+    step_gradient,
     step_input,
+    step_state,
 )
 
 Array = np.ndarray
 
-# rnn kernel activation codes (the same in every backend)
-_ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2}
+
+class FastStep(NamedTuple):
+    """What a forward on the Cython one-call path keeps for backward."""
+
+    x: Array                    # the caller's x, (I,) or (B, I)
+    states: tuple[Array, ...]   # the caller's states, (H,) or (B, H) each
+    saved: Array                # the kernel's cache: gates (B, C), or h' for the RNN
+    batched: bool
+
+
+class Step(NamedTuple):
+    """What a forward through the time loop keeps: a sequence of length 1's
+    cache, in copies of the cell's own."""
+
+    x: Array                    # (1, B, I)
+    states: tuple[Array, ...]   # (2, B, H) each: before and after the step
+    gates: Array                # (1, B, C): the family's per-step cache
+    batched: bool
 
 
 class _Cell(Module):
     """Parameters, gradients, state dicts and backend choice, shared by all cells.
 
-    Subclasses set ``family`` (the kernel module), ``_gates`` (stacked blocks
-    of H rows in the weights) and implement ``forward`` / ``backward``.
+    Subclasses set ``family`` (the cell family, ``bptt._families``, which
+    also gives the gate blocks) and implement ``forward`` / ``backward``.
     """
 
     family: str
-    _gates: int
+    _option = 0.0  # the family kernels' scalar setting (RNNCell: the activation code)
 
     def __init__(self, input_size, hidden_size, bias, backend, dtype, seed, rng):
         self.input_size = check_size("input_size", input_size)
         self.hidden_size = check_size("hidden_size", hidden_size)
         self.bias = check_bool("bias", bias)
         self.dtype = check_dtype(dtype)
-        self._kernels = getattr(get_backend(backend), self.family)
-        self._backend_name = get_backend(backend).name
+        resolved = get_backend(backend)
+        self._kernels = resolved.family(self.family)
+        self._backend_name = resolved.name
         self._init_parameters(self._storage_shapes(), self.hidden_size, check_rng(seed, rng))
         # Kernels always take biases; a bias-free cell hands them zeros and a
         # scratch gradient that is cleared before each use and never exposed.
-        rows = self._gates * self.hidden_size
+        rows = FAMILIES[self.family].gates * self.hidden_size
         self._zero_bias = np.zeros(rows, dtype=self.dtype)
         self._scratch_dbias = (np.zeros(rows, dtype=self.dtype), np.zeros(rows, dtype=self.dtype))
         self._cache = None
@@ -82,16 +106,84 @@ class _Cell(Module):
             self._fast_args += (self._zero_bias,) * self._bias_vectors
             self._fast_grads += (None,) * self._bias_vectors
 
-    def _as_rows(self, B: int, x: Array, *states: Array) -> tuple[Array, ...]:
-        """A cached step's x and states as (B, I), (B, H), ...: a fast forward
-        keeps them as given, 1-D when unbatched."""
-        H = self.hidden_size
-        return (x.reshape(B, self.input_size), *(a.reshape(B, H) for a in states))
+    # -- one step as a sequence of length 1 ------------------------------------
+
+    def _step_forward(self, x2: Array, states: tuple[Array, ...], batched: bool):
+        """x2 (B, I) and the states (B, H) each -> the new states (B, H) each and
+        this step's ``Step`` cache (own copies: the caller may refill its buffers).
+
+        Numba's family modules have a one-step pair (``cell_forward``), the
+        time loop's step without its bookkeeping, since numba's per-call cost
+        grows with the arguments; elsewhere the step runs as ``seq_forward``
+        over T = 1 (the Cython backend gets here only when its fast path declined).
+        """
+        B, H = x2.shape[0], self.hidden_size
+        gates = np.empty((1, B, FAMILIES[self.family].cache_width(H)), dtype=self.dtype)
+        x3 = x2.reshape(1, B, self.input_size).copy()                          # (1, B, I)
+        kept = tuple(np.empty((2, B, H), dtype=self.dtype) for _ in states)   # (T+1, B, H)
+        cell_forward = getattr(self._kernels, "cell_forward", None)
+        if cell_forward is not None:
+            for history, state in zip(kept, states, strict=True):
+                history[0] = state
+            cell_forward(*(k[1] for k in kept), gates[0], x3[0], *(k[0] for k in kept),
+                         *self._weight_args(), (), self._option)
+            new = tuple(k[1].copy() for k in kept)
+        else:
+            output = np.empty((1, B, H), dtype=self.dtype)
+            new = tuple(np.empty((B, H), dtype=self.dtype) for _ in states)
+            self._kernels.seq_forward(output, new, kept, gates, x3, states, *self._weight_args(),
+                                      (), np.ones(B, dtype=np.int64), False, self._option)
+        return new, Step(x3, kept, gates, batched)
+
+    def _step_backward(self, cache: Step, dnew: tuple[Array, ...]):
+        """Mirror of ``_step_forward``: dL/d(new states) in; dx (B, I) and
+        dL/d(states) out; parameter gradients added."""
+        x3, kept, gates, _ = cache
+        B, H = x3.shape[1], self.hidden_size
+        dx = np.empty_like(x3)
+        dold = tuple(np.empty((B, H), dtype=self.dtype) for _ in kept)
+        weight_ih, weight_hh = self._weight_args()[:2]
+        cell_backward = getattr(self._kernels, "cell_backward", None)
+        if cell_backward is not None:
+            cell_backward(dx[0], *dold, *self._grad_args(), (), *dnew, gates[0], x3[0],
+                          *(k[0] for k in kept), *(k[1] for k in kept), weight_ih, weight_hh, (),
+                          self._option)
+        else:
+            self._kernels.seq_backward(dx, dold, *self._grad_args(), (),
+                                       np.zeros((1, B, H), dtype=self.dtype), dnew, gates, kept,
+                                       x3, weight_ih, weight_hh, (), np.ones(B, dtype=np.int64),
+                                       False, self._option)
+        return dx[0], dold
+
+    def _step_cache(self, fast: FastStep, rnn: bool = False) -> Step:
+        """A fast forward's cache as a ``Step``, for a backward whose upstream
+        gradient the fast path declined. Only the old states, the gates and
+        (the RNN's cache, ``rnn``) the new h are read."""
+        x, old = fast.x, fast.states
+        new, gates = (fast.saved, None) if rnn else (None, fast.saved)
+        B, H = old[0].size // self.hidden_size, self.hidden_size
+        x3 = x.reshape(1, B, self.input_size)
+        kept = tuple(np.zeros((2, B, H), dtype=self.dtype) for _ in old)
+        for k, (state, value) in enumerate(zip(kept, old, strict=True)):
+            state[0] = value.reshape(B, H)
+            if k == 0 and new is not None:
+                state[1] = new.reshape(B, H)
+        if gates is None:
+            gates = np.empty((B, 0), dtype=self.dtype)
+        return Step(x3, kept, gates.reshape(1, B, -1), fast.batched)
+
+    def _weight_args(self) -> tuple[Array, Array, Array, Array]:
+        p = self._params
+        return (p["weight_ih"], p["weight_hh"], *self._bias_args())
+
+    def _grad_args(self) -> tuple[Array, Array, Array, Array]:
+        g = self._grads
+        return (g["weight_ih"], g["weight_hh"], *self._dbias_args())
 
     # -- storage ------------------------------------------------------------
 
     def _storage_shapes(self) -> dict[str, tuple[int, ...]]:
-        rows = self._gates * self.hidden_size
+        rows = FAMILIES[self.family].gates * self.hidden_size
         shapes = {
             "weight_ih": (rows, self.input_size),
             "weight_hh": (rows, self.hidden_size),
@@ -133,28 +225,11 @@ class _Cell(Module):
 
     def _state(self, name: str, value, batch: int, batched: bool) -> Array:
         """A hidden or cell state matching x's batch; ``None`` means zeros."""
-        H = self.hidden_size
-        if value is None:
-            return np.zeros((batch, H), dtype=self.dtype)
-        a, a_batched = step_input(name, value, H, self.dtype, batch=batch if batched else None)
-        if a_batched != batched:
-            expected, like = ((batch, H), f"x's batch of {batch}") if batched else ((H,), "1-D x")
-            raise ValueError(
-                f"{name} must have shape {expected} to match {like} (x and {name} must both be "
-                f"unbatched or both batched), got {np.shape(value)}"
-            )
-        return a
+        return step_state(name, value, self.hidden_size, batch, batched, self.dtype)
 
     def _upstream(self, name: str, value, batch: int, batched: bool) -> Array:
         """A gradient coming into backward: (H,) or (1, H) unbatched, (B, H) batched."""
-        H = self.hidden_size
-        a = as_array(name, value, self.dtype)
-        expected = ((batch, H),) if batched else ((H,), (1, H))
-        if a.shape not in expected:
-            raise ValueError(
-                f"{name} must have shape {' or '.join(str(s) for s in expected)}, got {a.shape}"
-            )
-        return kernel_ready(a.reshape(batch, H))
+        return step_gradient(name, value, self.hidden_size, batch, batched, self.dtype)
 
     def _cached(self):
         if self._cache is None:
@@ -217,8 +292,7 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
     adds its weight gradients (summed over the batch) into ``dW*``.
     """
 
-    family = "gru"
-    _gates = 3
+    family = "gru_seed"
     _fast = "gru_seed_cell"
     _bias_vectors = 1
 
@@ -319,44 +393,38 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
             done = self._fast_forward(x, h, *self._fast_args)
             if done is not None:
                 h_next, gates = done
-                self._cache = (x, h, gates, x.ndim == 2)
+                self._cache = FastStep(x, (h,), gates, x.ndim == 2)
                 return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
-        B = x2.shape[0]
         if h is None:
             raise TypeError("GRU_Cell.forward needs h, the previous hidden state")
-        h2 = self._state("h", h, B, batched)
-        H = self.hidden_size
-        h_next = np.empty((B, H), dtype=self.dtype)
-        gates = np.empty((B, 3 * H), dtype=self.dtype)  # [r | z | h~]
-        bias = self._params["bias"] if self.bias else self._zero_bias
-        p = self._params
-        self._kernels.gru_seed_cell_forward(
-            h_next, gates, x2, h2, p["weight_ih"], p["weight_hh"], bias
-        )
-        self._cache = (x2, h2, gates, batched)
+        h2 = self._state("h", h, x2.shape[0], batched)
+        (h_next,), self._cache = self._step_forward(x2, (h2,), batched)
         return h_next if batched else h_next[0]
 
     def backward(self, delta: Array) -> tuple[Array, Array]:
         """dL/dh_t in; (dx, dh) out. Adds this step's weight gradients into dW*."""
-        x2, h2, gates, batched = self._cached()
-        if self._fast_backward is not None:
-            done = self._fast_backward(delta, batched, gates, x2, h2, *self._fast_args[:2],
-                                       *self._fast_grads)
+        cache = self._cached()
+        if isinstance(cache, FastStep):
+            done = self._fast_backward(delta, cache.batched, cache.saved, cache.x,
+                                       *cache.states, *self._fast_args[:2], *self._fast_grads)
             if done is not None:
                 return done
-        x2, h2 = self._as_rows(gates.shape[0], x2, h2)
-        B = x2.shape[0]
-        dh_next = self._upstream("delta", delta, B, batched)
-        dx = np.empty((B, self.input_size), dtype=self.dtype)
-        dh = np.empty((B, self.hidden_size), dtype=self.dtype)
-        g, p = self._grads, self._params
-        dbias = g["bias"] if self.bias else self._dbias_args()[0]
-        self._kernels.gru_seed_cell_backward(
-            dx, dh, g["weight_ih"], g["weight_hh"], dbias,
-            dh_next, gates, x2, h2, p["weight_ih"], p["weight_hh"],
-        )
+            cache = self._step_cache(cache)
+        dh_next = self._upstream("delta", delta, cache.x.shape[1], cache.batched)
+        dx, (dh,) = self._step_backward(cache, (dh_next,))
         return dx, dh
+
+    def _bias_args(self) -> tuple[Array, Array]:
+        # one additive bias: it fills the kernels' bias_ih slot; bias_hh is zero
+        bias = self._params["bias"] if self.bias else self._zero_bias
+        return bias, self._zero_bias
+
+    def _dbias_args(self) -> tuple[Array, Array]:
+        scratch = self._scratch_dbias
+        for a in scratch:
+            a.fill(0)
+        return (self._grads["bias"] if self.bias else scratch[0]), scratch[1]
 
 
 # ----------------------------------------------------------------------------
@@ -393,7 +461,6 @@ class GRUCell(_TorchCell):
     """
 
     family = "gru"
-    _gates = 3
     _fast = "gru_cell"
 
     def forward(self, x: Array, h: Array | None = None) -> Array:
@@ -402,39 +469,25 @@ class GRUCell(_TorchCell):
             done = self._fast_forward(x, h, *self._fast_args)
             if done is not None:
                 h_next, gates = done
-                self._cache = (x, h, gates, x.ndim == 2)
+                self._cache = FastStep(x, (h,), gates, x.ndim == 2)
                 return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
-        B, H = x2.shape[0], self.hidden_size
-        h2 = self._state("h", h, B, batched)
-        h_next = np.empty((B, H), dtype=self.dtype)
-        gates = np.empty((B, 4 * H), dtype=self.dtype)  # [r | z | n | W_hn h + b_hn]
-        p = self._params
-        self._kernels.gru_cell_forward(
-            h_next, gates, x2, h2, p["weight_ih"], p["weight_hh"], *self._bias_args()
-        )
-        self._cache = (x2, h2, gates, batched)
+        h2 = self._state("h", h, x2.shape[0], batched)
+        (h_next,), self._cache = self._step_forward(x2, (h2,), batched)
         return h_next if batched else h_next[0]
 
     def backward(self, dh_next: Array) -> tuple[Array, Array]:
         """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
-        x2, h2, gates, batched = self._cached()
-        if self._fast_backward is not None:
-            done = self._fast_backward(dh_next, batched, gates, x2, h2, *self._fast_args[:2],
-                                       *self._fast_grads)
+        cache = self._cached()
+        if isinstance(cache, FastStep):
+            done = self._fast_backward(dh_next, cache.batched, cache.saved, cache.x,
+                                       *cache.states, *self._fast_args[:2], *self._fast_grads)
             if done is not None:
                 return done
-        x2, h2 = self._as_rows(gates.shape[0], x2, h2)
-        B = x2.shape[0]
-        dh_next2 = self._upstream("dh_next", dh_next, B, batched)
-        dx = np.empty_like(x2)
-        dh = np.empty_like(h2)
-        g, p = self._grads, self._params
-        self._kernels.gru_cell_backward(
-            dx, dh, g["weight_ih"], g["weight_hh"], *self._dbias_args(),
-            dh_next2, gates, x2, h2, p["weight_ih"], p["weight_hh"],
-        )
-        return self._unbatch(batched, dx, dh)
+            cache = self._step_cache(cache)
+        d = self._upstream("dh_next", dh_next, cache.x.shape[1], cache.batched)
+        dx, (dh,) = self._step_backward(cache, (d,))
+        return self._unbatch(cache.batched, dx, dh)
 
 
 class RNNCell(_TorchCell):
@@ -445,7 +498,6 @@ class RNNCell(_TorchCell):
     """
 
     family = "rnn"
-    _gates = 1
     _fast = "rnn_cell"
 
     def __init__(
@@ -460,12 +512,13 @@ class RNNCell(_TorchCell):
         seed: int | None = None,
         rng: np.random.Generator | None = None,
     ):
-        if nonlinearity not in _ACTIVATIONS:
+        if nonlinearity not in ACTIVATIONS:
             raise ValueError(
-                f"nonlinearity must be one of {tuple(_ACTIVATIONS)}, got {nonlinearity!r}"
+                f"nonlinearity must be one of {tuple(ACTIVATIONS)}, got {nonlinearity!r}"
             )
         self.nonlinearity = nonlinearity
-        self._activation = _ACTIVATIONS[nonlinearity]
+        self._activation = ACTIVATIONS[nonlinearity]
+        self._option = float(self._activation)
         super().__init__(
             input_size, hidden_size, bias, backend=backend, dtype=dtype, seed=seed, rng=rng
         )
@@ -478,38 +531,26 @@ class RNNCell(_TorchCell):
         if self._fast_forward is not None and h is not None:
             h_next = self._fast_forward(x, h, *self._fast_args, self._activation)
             if h_next is not None:
-                self._cache = (x, h, h_next, x.ndim == 2)
+                self._cache = FastStep(x, (h,), h_next, x.ndim == 2)
                 return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
-        B, H = x2.shape[0], self.hidden_size
-        h2 = self._state("h", h, B, batched)
-        h_next = np.empty((B, H), dtype=self.dtype)
-        p = self._params
-        self._kernels.rnn_cell_forward(
-            h_next, x2, h2, p["weight_ih"], p["weight_hh"], *self._bias_args(), self._activation
-        )
-        self._cache = (x2, h2, h_next, batched)
+        h2 = self._state("h", h, x2.shape[0], batched)
+        (h_next,), self._cache = self._step_forward(x2, (h2,), batched)
         return h_next if batched else h_next[0]
 
     def backward(self, dh_next: Array) -> tuple[Array, Array]:
         """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
-        x2, h2, h_next, batched = self._cached()
-        if self._fast_backward is not None:
-            done = self._fast_backward(dh_next, batched, h_next, x2, h2, *self._fast_args[:2],
-                                       *self._fast_grads, self._activation)
+        cache = self._cached()
+        if isinstance(cache, FastStep):  # its saved array is h'
+            done = self._fast_backward(dh_next, cache.batched, cache.saved, cache.x,
+                                       *cache.states, *self._fast_args[:2], *self._fast_grads,
+                                       self._activation)
             if done is not None:
                 return done
-        x2, h2, h_next = self._as_rows(h_next.size // self.hidden_size, x2, h2, h_next)
-        B = x2.shape[0]
-        dh_next2 = self._upstream("dh_next", dh_next, B, batched)
-        dx = np.empty_like(x2)
-        dh = np.empty_like(h2)
-        g, p = self._grads, self._params
-        self._kernels.rnn_cell_backward(
-            dx, dh, g["weight_ih"], g["weight_hh"], *self._dbias_args(),
-            dh_next2, h_next, x2, h2, p["weight_ih"], p["weight_hh"], self._activation,
-        )
-        return self._unbatch(batched, dx, dh)
+            cache = self._step_cache(cache, rnn=True)
+        d = self._upstream("dh_next", dh_next, cache.x.shape[1], cache.batched)
+        dx, (dh,) = self._step_backward(cache, (d,))
+        return self._unbatch(cache.batched, dx, dh)
 
 
 class LSTMCell(_TorchCell):
@@ -521,7 +562,6 @@ class LSTMCell(_TorchCell):
     """
 
     family = "lstm"
-    _gates = 4
     _fast = "lstm_cell"
 
     def forward(self, x: Array, state: tuple[Array, Array] | None = None) -> tuple[Array, Array]:
@@ -530,57 +570,33 @@ class LSTMCell(_TorchCell):
             done = self._fast_forward(x, *state, *self._fast_args)
             if done is not None:
                 h_next, c_next, gates = done
-                self._cache = (x, *state, gates, x.ndim == 2)
+                self._cache = FastStep(x, state, gates, x.ndim == 2)
                 return h_next, c_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
-        B, H = x2.shape[0], self.hidden_size
-        if state is None:
-            h, c = None, None
-        elif isinstance(state, (tuple, list)) and len(state) == 2:
-            h, c = state
-        else:
-            raise TypeError(
-                f"state must be a tuple (h, c) or None, got {type(state).__name__}"
-                + (f" of length {len(state)}" if isinstance(state, (tuple, list)) else "")
-            )
+        B = x2.shape[0]
+        h, c = state_pair("state", state, "(h, c)")
         h2 = self._state("h", h, B, batched)
         c2 = self._state("c", c, B, batched)
-        h_next = np.empty((B, H), dtype=self.dtype)
-        c_next = np.empty((B, H), dtype=self.dtype)
-        gates = np.empty((B, 5 * H), dtype=self.dtype)  # [i | f | g | o | tanh(c')]
-        p = self._params
-        self._kernels.lstm_cell_forward(
-            h_next, c_next, gates, x2, h2, c2, p["weight_ih"], p["weight_hh"], *self._bias_args()
-        )
-        self._cache = (x2, h2, c2, gates, batched)
+        (h_next, c_next), self._cache = self._step_forward(x2, (h2, c2), batched)
         return self._unbatch(batched, h_next, c_next)
 
     def backward(
         self, dh_next: Array, dc_next: Array | None = None
     ) -> tuple[Array, tuple[Array, Array]]:
         """dL/dh' (and dL/dc', zeros if omitted) in; (dx, (dh, dc)) out."""
-        x2, h2, c2, gates, batched = self._cached()
-        if self._fast_backward is not None:
-            done = self._fast_backward(dh_next, dc_next, batched, gates, x2, h2, c2,
-                                       *self._fast_args[:2], *self._fast_grads)
+        cache = self._cached()
+        if isinstance(cache, FastStep):
+            done = self._fast_backward(dh_next, dc_next, cache.batched, cache.saved, cache.x,
+                                       *cache.states, *self._fast_args[:2], *self._fast_grads)
             if done is not None:
                 dx, dh, dc = done
                 return dx, (dh, dc)
-        x2, h2, c2 = self._as_rows(gates.shape[0], x2, h2, c2)
-        B = x2.shape[0]
-        dh_next2 = self._upstream("dh_next", dh_next, B, batched)
-        if dc_next is None:
-            dc_next2 = np.zeros_like(h2)
-        else:
-            dc_next2 = self._upstream("dc_next", dc_next, B, batched)
-        dx = np.empty_like(x2)
-        dh = np.empty_like(h2)
-        dc = np.empty_like(c2)
-        g, p = self._grads, self._params
-        self._kernels.lstm_cell_backward(
-            dx, dh, dc, g["weight_ih"], g["weight_hh"], *self._dbias_args(),
-            dh_next2, dc_next2, gates, x2, h2, c2, p["weight_ih"], p["weight_hh"],
-        )
+            cache = self._step_cache(cache)
+        B, batched = cache.x.shape[1], cache.batched
+        d_h = self._upstream("dh_next", dh_next, B, batched)
+        d_c = (np.zeros((B, self.hidden_size), dtype=self.dtype) if dc_next is None
+               else self._upstream("dc_next", dc_next, B, batched))
+        dx, (dh, dc) = self._step_backward(cache, (d_h, d_c))
         dx, dh, dc = self._unbatch(batched, dx, dh, dc)
         return dx, (dh, dc)
 

@@ -1,37 +1,61 @@
 """Sequence layers: multi-layer, bidirectional, variable-length BPTT.
 
 One driver, ``_Recurrent``, does everything that is the same for every cell
-family: validation, ``batch_first`` and unbatched input, ``lengths``, the
-stack of layers and directions, the cache, state dicts. A family adds only
-``_forward_direction`` and ``_backward_direction``, each one call into its
-backend's sequence kernel (the whole time loop runs in that call).
+family: ``batch_first`` and unbatched input, ``lengths``, the stack of layers
+and directions, the cache, state dicts. A family (``bptt._families``) says
+which states it carries, what its step keeps and which parameters it has; its
+kernels (``seq_forward`` / ``seq_backward`` of ``bptt._<backend>.<family>``)
+run one layer-direction's whole time loop in one call. The classes below only
+choose a family and name their arguments.
 
-Cache per step, per layer and direction, in bytes (itemsize s, batch B,
-hidden H): GRU 5*B*H*s (state + r, z, n, W_hn h + b_hn); seed GRU 4*B*H*s
-(state + r, z, h~); RNN B*H*s (the state); LSTM 7*B*H*s (h, c, i, f, g, o,
-tanh c). Layers above the first also keep their input, D*B*H*s per step; the
-first keeps its own copy of x (I*B*s per step), never the caller's buffer.
+Forward's cache is a ``SequenceCache``: per layer a ``LayerCache`` holding the
+layer's input and, per direction, a ``DirectionCache`` of every value of each
+state and the family's per-step cache. Per step, per layer and direction, in
+numbers (batch B, hidden H, projection P): GRU 5 B H (h + r, z, n,
+W_hn h + b_hn); seed GRU 4 B H (h + r, z, h~); RNN B H (h); LSTM 7 B H (h, c,
+i, f, g, o, tanh c'); projected LSTM B (6 H + P); peephole LSTM 11 B H;
+LayerNormGRU 11 B H + 2 B; LayerNormLSTM 16 B H + 3 B (``Family.cache_floats``).
+Layers above the first also keep their input, D B H (D B P) per step; the
+first keeps its own copy of x (I B per step), never the caller's buffer.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._backend import get_backend
+from ._families import ACTIVATIONS, FAMILIES, Family
 from ._module import Module
 from ._validation import (
-    as_array,
     check_bool,
+    check_choice,
+    check_clip,
     check_dtype,
+    check_proj_size,
     check_rng,
     check_size,
     kernel_ready,
+    sequence_gradient,
+    sequence_input,
+    sequence_lengths,
+    sequence_state,
+    state_pair,
 )
 
 Array = np.ndarray
 
-_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-_ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2}
+#: The public kind names of ``count_parameters`` and the family each means.
+KINDS = {"rnn": "rnn", "gru": "gru", "lstm": "lstm", "layernorm_gru": "ln_gru",
+         "layernorm_lstm": "ln_lstm"}
+
+
+def _present_shapes(family: Family, layer_input: int, hidden_size: int, proj_size: int,
+                    absent: frozenset[str]) -> dict[str, tuple[int, ...]]:
+    """The parameters a layer-direction really has, by stem, in torch's order."""
+    shapes = family.slot_shapes(layer_input, hidden_size, proj_size)
+    return {stem: shape for stem, shape in shapes.items() if stem not in absent}
 
 
 def count_parameters(
@@ -41,27 +65,52 @@ def count_parameters(
     num_layers: int = 1,
     bias: bool = True,
     bidirectional: bool = False,
+    *,
+    proj_size: int = 0,
+    peepholes: bool = False,
 ) -> int:
     """Number of weights and biases of a torch-layout recurrent layer.
 
-    ``kind`` is "rnn", "gru" or "lstm". One layer-direction with G gate blocks
-    has G*H*(I + H) weights and, with ``bias``, 2*G*H biases (torch keeps
-    b_ih and b_hh). Equal to ``sum(p.numel() for p in torch_layer.parameters())``.
+    ``kind`` is "rnn", "gru", "lstm", "layernorm_gru" or "layernorm_lstm";
+    for "lstm", ``proj_size`` > 0 adds torch's projection and ``peepholes``
+    ONNX's 3H peephole weights. One layer-direction with G gate blocks has
+    G*H*(I + H) weights and, with ``bias``, 2*G*H biases (torch keeps b_ih and
+    b_hh); the layer-normalised kinds add 2*G*H gains (and the LSTM H gains
+    and, with bias, H biases for c). Equal to the size of the matching
+    layer's ``parameters()`` (and to ``sum(p.numel() ...)`` of the torch
+    layer where torch has one); computed in closed form, so any size answers
+    at once.
     """
-    if kind not in _GATES:
-        raise ValueError(f"kind must be one of {tuple(_GATES)}, got {kind!r}")
+    check_choice("kind", kind, KINDS)
     input_size = check_size("input_size", input_size)
     hidden_size = check_size("hidden_size", hidden_size)
     num_layers = check_size("num_layers", num_layers)
     bias = check_bool("bias", bias)
     directions = 2 if check_bool("bidirectional", bidirectional) else 1
-    rows = _GATES[kind] * hidden_size
-    total = 0
-    for layer in range(num_layers):
-        layer_input = input_size if layer == 0 else directions * hidden_size
-        per_direction = rows * (layer_input + hidden_size) + (2 * rows if bias else 0)
-        total += directions * per_direction
-    return total
+    proj_size = check_proj_size(proj_size, hidden_size, kind == "lstm")
+    peepholes = check_bool("peepholes", peepholes)
+    if peepholes and kind != "lstm":
+        raise ValueError(f"peepholes are only defined for kind='lstm', got kind={kind!r}")
+    family = FAMILIES[_lstm_family(proj_size, peepholes, None) if kind == "lstm"
+                      else KINDS[kind]]
+    absent = frozenset() if bias else frozenset({"bias_ih", "bias_hh", "layernorm_c_bias"})
+
+    def per_direction(layer_input: int) -> int:
+        shapes = _present_shapes(family, layer_input, hidden_size, proj_size, absent)
+        return sum(int(np.prod(shape)) for shape in shapes.values())
+
+    above = directions * family.state_widths(hidden_size, proj_size)[0]
+    return directions * (per_direction(input_size) + (num_layers - 1) * per_direction(above))
+
+
+def _lstm_family(proj_size: int, peepholes: bool, clip: float | None) -> str:
+    """Which LSTM family a configuration needs."""
+    if proj_size and (peepholes or clip is not None):
+        raise ValueError("proj_size cannot be combined with peepholes or clip "
+                         "(torch's projection and ONNX's peepholes are different LSTMs)")
+    if proj_size:
+        return "lstm_proj"
+    return "lstm_peephole" if peepholes or clip is not None else "lstm"
 
 
 def _valid_steps(lengths: Array, T: int) -> Array:
@@ -105,66 +154,98 @@ class _Pool:
             del self._free[next(iter(self._free))]
 
 
-def _saved_arrays(saved) -> tuple[Array, ...]:
-    """A direction's cache (one array or a tuple of them) as a tuple."""
-    return saved if isinstance(saved, tuple) else (saved,)
+class DirectionCache(NamedTuple):
+    """What one layer-direction's forward keeps for its backward."""
+
+    states: tuple[Array, ...]   # (T+1, B, w_s) each: every value of each carried state
+    gates: Array                # (T, B, family cache width): the family's per-step cache
+
+
+class LayerCache(NamedTuple):
+    """One layer's input (the first layer's own copy of x) and its directions' caches."""
+
+    input: Array                # (T, B, layer input)
+    directions: tuple[DirectionCache, ...]
+
+
+class SequenceCache(NamedTuple):
+    """Everything one ``forward`` keeps for its ``backward``."""
+
+    layers: tuple[LayerCache, ...]
+    lengths: Array              # (B,) int64
+    padded: bool                # some row is shorter than T
+    batched: bool               # x was 3-D
+    T: int
+    B: int
+
+
+class _Slots(NamedTuple):
+    """One layer-direction's arrays in the kernels' slot order, and their gradients."""
+
+    weights: tuple[Array, Array, Array, Array]     # weight_ih, weight_hh, bias_ih, bias_hh
+    extras: tuple[Array, ...]
+    dweights: tuple[Array, Array, Array, Array]
+    dextras: tuple[Array, ...]
+    scratch: tuple[Array, ...]                      # stand-in gradients, cleared before use
 
 
 class _Recurrent(Module):
-    """What every sequence layer shares; see the module docstring."""
+    """What every sequence layer shares; see the module docstring.
 
-    family: str
+    Sizes and options are fixed at construction and read-only after it: the
+    parameter arrays, caches and kernels were made for them.
+    """
 
-    def __init__(
-        self,
-        input_size,
-        hidden_size,
-        num_layers,
-        bias,
-        batch_first,
-        bidirectional,
-        backend,
-        dtype,
-        seed,
-        rng,
-    ):
-        self.input_size = check_size("input_size", input_size)
-        self.hidden_size = check_size("hidden_size", hidden_size)
-        self.num_layers = check_size("num_layers", num_layers)
-        self.bias = check_bool("bias", bias)
-        self.batch_first = check_bool("batch_first", batch_first)
-        self.bidirectional = check_bool("bidirectional", bidirectional)
-        self.dtype = check_dtype(dtype)
+    def __init__(self, family: str, input_size, hidden_size, num_layers, bias, batch_first,
+                 bidirectional, backend, dtype, seed, rng, *, proj_size=0, option=0.0,
+                 absent=frozenset()):
+        self._input_size = check_size("input_size", input_size)
+        self._hidden_size = check_size("hidden_size", hidden_size)
+        self._num_layers = check_size("num_layers", num_layers)
+        self._bias = check_bool("bias", bias)
+        self._batch_first = check_bool("batch_first", batch_first)
+        self._bidirectional = check_bool("bidirectional", bidirectional)
+        self._dtype = check_dtype(dtype)
+        self._proj_size = proj_size
+        self._family = FAMILIES[family]
+        self._option = float(option)
         resolved = get_backend(backend)
-        self._kernels = getattr(resolved, self.family)
+        self._kernels = resolved.family(family)
         self._backend_name = resolved.name
         self.training = True
-        self._caches: list = []
+        self._caches: list[SequenceCache] = []
         self._pool = _Pool(self.dtype)
+        if not self.bias:
+            absent = absent | {"bias_ih", "bias_hh", "layernorm_c_bias"}
+        self._absent = frozenset(absent)
 
-        H = self.hidden_size
-        rows = _GATES[self.family] * H
-        shapes = {}  # in torch's order: layer, direction, then w_ih, w_hh, b_ih, b_hh
+        shapes = {}  # in torch's order: layer, direction, then each parameter
         for layer in range(self.num_layers):
-            layer_input = self.input_size if layer == 0 else self.directions * H
             for direction in range(self.directions):
-                kinds = {"weight_ih": (rows, layer_input), "weight_hh": (rows, H)}
-                if self.bias:
-                    kinds.update(bias_ih=(rows,), bias_hh=(rows,))
-                for kind, shape in kinds.items():
-                    shapes[self._name(kind, layer, direction)] = shape
-        self._init_parameters(shapes, H, check_rng(seed, rng))
-        self._zero_bias = np.zeros(rows, dtype=self.dtype)
-        self._scratch = np.zeros(rows, dtype=self.dtype)
+                for stem, shape in self._shapes(layer).items():
+                    shapes[self._name(stem, layer, direction)] = shape
+        self._init_parameters(shapes, self.hidden_size, check_rng(seed, rng))
+        for name, p in self._params.items():
+            if name.startswith("layernorm_"):  # a normalisation starts as the identity
+                p.fill(1 if "_weight_" in name else 0)
         # Parameter and gradient arrays keep their identity for life (Module),
-        # so each layer-direction's argument tuples are built once, not per call.
+        # so each layer-direction's kernel arguments are gathered once.
         self._slots = {
-            (layer, direction): self._build_slot(layer, direction)
+            (layer, direction): self._gather_slots(layer, direction)
             for layer in range(self.num_layers)
             for direction in range(self.directions)
         }
 
-    # -- naming and parameters ----------------------------------------------
+    # -- sizes, options and names -------------------------------------------
+
+    input_size = property(lambda self: self._input_size, doc="Features of x.")
+    hidden_size = property(lambda self: self._hidden_size, doc="Features of each state.")
+    num_layers = property(lambda self: self._num_layers, doc="Stacked layers.")
+    bias = property(lambda self: self._bias, doc="Whether the layer has biases.")
+    batch_first = property(lambda self: self._batch_first, doc="x is (B, T, I), not (T, B, I).")
+    bidirectional = property(lambda self: self._bidirectional, doc="Two directions per layer.")
+    dtype = property(lambda self: self._dtype, doc="float32 or float64, for life.")
+    proj_size = property(lambda self: self._proj_size, doc="h's features if projected, else 0.")
 
     @property
     def directions(self) -> int:
@@ -176,29 +257,58 @@ class _Recurrent(Module):
         return self._backend_name
 
     @staticmethod
-    def _name(kind: str, layer: int, direction: int) -> str:
-        return f"{kind}_l{layer}{'_reverse' if direction else ''}"
+    def _name(stem: str, layer: int, direction: int) -> str:
+        return f"{stem}_l{layer}{'_reverse' if direction else ''}"
 
-    def _build_slot(self, layer: int, direction: int):
-        p, g = self._params, self._grads
-        names = [self._name(k, layer, direction) for k in ("weight_ih", "weight_hh")]
-        weights = [p[n] for n in names]
-        dweights = [g[n] for n in names]
-        if self.bias:
-            names = [self._name(k, layer, direction) for k in ("bias_ih", "bias_hh")]
-            biases = [p[n] for n in names]
-            dbiases = [g[n] for n in names]
-        else:
-            biases = [self._zero_bias, self._zero_bias]
-            dbiases = [self._scratch, self._scratch]
-        return tuple(weights + biases), tuple(dweights + dbiases)
+    def _widths(self) -> tuple[int, ...]:
+        """Features of each carried state (h first)."""
+        return self._family.state_widths(self.hidden_size, self.proj_size)
 
-    def _layer_params(self, layer: int, direction: int):
-        """(weight_ih, weight_hh, bias_ih, bias_hh) and their gradients; zeros
-        and a scratch gradient stand in for absent biases."""
-        if not self.bias:
-            self._scratch.fill(0)  # kernels add into it; keep it from growing
-        return self._slots[layer, direction]
+    def _labels(self) -> tuple[str, ...]:
+        """What each state's width is called in messages."""
+        return ("proj_size" if self.proj_size else "hidden_size",) + ("hidden_size",) * (
+            len(self._family.states) - 1)
+
+    def _layer_input(self, layer: int) -> int:
+        return self.input_size if layer == 0 else self.directions * self._widths()[0]
+
+    def _shapes(self, layer: int) -> dict[str, tuple[int, ...]]:
+        return _present_shapes(self._family, self._layer_input(layer), self.hidden_size,
+                               self.proj_size, self._absent)
+
+    def _gather_slots(self, layer: int, direction: int) -> _Slots:
+        """The kernels' slots: present parameters, zeros for the absent ones
+        (with a scratch gradient); LN families take their biases as extras and
+        hand the driver's bias slots zeros."""
+        family = self._family
+        all_shapes = family.slot_shapes(self._layer_input(layer), self.hidden_size,
+                                         self.proj_size)
+        values, grads, scratch = [], [], []
+        for stem, shape in all_shapes.items():
+            name = self._name(stem, layer, direction)
+            if name in self._params:
+                values.append(self._params[name])
+                grads.append(self._grads[name])
+            else:
+                values.append(np.zeros(shape, dtype=self.dtype))
+                grads.append(np.zeros(shape, dtype=self.dtype))
+                scratch.append(grads[-1])
+        if family.biases_in_extras:
+            zero = np.zeros(all_shapes["bias_ih"], dtype=self.dtype)
+            dzero = (np.zeros_like(zero), np.zeros_like(zero))
+            values[2:2] = [zero, zero]
+            grads[2:2] = list(dzero)
+            scratch += dzero
+        return _Slots(tuple(values[:4]), tuple(values[4:]), tuple(grads[:4]), tuple(grads[4:]),
+                      tuple(scratch))
+
+    def __setattr__(self, name, value):
+        if name in _READ_ONLY and hasattr(self, "_" + name):
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is fixed at construction ({name}="
+                f"{getattr(self, name)!r}); build a new layer to change it"
+            )
+        super().__setattr__(name, value)
 
     def train(self, mode: bool = True):
         """In training mode (the default) forward keeps what backward needs."""
@@ -222,92 +332,20 @@ class _Recurrent(Module):
     def _extra_repr(self) -> str:
         return ""
 
-    # -- input handling -------------------------------------------------------
-
-    def _sequence(self, x) -> tuple[Array, bool]:
-        """x as a kernel-ready (T, B, I) array, and whether it was batched."""
-        x = as_array("x", x, self.dtype)
-        I = self.input_size
-        layout = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
-        if x.ndim == 2:
-            if x.shape[1] != I or x.shape[0] == 0:
-                raise ValueError(f"x must have shape (T, {I}) unbatched or {layout} batched "
-                                 f"with input_size={I}, got {x.shape}")
-            return kernel_ready(x[:, None, :]), False
-        if x.ndim != 3:
-            raise ValueError(f"x must be 2-D (T, {I}) or 3-D {layout}, got {x.ndim}-D {x.shape}")
-        if self.batch_first:
-            x = x.transpose(1, 0, 2)
-        if x.shape[2] != I or x.shape[0] == 0 or x.shape[1] == 0:
-            shown = x.transpose(1, 0, 2).shape if self.batch_first else x.shape
-            raise ValueError(f"x must have shape {layout} with input_size={I} and T, B >= 1, "
-                             f"got {shown}")
-        return kernel_ready(x), True
-
-    def _lengths(self, lengths, T: int, B: int, batched: bool) -> tuple[Array, bool]:
-        """lengths as (B,) int64, and whether any row is shorter than T."""
-        if lengths is None:
-            return np.full(B, T, dtype=np.int64), False
-        if not batched:
-            raise ValueError(f"lengths needs batched 3-D x (one length per batch row), "
-                             f"got unbatched 2-D x of shape ({T}, {self.input_size})")
-        if type(lengths).__module__.startswith("torch"):
-            lengths = lengths.detach().cpu().numpy()
-        lengths = np.asarray(lengths)
-        if lengths.shape != (B,):
-            raise ValueError(f"lengths must have shape ({B},), one per batch row, "
-                             f"got {lengths.shape}")
-        if lengths.dtype.kind not in "iu":
-            raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
-        if lengths.min() < 1 or lengths.max() > T:
-            raise ValueError(f"lengths must lie in 1..{T} (the sequence length), "
-                             f"got values from {lengths.min()} to {lengths.max()}")
-        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
-        return lengths, bool(lengths.min() < T)
-
-    def _initial_state(self, name: str, value, B: int, batched: bool) -> Array:
-        """h0 (or c0) as (L*D, B, H); zeros if None."""
-        shape = (self.num_layers * self.directions, B, self.hidden_size)
-        if value is None:
-            return np.zeros(shape, dtype=self.dtype)
-        a = as_array(name, value, self.dtype)
-        expected = shape if batched else (shape[0], shape[2])
-        if a.shape != expected:
-            raise ValueError(f"{name} must have shape {expected} "
-                             f"(num_layers * num_directions, {'B, ' if batched else ''}"
-                             f"hidden_size), got {a.shape}")
-        return kernel_ready(a if batched else a[:, None, :])
-
-    def _from_time_major(self, a: Array, batched: bool) -> Array:
-        """(T, B, F) back to the caller's layout."""
-        if not batched:
-            return a[:, 0]
-        return np.ascontiguousarray(a.transpose(1, 0, 2)) if self.batch_first else a
-
-    def _to_time_major(self, name: str, value, T: int, B: int, features: int, batched: bool):
-        a = as_array(name, value, self.dtype)
-        if batched:
-            expected = (B, T, features) if self.batch_first else (T, B, features)
-        else:
-            expected = (T, features)
-        if a.shape != expected:
-            raise ValueError(f"{name} must have shape {expected} like forward's output, "
-                             f"got {a.shape}")
-        if not batched:
-            a = a[:, None, :]
-        elif self.batch_first:
-            a = a.transpose(1, 0, 2)
-        return kernel_ready(a)
-
     # -- the driver -----------------------------------------------------------
 
     def _forward(self, x, states0, lengths):
         """Run every layer and direction; return output, final states."""
         source = x
-        x, batched = self._sequence(x)
+        x, batched = sequence_input(x, self.input_size, self.batch_first, self.dtype)
         T, B, _ = x.shape
-        lengths, padded = self._lengths(lengths, T, B, batched)
-        states0 = [self._initial_state(n, s, B, batched) for n, s in states0]
+        lengths, padded = sequence_lengths(lengths, T, B, batched, self.input_size)
+        LD = self.num_layers * self.directions
+        states0 = [
+            sequence_state(name, value, (LD, B, width), batched, self.dtype, label)
+            for (name, value), width, label in zip(states0, self._widths(), self._labels(),
+                                                   strict=True)
+        ]
         if padded:
             # Padding never reaches the math: zero it so it cannot leak (NaN * 0).
             x = np.where(_valid_steps(lengths, T), x, 0).astype(self.dtype)
@@ -318,37 +356,37 @@ class _Recurrent(Module):
             np.copyto(kept, x)
             x = kept
         finals = [np.empty_like(s) for s in states0]
-        cache = []
+        layers = []
         layer_input = x
         for layer in range(self.num_layers):
-            outputs = []
+            outputs, directions = [], []
             for direction in range(self.directions):
                 k = layer * self.directions + direction
-                output, layer_finals, saved = self._forward_direction(
-                    layer_input, [s[k] for s in states0], lengths, layer, direction
-                )
-                for final, value in zip(finals, layer_finals, strict=True):
+                output, direction_finals, cache = self._forward_direction(
+                    layer_input, tuple(s[k] for s in states0), lengths, layer, direction)
+                for final, value in zip(finals, direction_finals, strict=True):
                     final[k] = value
                 outputs.append(output)
-                cache.append(saved)
-            layer_output = outputs[0] if self.directions == 1 else np.concatenate(outputs, axis=2)
-            cache.append(layer_input)
-            layer_input = layer_output
+                directions.append(cache)
+            layers.append(LayerCache(layer_input, tuple(directions)))
+            layer_input = outputs[0] if self.directions == 1 else np.concatenate(outputs, axis=2)
+        cache = SequenceCache(tuple(layers), lengths, padded, batched, T, B)
         if self.training:
-            self._caches.append((cache, lengths, padded, batched, T, B))
+            self._caches.append(cache)
         else:
-            # nothing is kept: every direction's cache and every input above
-            # the first layer (the first may be the caller's x) go back
-            D = self.directions
-            for layer in range(self.num_layers):
-                base = layer * (D + 1)
-                for direction in range(D):
-                    self._pool.give(*_saved_arrays(cache[base + direction]))
-                if layer:
-                    self._pool.give(cache[base + D])
+            self._release(cache, keep_first_input=True)
         output = self._from_time_major(layer_input, batched)
         finals = [f if batched else f[:, 0] for f in finals]
         return output, finals
+
+    def _release(self, cache: SequenceCache, keep_first_input: bool) -> None:
+        """Hand a cache's arrays back to the pool. In eval mode the first
+        layer's input may be the caller's x, which is never pooled."""
+        for layer, layer_cache in enumerate(cache.layers):
+            for direction in layer_cache.directions:
+                self._pool.give(*direction.states, direction.gates)
+            if layer or not keep_first_input:
+                self._pool.give(layer_cache.input)
 
     def _backward(self, d_output, d_finals):
         if not self._caches:
@@ -358,48 +396,82 @@ class _Recurrent(Module):
                 f"{type(self).__name__}.backward() needs a forward() in training mode first "
                 f"(each backward consumes the most recent forward's cache); {why}"
             )
-        cache, lengths, padded, batched, T, B = self._caches[-1]
-        H, D = self.hidden_size, self.directions
-        d_layer = self._to_time_major("d_output", d_output, T, B, D * H, batched)
-        if padded:
+        cache = self._caches[-1]
+        T, B, lengths, batched = cache.T, cache.B, cache.lengths, cache.batched
+        D, widths = self.directions, self._widths()
+        K = widths[0]
+        d_layer = sequence_gradient("d_output", d_output, (T, B, D * K), batched,
+                                    self.batch_first, self.dtype)
+        if cache.padded:
             # dL/d(output) past each length is ignored; zeroed, a NaN there cannot leak.
             d_layer = np.where(_valid_steps(lengths, T), d_layer, 0).astype(self.dtype)
-        shape = (self.num_layers * D, B, H)
+        LD = self.num_layers * D
         d_finals = [
-            np.zeros(shape, dtype=self.dtype) if v is None
-            else self._initial_state(n, v, B, batched)
-            for n, v in d_finals
+            np.zeros((LD, B, width), dtype=self.dtype) if value is None
+            else sequence_state(name, value, (LD, B, width), batched, self.dtype, label)
+            for (name, value), width, label in zip(d_finals, widths, self._labels(),
+                                                   strict=True)
         ]
         self._caches.pop()
         d_states0 = [np.empty_like(d) for d in d_finals]
         for layer in reversed(range(self.num_layers)):
-            base = layer * (D + 1)
-            layer_input = cache[base + D]
+            layer_cache = cache.layers[layer]
             dx = None
-            for direction in range(D):
+            for direction, direction_cache in enumerate(layer_cache.directions):
                 k = layer * D + direction
-                d_out = np.ascontiguousarray(d_layer[:, :, direction * H : (direction + 1) * H])
+                d_out = np.ascontiguousarray(d_layer[:, :, direction * K : (direction + 1) * K])
                 dx_direction, d0 = self._backward_direction(
-                    d_out, [d[k] for d in d_finals], cache[base + direction],
-                    layer_input, lengths, layer, direction,
-                )
+                    d_out, tuple(kernel_ready(d[k]) for d in d_finals), direction_cache,
+                    layer_cache.input, lengths, layer, direction)
                 dx = dx_direction if dx is None else dx + dx_direction
                 for d_state, value in zip(d_states0, d0, strict=True):
                     d_state[k] = value
-                self._pool.give(*_saved_arrays(cache[base + direction]))
-            self._pool.give(layer_input)  # in training mode, never the caller's x
             d_layer = dx
+        self._release(cache, keep_first_input=False)  # in training mode, never the caller's x
         dx = self._from_time_major(d_layer, batched)
         d_states0 = [d if batched else d[:, 0] for d in d_states0]
         return dx, d_states0
 
-    def _new(self, shape) -> Array:
-        """An array the caller will receive."""
-        return np.empty(shape, dtype=self.dtype)
+    def _forward_direction(self, x, initial, lengths, layer, direction):
+        """One layer-direction's whole time loop: one kernel call."""
+        T, B, _ = x.shape
+        widths = self._widths()
+        slots = self._slots[layer, direction]
+        output = np.empty((T, B, widths[0]), dtype=self.dtype)
+        finals = tuple(np.empty((B, w), dtype=self.dtype) for w in widths)
+        cache = DirectionCache(
+            states=tuple(self._pool.take((T + 1, B, w)) for w in widths),
+            gates=self._pool.take((T, B, self._family.cache_width(self.hidden_size))),
+        )
+        self._kernels.seq_forward(output, finals, cache.states, cache.gates, x, initial,
+                                  *slots.weights, slots.extras, lengths, bool(direction),
+                                  self._option)
+        return output, finals, cache
 
-    def _kept(self, shape) -> Array:
-        """An array for forward's cache (from the pool: see _Pool)."""
-        return self._pool.take(shape)
+    def _backward_direction(self, d_output, d_finals, cache, x, lengths, layer, direction):
+        """Mirror of ``_forward_direction``: dx and dL/d(initial states) out,
+        parameter gradients added."""
+        slots = self._slots[layer, direction]
+        for scratch in slots.scratch:
+            scratch.fill(0)  # kernels add into it; keep it from growing
+        dx = np.empty_like(x)
+        d_initial = tuple(np.empty_like(d) for d in d_finals)
+        self._kernels.seq_backward(dx, d_initial, *slots.dweights, slots.dextras,
+                                   d_output, d_finals, cache.gates, cache.states, x,
+                                   slots.weights[0], slots.weights[1], slots.extras, lengths,
+                                   bool(direction), self._option)
+        return dx, d_initial
+
+    def _from_time_major(self, a: Array, batched: bool) -> Array:
+        """(T, B, F) back to the caller's layout."""
+        if not batched:
+            return a[:, 0]
+        return np.ascontiguousarray(a.transpose(1, 0, 2)) if self.batch_first else a
+
+
+_READ_ONLY = frozenset({"input_size", "hidden_size", "num_layers", "bias", "batch_first",
+                        "bidirectional", "dtype", "proj_size", "variant", "nonlinearity",
+                        "peepholes", "clip"})
 
 
 class RNN(_Recurrent):
@@ -409,8 +481,6 @@ class RNN(_Recurrent):
     ``forward(x, h0=None, lengths=None) -> (output, h_n)``;
     ``backward(d_output, d_h_n=None) -> (dx, dh0)``.
     """
-
-    family = "rnn"
 
     def __init__(
         self,
@@ -427,14 +497,12 @@ class RNN(_Recurrent):
         seed: int | None = None,
         rng: np.random.Generator | None = None,
     ):
-        if nonlinearity not in _ACTIVATIONS:
-            raise ValueError(
-                f"nonlinearity must be one of {tuple(_ACTIVATIONS)}, got {nonlinearity!r}"
-            )
-        self.nonlinearity = nonlinearity
-        self._activation = _ACTIVATIONS[nonlinearity]
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional,
-                         backend, dtype, seed, rng)
+        self._nonlinearity = check_choice("nonlinearity", nonlinearity, ACTIVATIONS)
+        super().__init__("rnn", input_size, hidden_size, num_layers, bias, batch_first,
+                         bidirectional, backend, dtype, seed, rng,
+                         option=ACTIVATIONS[nonlinearity])
+
+    nonlinearity = property(lambda self: self._nonlinearity, doc="tanh, relu or sigmoid.")
 
     def _extra_repr(self) -> str:
         return f", nonlinearity={self.nonlinearity!r}"
@@ -449,25 +517,6 @@ class RNN(_Recurrent):
         dx, (dh0,) = self._backward(d_output, [("d_h_n", d_h_n)])
         return dx, dh0
 
-    def _forward_direction(self, x, states0, lengths, layer, direction):
-        (h0,) = states0
-        T, B, _ = x.shape
-        H = self.hidden_size
-        (w_ih, w_hh, b_ih, b_hh), _ = self._layer_params(layer, direction)
-        output, h_n, hs = self._new((T, B, H)), self._new((B, H)), self._kept((T + 1, B, H))
-        self._kernels.rnn_seq_forward(output, h_n, hs, x, h0, w_ih, w_hh, b_ih, b_hh,
-                                      lengths, bool(direction), self._activation)
-        return output, (h_n,), hs
-
-    def _backward_direction(self, d_output, d_finals, hs, x, lengths, layer, direction):
-        (dh_n,) = d_finals
-        (w_ih, w_hh, _, _), (dw_ih, dw_hh, db_ih, db_hh) = self._layer_params(layer, direction)
-        dx, dh0 = np.empty_like(x), self._new(dh_n.shape)
-        self._kernels.rnn_seq_backward(dx, dh0, dw_ih, dw_hh, db_ih, db_hh, d_output,
-                                       kernel_ready(dh_n), hs, x, w_ih, w_hh, lengths,
-                                       bool(direction), self._activation)
-        return dx, (dh0,)
-
 
 class GRU(_Recurrent):
     """GRU layer, torch.nn.GRU's interface.
@@ -478,8 +527,6 @@ class GRU(_Recurrent):
     rows of weight_ih are [W_rx; W_zx; W_x], of weight_hh [W_rh; W_zh; W_h];
     its biases are all additive, so b_ih and b_hh act as one sum.
     """
-
-    family = "gru"
 
     def __init__(
         self,
@@ -496,11 +543,11 @@ class GRU(_Recurrent):
         seed: int | None = None,
         rng: np.random.Generator | None = None,
     ):
-        if variant not in ("torch", "seed"):
-            raise ValueError(f"variant must be 'torch' or 'seed', got {variant!r}")
-        self.variant = variant
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional,
-                         backend, dtype, seed, rng)
+        self._variant = check_choice("variant", variant, ("torch", "seed"))
+        super().__init__("gru" if variant == "torch" else "gru_seed", input_size, hidden_size,
+                         num_layers, bias, batch_first, bidirectional, backend, dtype, seed, rng)
+
+    variant = property(lambda self: self._variant, doc="torch or seed.")
 
     def _extra_repr(self) -> str:
         return f", variant={self.variant!r}"
@@ -515,43 +562,6 @@ class GRU(_Recurrent):
         dx, (dh0,) = self._backward(d_output, [("d_h_n", d_h_n)])
         return dx, dh0
 
-    def _forward_direction(self, x, states0, lengths, layer, direction):
-        (h0,) = states0
-        T, B, _ = x.shape
-        H = self.hidden_size
-        (w_ih, w_hh, b_ih, b_hh), _ = self._layer_params(layer, direction)
-        output, h_n, hs = self._new((T, B, H)), self._new((B, H)), self._kept((T + 1, B, H))
-        reverse = bool(direction)
-        if self.variant == "torch":
-            gates = self._kept((T, B, 4 * H))
-            self._kernels.gru_seq_forward(output, h_n, hs, gates, x, h0, w_ih, w_hh, b_ih, b_hh,
-                                          lengths, reverse)
-        else:
-            gates = self._kept((T, B, 3 * H))
-            self._kernels.gru_seed_seq_forward(output, h_n, hs, gates, x, h0, w_ih, w_hh,
-                                               b_ih + b_hh, lengths, reverse)
-        return output, (h_n,), (hs, gates)
-
-    def _backward_direction(self, d_output, d_finals, saved, x, lengths, layer, direction):
-        (dh_n,) = d_finals
-        hs, gates = saved
-        (w_ih, w_hh, _, _), (dw_ih, dw_hh, db_ih, db_hh) = self._layer_params(layer, direction)
-        dx, dh0 = np.empty_like(x), self._new(dh_n.shape)
-        reverse = bool(direction)
-        if self.variant == "torch":
-            self._kernels.gru_seq_backward(dx, dh0, dw_ih, dw_hh, db_ih, db_hh, d_output,
-                                           kernel_ready(dh_n), gates, hs, x, w_ih, w_hh,
-                                           lengths, reverse)
-        else:
-            dbias = np.zeros_like(db_ih)
-            self._kernels.gru_seed_seq_backward(dx, dh0, dw_ih, dw_hh, dbias, d_output,
-                                                kernel_ready(dh_n), gates, hs, x, w_ih, w_hh,
-                                                lengths, reverse)
-            db_ih += dbias  # one additive bias, seen through two names
-            if db_hh is not db_ih:
-                db_hh += dbias
-        return dx, (dh0,)
-
 
 class LSTM(_Recurrent):
     """LSTM layer, torch.nn.LSTM's interface (gates i, f, g, o).
@@ -559,9 +569,81 @@ class LSTM(_Recurrent):
     ``forward(x, h0=None, lengths=None) -> (output, (h_n, c_n))`` with
     h0 = (h_0, c_0), the pair torch calls ``hx``;
     ``backward(d_output, d_h_n=None, d_c_n=None) -> (dx, (dh0, dc0))``.
+
+    ``proj_size`` > 0: torch's projected LSTM, h' = W_hr (o (.) tanh(c')), with
+    ``weight_hr_l{k}`` (proj_size, hidden_size); h, the output and h0 have
+    proj_size features, c keeps hidden_size.
+
+    ``peepholes=True`` and ``clip``: ONNX's LSTM operator (with torch's weight
+    layout): i and f also see p_i (.) c and p_f (.) c, o sees p_o (.) c', from
+    ``weight_peephole_l{k}`` (3H,) = [p_i | p_o | p_f] in ONNX's order; with
+    ``clip`` every gate's pre-activation is clipped to [-clip, clip] before
+    its sigmoid or tanh (c' is not clipped).
     """
 
-    family = "lstm"
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
+        peepholes: bool = False,
+        clip: float | None = None,
+        backend: str = "auto",
+        dtype=np.float64,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ):
+        proj_size = check_proj_size(proj_size, check_size("hidden_size", hidden_size), True)
+        self._peepholes = check_bool("peepholes", peepholes)
+        self._clip = check_clip(clip)
+        family = _lstm_family(proj_size, self._peepholes, self._clip)
+        super().__init__(family, input_size, hidden_size, num_layers, bias, batch_first,
+                         bidirectional, backend, dtype, seed, rng, proj_size=proj_size,
+                         option=self._clip or 0.0,
+                         absent=frozenset() if self._peepholes else {"weight_peephole"})
+
+    peepholes = property(lambda self: self._peepholes, doc="ONNX's peephole weights.")
+    clip = property(lambda self: self._clip, doc="The gates' clip threshold, or None.")
+
+    def _extra_repr(self) -> str:
+        extra = f", proj_size={self.proj_size}" if self.proj_size else ""
+        if self.peepholes:
+            extra += ", peepholes=True"
+        return extra + (f", clip={self.clip}" if self.clip is not None else "")
+
+    def forward(self, x, h0=None, lengths=None) -> tuple[Array, tuple[Array, Array]]:
+        """x (T, B, I) ((B, T, I) with batch_first, (T, I) unbatched);
+        h0 = (h_0, c_0), zeros if None -> output, (h_n, c_n)."""
+        h_0, c_0 = state_pair("h0", h0, "(h_0, c_0)")
+        output, (h_n, c_n) = self._forward(x, [("h0", h_0), ("c0", c_0)], lengths)
+        return output, (h_n, c_n)
+
+    def backward(self, d_output, d_h_n=None, d_c_n=None) -> tuple[Array, tuple[Array, Array]]:
+        """dL/d(output) (and dL/d(h_n), dL/d(c_n)) in; (dx, (dh0, dc0)) out."""
+        dx, (dh0, dc0) = self._backward(d_output, [("d_h_n", d_h_n), ("d_c_n", d_c_n)])
+        return dx, (dh0, dc0)
+
+
+class LayerNormGRU(_Recurrent):
+    """Layer-normalised GRU (haste's LayerNormGRU), torch.nn.GRU's interface.
+
+    torch's gate equations on normalised pre-activations, each row's W_ih x
+    and W_hh h normalised over their 3H features (eps 1e-5) and scaled by a
+    learned gain, the biases added after::
+
+        gi = LN(W_ih x) (.) gamma_ih + b_ih,   gh = LN(W_hh h) (.) gamma_hh + b_hh
+        r, z = sigma(gi_r + gh_r), sigma(gi_z + gh_z)
+        n  = tanh(gi_n + r (.) gh_n),   h' = (1 - z) (.) n + z (.) h
+
+    Parameters per layer-direction: ``weight_ih``, ``weight_hh``, ``bias_ih``,
+    ``bias_hh`` (as torch's GRU), ``layernorm_ih_weight`` and
+    ``layernorm_hh_weight`` (3H,), the gains, initialised to 1.
+    """
 
     def __init__(
         self,
@@ -577,46 +659,45 @@ class LSTM(_Recurrent):
         seed: int | None = None,
         rng: np.random.Generator | None = None,
     ):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional,
-                         backend, dtype, seed, rng)
+        super().__init__("ln_gru", input_size, hidden_size, num_layers, bias, batch_first,
+                         bidirectional, backend, dtype, seed, rng)
 
-    def forward(self, x, h0=None, lengths=None) -> tuple[Array, tuple[Array, Array]]:
-        """x (T, B, I) ((B, T, I) with batch_first, (T, I) unbatched);
-        h0 = (h_0, c_0), zeros if None -> output, (h_n, c_n)."""
-        if h0 is None:
-            h_0 = c_0 = None
-        elif isinstance(h0, (tuple, list)) and len(h0) == 2:
-            h_0, c_0 = h0
-        else:
-            raise TypeError(f"h0 must be a tuple (h_0, c_0) or None, got {type(h0).__name__}"
-                            + (f" of length {len(h0)}" if isinstance(h0, (tuple, list))
-                               else ""))
-        output, (h_n, c_n) = self._forward(x, [("h0", h_0), ("c0", c_0)], lengths)
-        return output, (h_n, c_n)
+    forward = GRU.forward
+    backward = GRU.backward
 
-    def backward(self, d_output, d_h_n=None, d_c_n=None) -> tuple[Array, tuple[Array, Array]]:
-        """dL/d(output) (and dL/d(h_n), dL/d(c_n)) in; (dx, (dh0, dc0)) out."""
-        dx, (dh0, dc0) = self._backward(d_output, [("d_h_n", d_h_n), ("d_c_n", d_c_n)])
-        return dx, (dh0, dc0)
 
-    def _forward_direction(self, x, states0, lengths, layer, direction):
-        h0, c0 = states0
-        T, B, _ = x.shape
-        H = self.hidden_size
-        (w_ih, w_hh, b_ih, b_hh), _ = self._layer_params(layer, direction)
-        output, h_n, c_n = self._new((T, B, H)), self._new((B, H)), self._new((B, H))
-        hs, cs = self._kept((T + 1, B, H)), self._kept((T + 1, B, H))
-        gates = self._kept((T, B, 5 * H))
-        self._kernels.lstm_seq_forward(output, h_n, c_n, hs, cs, gates, x, h0, c0, w_ih, w_hh,
-                                       b_ih, b_hh, lengths, bool(direction))
-        return output, (h_n, c_n), (hs, cs, gates)
+class LayerNormLSTM(_Recurrent):
+    """Layer-normalised LSTM (Ba et al. 2016, haste's LayerNormLSTM),
+    torch.nn.LSTM's interface (gates i, f, g, o)::
 
-    def _backward_direction(self, d_output, d_finals, saved, x, lengths, layer, direction):
-        dh_n, dc_n = d_finals
-        hs, cs, gates = saved
-        (w_ih, w_hh, _, _), (dw_ih, dw_hh, db_ih, db_hh) = self._layer_params(layer, direction)
-        dx, dh0, dc0 = np.empty_like(x), self._new(dh_n.shape), self._new(dc_n.shape)
-        self._kernels.lstm_seq_backward(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, d_output,
-                                        kernel_ready(dh_n), kernel_ready(dc_n), gates, hs, cs, x,
-                                        w_ih, w_hh, lengths, bool(direction))
-        return dx, (dh0, dc0)
+        a  = LN(W_ih x) (.) gamma_ih + b_ih + LN(W_hh h) (.) gamma_hh + b_hh
+        i, f, g, o = sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o)
+        c' = f (.) c + i (.) g
+        h' = o (.) tanh(LN(c') (.) gamma_c + beta_c)
+
+    Each LN normalises a row over its features (4H, or H for c'; eps 1e-5);
+    the carried c' is not normalised. Parameters per layer-direction:
+    torch's four, ``layernorm_ih_weight``, ``layernorm_hh_weight`` (4H,),
+    ``layernorm_c_weight`` (H,) (gains, initialised to 1) and, with bias,
+    ``layernorm_c_bias`` (H,) (initialised to 0).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        bidirectional: bool = False,
+        *,
+        backend: str = "auto",
+        dtype=np.float64,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ):
+        super().__init__("ln_lstm", input_size, hidden_size, num_layers, bias, batch_first,
+                         bidirectional, backend, dtype, seed, rng)
+
+    forward = LSTM.forward
+    backward = LSTM.backward

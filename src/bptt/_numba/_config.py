@@ -30,3 +30,11 @@ def jit(function):
         return numba.njit(cache=True, nogil=True, fastmath=FASTMATH)(function)
     except RuntimeError:  # "cannot cache function ...: no locator available"
         return numba.njit(cache=False, nogil=True, fastmath=FASTMATH)(function)
+
+
+def jit_inline(function):
+    """``jit`` whose calls are inlined into the caller's Numba IR."""
+    try:
+        return numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")(function)
+    except RuntimeError:
+        return numba.njit(cache=False, nogil=True, fastmath=FASTMATH, inline="always")(function)

@@ -6,6 +6,7 @@
     h' = o (.) tanh(c')
 
 The cache is gates (B, 5H) = [i | f | g | o | tanh(c')], all post-activation.
+The family's hooks for the shared kernels (``_sequence.py``).
 ``one = h.dtype.type(1)`` keeps float32 arithmetic in float32.
 """
 
@@ -13,23 +14,24 @@ import math
 
 import numpy as np
 
-from . import _seq
-from ._config import jit
-from ._math import add_dbias, add_dweight, project, sigmoid
+from ._config import jit_inline
+from ._math import sigmoid
+from ._sequence import recurrent_weights_backward, sequence_kernels
 
 
-@jit
-def lstm_step_forward(h_next, c_next, gates, gi, h, c, weight_hh, bias_hh):
-    """h_next, c_next: (B, H) written.  gates: (B, 5H) written.
-    gi: (B, 4H) = x W_ih^T + b_ih.  h, c: (B, H).  weight_hh: (4H, H)."""
-    B, H = h.shape
-    ah = np.empty((B, 4 * H), dtype=h.dtype)
-    _lstm_step_forward(h_next, c_next, gates, gi, h, c, weight_hh, bias_hh, ah)
+@jit_inline
+def forward_workspace(initial, weight_hh, extras):
+    """The step's scratch: (ah,), ah (B, 4H) = h W_hh^T."""
+    h = initial[0]
+    return (np.empty((h.shape[0], weight_hh.shape[0]), dtype=h.dtype),)
 
 
-@jit
-def _lstm_step_forward(h_next, c_next, gates, gi, h, c, weight_hh, bias_hh, ah):
-    """``lstm_step_forward`` on the caller's workspace ah: (B, 4H)."""
+@jit_inline
+def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
+    """new = (h', c'), old = (h, c): (B, H).  gates: (B, 5H) written
+    [i | f | g | o | tanh c'].  gi: (B, 4H) = x W_ih^T + b_ih.
+    weight_hh: (4H, H).  bias_hh: (4H,)."""
+    (h, c), (h_next, c_next), (ah,) = old, new, work
     B, H = h.shape
     np.dot(h, weight_hh.T, ah)  # h W_hh^T
     for b in range(B):
@@ -49,13 +51,21 @@ def _lstm_step_forward(h_next, c_next, gates, gi, h, c, weight_hh, bias_hh, ah):
             gates[b, 4 * H + j] = tc
 
 
-@jit
-def lstm_step_backward(da, dh, dc, dh_next, dc_next, gates, c, weight_hh):
-    """Mirror of ``lstm_step_forward``.
+@jit_inline
+def backward_workspace(dinitial, weight_hh, extras):
+    """No scratch: the step writes dgi, dh and dc only."""
+    return ()
 
-    da: (B, 4H) written, dL/d(pre-activations).  dh, dc: (B, H) written.
-    dh_next, dc_next: (B, H), dL/dh' and dL/dc' (from outside the cell).
+
+@jit_inline
+def step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dextras, option,
+                  work):
+    """Mirror of ``step_forward``.
+
+    dgi: (B, 4H) written, dL/d(pre-activations) (dgh is the same array).
+    dold = (dh, dc) written.  dnew = (dh', dc'), from outside the cell.
     """
+    (_, c), (dh, dc), (dh_next, dc_next) = old, dold, dnew
     B, H = c.shape
     one = c.dtype.type(1)
     for b in range(B):
@@ -73,99 +83,19 @@ def lstm_step_backward(da, dh, dc, dh_next, dc_next, gates, c, weight_hh):
             di = dc_total * g  # [LSTM di]
             dg = dc_total * i  # [LSTM dg]
             dc[b, j] = dc_total * f  # [LSTM dc]
-            da[b, j] = di * i * (one - i)  # [LSTM da]
-            da[b, H + j] = df * f * (one - f)  # [LSTM da]
-            da[b, 2 * H + j] = dg * (one - g * g)  # [LSTM da]
-            da[b, 3 * H + j] = do * o * (one - o)  # [LSTM da]
-    np.dot(da, weight_hh, dh)  # [LSTM dh]
+            dgi[b, j] = di * i * (one - i)  # [LSTM da]
+            dgi[b, H + j] = df * f * (one - f)  # [LSTM da]
+            dgi[b, 2 * H + j] = dg * (one - g * g)  # [LSTM da]
+            dgi[b, 3 * H + j] = do * o * (one - o)  # [LSTM da]
+    np.dot(dgi, weight_hh, dh)  # [LSTM dh]
 
 
-@jit
-def lstm_cell_forward(h_next, c_next, gates, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
-    """h_next, c_next: (B, H) written.  gates: (B, 5H) written.  x: (B, I).
-    h, c: (B, H).  weight_ih: (4H, I).  weight_hh: (4H, H).  biases: (4H,)."""
-    B, H = h.shape
-    gi = np.empty((B, 4 * H), dtype=h.dtype)  # x W_ih^T + b_ih
-    project(gi, x, weight_ih, bias_ih)
-    lstm_step_forward(h_next, c_next, gates, gi, h, c, weight_hh, bias_hh)
+@jit_inline
+def weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, h_prev, weight_hh, extras, option):
+    """a = gi + h W_hh^T + b_hh: dW_hh, db_hh from dgh (N, 4H), h_prev (N, H).  [LSTM dW]"""
+    recurrent_weights_backward(dweight_hh, dbias_hh, dgh, h_prev)
 
 
-@jit
-def lstm_cell_backward(
-    dx, dh, dc, dweight_ih, dweight_hh, dbias_ih, dbias_hh,
-    dh_next, dc_next, gates, x, h, c, weight_ih, weight_hh,
-):
-    """Mirror of ``lstm_cell_forward``: writes dx (B, I), dh, dc (B, H), adds
-    into the four parameter gradients."""
-    B, H = h.shape
-    da = np.empty((B, 4 * H), dtype=h.dtype)
-    lstm_step_backward(da, dh, dc, dh_next, dc_next, gates, c, weight_hh)
-    add_dweight(dweight_hh, da, h)  # [LSTM dW]
-    add_dbias(dbias_hh, da)  # [LSTM dW]
-    np.dot(da, weight_ih, dx)  # [LSTM dW]
-    add_dweight(dweight_ih, da, x)  # [LSTM dW]
-    add_dbias(dbias_ih, da)  # [LSTM dW]
-
-
-# ----------------------------------------------------------------------------
-# sequences: one layer, one direction (conventions in _seq.py)
-# ----------------------------------------------------------------------------
-
-
-@jit
-def lstm_seq_forward(
-    output, h_n, c_n, hs, cs, gates, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
-    lengths, reverse,
-):
-    """output: (T, B, H) written.  h_n, c_n: (B, H) written.  hs, cs:
-    (T+1, B, H) and gates: (T, B, 5H) written, the cache.  x: (T, B, I).
-    h0, c0: (B, H).  lengths: (B,) int64."""
-    T, B, _ = x.shape
-    H = h0.shape[1]
-    gi = np.empty((T, B, 4 * H), dtype=x.dtype)  # x W_ih^T + b_ih
-    ah = np.empty((B, 4 * H), dtype=x.dtype)  # step workspace
-    _seq.input_projection(gi, x, weight_ih, bias_ih)
-    first = _seq.final_index(T, not reverse)
-    hs[first] = h0
-    cs[first] = c0
-    for k in range(T):
-        t = _seq.step_at(k, T, reverse)
-        p, q = _seq.prev_next(t, reverse)
-        _lstm_step_forward(hs[q], cs[q], gates[t], gi[t], hs[p], cs[p], weight_hh, bias_hh, ah)
-        _seq.keep_invalid_rows(hs[q], hs[p], t, lengths)
-        _seq.keep_invalid_rows(cs[q], cs[p], t, lengths)
-        _seq.masked_output(output[t], hs[q], t, lengths)
-    last = _seq.final_index(T, reverse)
-    h_n[:] = hs[last]
-    c_n[:] = cs[last]
-
-
-@jit
-def lstm_seq_backward(
-    dx, dh0, dc0, dweight_ih, dweight_hh, dbias_ih, dbias_hh,
-    doutput, dh_n, dc_n, gates, hs, cs, x, weight_ih, weight_hh, lengths, reverse,
-):
-    """Mirror of ``lstm_seq_forward``."""
-    T, B, _ = x.shape
-    H = dh0.shape[1]
-    da = np.empty((T, B, 4 * H), dtype=x.dtype)
-    dh, dc = dh_n.copy(), dc_n.copy()  # carried backwards through time; [BPTT carry]
-    dh_prev, dc_prev = np.empty_like(dh), np.empty_like(dc)  # swapped with dh, dc
-    dh_next, dc_next = np.empty_like(dh), np.empty_like(dc)  # the step's inputs
-    for k in range(T - 1, -1, -1):
-        t = _seq.step_at(k, T, reverse)
-        p, _ = _seq.prev_next(t, reverse)
-        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)  # [BPTT carry], [BPTT lengths]
-        _seq.masked_copy(dc_next, dc, t, lengths)  # [BPTT carry] for c, [BPTT lengths]
-        lstm_step_backward(da[t], dh_prev, dc_prev, dh_next, dc_next, gates[t], cs[p], weight_hh)
-        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)  # [BPTT lengths]
-        _seq.keep_invalid_rows(dc_prev, dc, t, lengths)  # [BPTT lengths]
-        dh, dh_prev = dh_prev, dh  # [BPTT carry]
-        dc, dc_prev = dc_prev, dc  # [BPTT carry]
-    dh0[:] = dh  # [BPTT carry]: the carry is now dL/dh0
-    dc0[:] = dc  # [BPTT carry]
-    # dW_hh += dA^T Hprev and db_hh, over all T*B rows at once
-    da2 = da.reshape(T * B, 4 * H)
-    add_dweight(dweight_hh, da2, _seq.previous_states(hs, reverse))  # [BPTT dW_hh]
-    add_dbias(dbias_hh, da2)  # [BPTT dW_hh]
-    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)  # [BPTT dW_ih]
+seq_forward, seq_backward, cell_forward, cell_backward = sequence_kernels(
+    step_forward, step_backward, weights_backward, forward_workspace, backward_workspace,
+    separate_dgh=False)

@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from . import _seq
-from ._config import jit
-from ._math import add_dbias, add_dweight, project, sigmoid
+from ._config import jit, jit_inline
+from ._math import sigmoid
+from ._sequence import recurrent_weights_backward, sequence_kernels
 
 TANH, RELU, SIGMOID = 0, 1, 2
 
@@ -41,109 +41,50 @@ def _dact(h_next, activation):
     return h_next * (one - h_next)  # [RNN da], sigmoid
 
 
-@jit
-def rnn_step_forward(h_next, gi, h, weight_hh, bias_hh, activation):
-    """h_next: (B, H) written.  gi: (B, H) = x W_ih^T + b_ih.  h: (B, H)."""
-    ah = np.empty_like(h)
-    _rnn_step_forward(h_next, gi, h, weight_hh, bias_hh, activation, ah)
+@jit_inline
+def forward_workspace(initial, weight_hh, extras):
+    """The step's scratch: (ah,), ah (B, H) = h W_hh^T."""
+    return (np.empty_like(initial[0]),)
 
 
-@jit
-def _rnn_step_forward(h_next, gi, h, weight_hh, bias_hh, activation, ah):
-    """``rnn_step_forward`` on the caller's workspace ah: (B, H)."""
+@jit_inline
+def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
+    """new = (h',), old = (h,): (B, H).  gates: (B, 0), nothing: h' is the cache.
+    gi: (B, H) = x W_ih^T + b_ih.  weight_hh: (H, H).  bias_hh: (H,)."""
+    (h,), (h_next,), (ah,) = old, new, work
     B, H = h.shape
     np.dot(h, weight_hh.T, ah)  # h W_hh^T
     for b in range(B):
         for j in range(H):
-            h_next[b, j] = _act(gi[b, j] + ah[b, j] + bias_hh[j], activation)  # [RNN h']
+            h_next[b, j] = _act(gi[b, j] + ah[b, j] + bias_hh[j], option)  # [RNN h']
 
 
-@jit
-def rnn_step_backward(da, dh, dh_next, h_next, weight_hh, activation):
-    """Mirror of ``rnn_step_forward``.
+@jit_inline
+def backward_workspace(dinitial, weight_hh, extras):
+    """No scratch: the step writes dgi and dh only."""
+    return ()
 
-    da: (B, H) written, dL/d(pre-activation).  dh: (B, H) written.
-    """
+
+@jit_inline
+def step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dextras, option,
+                  work):
+    """Mirror of ``step_forward``: dgi (B, H) written, dL/d(pre-activation)
+    (dgh is the same array); dold = (dh,) written.  dnew = (dh',).  The
+    derivative of the activation is taken from h' (new)."""
+    (h_next,), (dh,), (dh_next,) = new, dold, dnew
     B, H = h_next.shape
     for b in range(B):
         for j in range(H):
-            da[b, j] = dh_next[b, j] * _dact(h_next[b, j], activation)  # [RNN da]
-    np.dot(da, weight_hh, dh)  # [RNN dh]
+            dgi[b, j] = dh_next[b, j] * _dact(h_next[b, j], option)  # [RNN da]
+    np.dot(dgi, weight_hh, dh)  # [RNN dh]
 
 
-@jit
-def rnn_cell_forward(h_next, x, h, weight_ih, weight_hh, bias_ih, bias_hh, activation):
-    """h_next: (B, H) written.  x: (B, I).  h: (B, H).  weight_ih: (H, I).
-    weight_hh: (H, H).  bias_ih, bias_hh: (H,)."""
-    gi = np.empty_like(h)  # x W_ih^T + b_ih
-    project(gi, x, weight_ih, bias_ih)
-    rnn_step_forward(h_next, gi, h, weight_hh, bias_hh, activation)
+@jit_inline
+def weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, h_prev, weight_hh, extras, option):
+    """a = gi + h W_hh^T + b_hh: dW_hh, db_hh from dgh (N, H), h_prev (N, H).  [RNN dW]"""
+    recurrent_weights_backward(dweight_hh, dbias_hh, dgh, h_prev)
 
 
-@jit
-def rnn_cell_backward(
-    dx, dh, dweight_ih, dweight_hh, dbias_ih, dbias_hh,
-    dh_next, h_next, x, h, weight_ih, weight_hh, activation,
-):
-    """Mirror of ``rnn_cell_forward``: writes dx (B, I), dh (B, H), adds into
-    the four parameter gradients."""
-    da = np.empty_like(h)
-    rnn_step_backward(da, dh, dh_next, h_next, weight_hh, activation)
-    add_dweight(dweight_hh, da, h)  # [RNN dW]
-    add_dbias(dbias_hh, da)  # [RNN dW]
-    np.dot(da, weight_ih, dx)  # [RNN dW]
-    add_dweight(dweight_ih, da, x)  # [RNN dW]
-    add_dbias(dbias_ih, da)  # [RNN dW]
-
-
-# ----------------------------------------------------------------------------
-# sequences: one layer, one direction (conventions in _seq.py)
-# ----------------------------------------------------------------------------
-
-
-@jit
-def rnn_seq_forward(
-    output, h_n, hs, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, lengths, reverse, activation
-):
-    """output: (T, B, H) written.  h_n: (B, H) written.  hs: (T+1, B, H)
-    written, the whole cache.  x: (T, B, I).  h0: (B, H).  lengths: (B,)."""
-    T, B, _ = x.shape
-    H = h0.shape[1]
-    gi = np.empty((T, B, H), dtype=x.dtype)  # x W_ih^T + b_ih
-    ah = np.empty((B, H), dtype=x.dtype)  # step workspace
-    _seq.input_projection(gi, x, weight_ih, bias_ih)
-    hs[_seq.final_index(T, not reverse)] = h0
-    for k in range(T):
-        t = _seq.step_at(k, T, reverse)
-        p, q = _seq.prev_next(t, reverse)
-        _rnn_step_forward(hs[q], gi[t], hs[p], weight_hh, bias_hh, activation, ah)
-        _seq.keep_invalid_rows(hs[q], hs[p], t, lengths)
-        _seq.masked_output(output[t], hs[q], t, lengths)
-    h_n[:] = hs[_seq.final_index(T, reverse)]
-
-
-@jit
-def rnn_seq_backward(
-    dx, dh0, dweight_ih, dweight_hh, dbias_ih, dbias_hh,
-    doutput, dh_n, hs, x, weight_ih, weight_hh, lengths, reverse, activation,
-):
-    """Mirror of ``rnn_seq_forward``."""
-    T, B, _ = x.shape
-    H = dh0.shape[1]
-    da = np.empty((T, B, H), dtype=x.dtype)
-    dh = dh_n.copy()  # dL/d(state), carried backwards through time; [BPTT carry]
-    dh_prev = np.empty_like(dh)  # the step writes here; swapped with dh
-    dh_next = np.empty_like(dh)  # dh + doutput[t], the step's input
-    for k in range(T - 1, -1, -1):
-        t = _seq.step_at(k, T, reverse)
-        _, q = _seq.prev_next(t, reverse)
-        _seq.masked_sum(dh_next, dh, doutput[t], t, lengths)  # [BPTT carry], [BPTT lengths]
-        rnn_step_backward(da[t], dh_prev, dh_next, hs[q], weight_hh, activation)
-        _seq.keep_invalid_rows(dh_prev, dh, t, lengths)  # [BPTT lengths]
-        dh, dh_prev = dh_prev, dh  # [BPTT carry]
-    dh0[:] = dh  # [BPTT carry]: the carry is now dL/dh0
-    # dW_hh += dA^T Hprev and db_hh, over all T*B rows at once
-    da2 = da.reshape(T * B, H)
-    add_dweight(dweight_hh, da2, _seq.previous_states(hs, reverse))  # [BPTT dW_hh]
-    add_dbias(dbias_hh, da2)  # [BPTT dW_hh]
-    _seq.input_backward(dx, dweight_ih, dbias_ih, da, x, weight_ih)  # [BPTT dW_ih]
+seq_forward, seq_backward, cell_forward, cell_backward = sequence_kernels(
+    step_forward, step_backward, weights_backward, forward_workspace, backward_workspace,
+    separate_dgh=False)

@@ -25,16 +25,23 @@ from pathlib import Path
 
 BPTT_BACKENDS = ("cython", "numba", "numpy")
 PEAK_GROUP = "matmul peak float32"
-_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4, "LAYERNORMGRU": 3, "LAYERNORMLSTM": 4,
+          "PEEPHOLELSTM": 4}
 
 
 def flops(kind: str, input_size: int, hidden_size: int, batch: int = 1, T: int = 1,
           backward: bool = False) -> int:
-    """Multiply-add FLOPs of ``kind`` ("RNN", "GRU", "LSTM") over T steps:
-    2 M N K per matrix product, G gate blocks of H rows against the input
-    and the hidden state, so forward = 2 T B G H (I + H). Backward forms dx,
-    dW_ih, dh and dW_hh, twice the forward products: forward + backward = 3x.
-    A cell call is T = 1, B = 1. Gate element math is not counted."""
+    """Multiply-add FLOPs of ``kind`` ("RNN", "GRU", "LSTM", "LSTMP",
+    "PeepholeLSTM", "LayerNormGRU", "LayerNormLSTM") over T steps: 2 M N K
+    per matrix product, G gate blocks of H rows against the input and the
+    hidden state, so forward = 2 T B G H (I + H); "LSTMP" (proj_size
+    P = H // 2) is 2 T B (4 H (I + P) + P H). Backward forms dx, dW_ih, dh and
+    dW_hh, twice the forward products: forward + backward = 3x. A cell call is
+    T = 1, B = 1. Element math (gates, layer norms, peepholes) is not counted."""
+    if kind.upper() == "LSTMP":
+        P = hidden_size // 2
+        forward = 2 * T * batch * (4 * hidden_size * (input_size + P) + P * hidden_size)
+        return 3 * forward if backward else forward
     forward = 2 * T * batch * _GATES[kind.upper()] * hidden_size * (input_size + hidden_size)
     return 3 * forward if backward else forward
 

@@ -1,0 +1,448 @@
+"""The time loop, written once for every cell family: Numba twin of
+``bptt._numpy._sequence``.
+
+A family module defines its step functions, the scratch they need and its
+post-loop weight gradients (its hooks, decorated ``jit_inline``), and gets its
+kernels from ``sequence_kernels``:
+
+    seq_forward, seq_backward, cell_forward, cell_backward = sequence_kernels(...)
+
+The hooks (S: the number of states the family carries, 1 (h) or 2 (h, c);
+tuples of states hold S arrays, h first):
+
+    forward_workspace(initial, weight_hh, extras) -> tuple of arrays
+    backward_workspace(dinitial, weight_hh, extras) -> tuple of arrays
+        The steps' scratch (``work``), allocated once per call so that a step
+        allocates nothing. initial, dinitial: tuples of S arrays (B, w_s).
+    step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work)
+        new: tuple of the S states after the step, (B, w_s) each, written.
+        gates: (B, C) written, the step's cache.  gi: (B, G) = x W_ih^T + b_ih.
+        old: tuple of the S states before the step.
+    step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dextras, option, work)
+        Mirror of step_forward. dgi: (B, G) written, dL/d(gi). dgh: (B, Gh)
+        written, the gradient that weights_backward turns into dW_hh (the same
+        array as dgi unless the family asks for a separate one). dold: tuple,
+        dL/d(old) written. dnew: tuple, dL/d(new). dextras: added into where a
+        family's extra parameter is best summed per step.
+    weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, h_prev, weight_hh, extras, option)
+        After the loop, over all N = T B rows at once: dgh (N, Gh), gates
+        (N, C), h_prev (N, K) the state h each row's step started from.
+
+The kernels (K: the width of state 0, h; x's dtype throughout):
+
+    seq_forward(output, finals, states, gates, x, initial,
+                weight_ih, weight_hh, bias_ih, bias_hh, extras, lengths, reverse, option)
+    seq_backward(dx, dinitial, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
+                 doutput, dfinals, gates, states, x,
+                 weight_ih, weight_hh, extras, lengths, reverse, option)
+        One layer, one direction: see their docstrings. finals, states,
+        initial, dinitial, dfinals: tuples of S arrays.
+
+    cell_forward(*new, gates, x, *old, weight_ih, weight_hh, bias_ih, bias_hh, extras, option)
+    cell_backward(dx, *dold, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
+                  *dnew, gates, x, *old, *new, weight_ih, weight_hh, extras, option)
+        One step, the states as S separate arrays (B, w_s) each, in the
+        places of the tuples above: gru's is
+        ``cell_forward(h_next, gates, x, h, weight_ih, ...)``, lstm's
+        ``cell_forward(h_next, c_next, gates, x, h, c, weight_ih, ...)``.
+        gates: (B, C), written by forward, read by backward.  x: (B, I).
+        Forward writes new; backward writes dx (B, I) and dold, and adds into
+        the parameter gradients, as seq_backward does. The numbers are those
+        of seq_forward / seq_backward with T = 1, lengths = 1 and doutput = 0.
+        No written array may share memory with an argument it reads.
+
+Conventions of every sequence kernel (one layer, one direction):
+- x (T, B, I); output (T, B, K).
+- states[s] (T+1, B, w_s) holds every value of state s. Forward direction:
+  step t reads [t] and writes [t+1]; [0] = initial. Reverse: step t reads
+  [t+1] and writes [t]; [T] = initial.
+- lengths (B,) int64: step t is valid for row b iff t < lengths[b]. On an
+  invalid step a row keeps its states and outputs zeros.
+
+How one driver serves every family with ``cache=True``: a jitted function
+passed as an argument, or captured in a closure, never hits numba's on-disk
+cache (its type differs in every process). So ``sequence_kernels`` gives each
+family its own copy of each kernel's Python function below, whose globals name
+that family's hooks, under its own qualified name (numba's cache files are
+named after it): ``seq_forward__gru_<hash>``. Numba invalidates a cache entry
+when the file of the function's code changes, here this file; the hash in the
+name covers the rest of the code compiled into it (every module of this
+package and ``bptt._families``).
+
+Speed at small sizes (a step of a few microseconds): the hooks and the
+per-step helpers are ``jit_inline`` (inlined into the driver's Numba IR), so
+the tuples of states a step receives are built and taken apart inside one
+function and cost nothing; a call to a separately compiled function with
+tuples of arrays costs reference counting on every array, every step. The
+helpers that touch every state (``at``, ``copy_each`` ...) exist once per
+state count, ``_1`` and ``_2``, and ``sequence_kernels`` binds the family's
+(an inlined function cannot branch on ``len`` of a tuple: the untaken branch
+would still be typed). The cell kernels take plain arrays because a tuple
+argument costs numba's dispatcher about 0.1 us per call; ``cell_forward_1`` /
+``_2`` only spell out each state count's signature around the one
+``cell_step_forward``.
+
+Row helpers take the step's t and lengths instead of a boolean mask, so a step
+allocates nothing.
+"""
+
+import functools
+import hashlib
+import os
+import sys
+import types
+
+import numpy as np
+
+from .._families import FAMILIES
+from ._config import jit, jit_inline
+from ._math import add_dbias, add_dweight, project
+
+
+@jit_inline
+def step_at(k, T, reverse):
+    """The time index of the k-th step in processing order."""
+    return T - 1 - k if reverse else k
+
+
+@jit_inline
+def prev_next(t, reverse):
+    """Indices into the state histories of the state step t reads and the one it writes."""
+    if reverse:
+        return t + 1, t
+    return t, t + 1
+
+
+@jit_inline
+def final_index(T, reverse):
+    """Index into the state histories of the final state (of the initial one
+    with reverse flipped)."""
+    return 0 if reverse else T
+
+
+@jit_inline
+def keep_invalid_rows(state_next, state, t, lengths):
+    """Rows past their length carry their state through unchanged.
+    state_next, state: (B, w)."""
+    B, W = state.shape
+    for b in range(B):
+        if t >= lengths[b]:
+            for j in range(W):
+                state_next[b, j] = state[b, j]  # backward: the carried gradient, [BPTT lengths]
+
+
+@jit_inline
+def masked_output(output_t, state_next, t, lengths):
+    """output_t (B, K) = state_next on valid rows, 0 on the others."""
+    B, K = state_next.shape
+    zero = state_next.dtype.type(0)
+    for b in range(B):
+        valid = t < lengths[b]
+        for j in range(K):
+            output_t[b, j] = state_next[b, j] if valid else zero
+
+
+@jit_inline
+def masked_sum(dstate_next, dstate, doutput_t, t, lengths):
+    """Mirror of ``masked_output``: dstate_next (B, K) = dstate + doutput_t on
+    valid rows, 0 on the others."""
+    B, K = dstate.shape
+    zero = dstate.dtype.type(0)
+    # [BPTT carry] on valid rows, [BPTT lengths]
+    for b in range(B):
+        valid = t < lengths[b]
+        for j in range(K):
+            dstate_next[b, j] = dstate[b, j] + doutput_t[b, j] if valid else zero
+
+
+@jit_inline
+def masked_copy(dstate_next, dstate, t, lengths):
+    """dstate_next (B, w) = dstate on valid rows, 0 on the others."""
+    B, W = dstate.shape
+    zero = dstate.dtype.type(0)
+    # [BPTT carry] for a state that is not an output, on valid rows, [BPTT lengths]
+    for b in range(B):
+        valid = t < lengths[b]
+        for j in range(W):
+            dstate_next[b, j] = dstate[b, j] if valid else zero
+
+
+
+# ----------------------------------------------------------------------------
+# helpers over every state, one version per state count S (bound per family)
+# ----------------------------------------------------------------------------
+
+
+@jit_inline
+def at_1(histories, i):
+    """The S states at time index i, as views: (histories[0][i], ...).
+    histories: tuple of S arrays (T+1, B, w_s)."""
+    return (histories[0][i],)
+
+
+@jit_inline
+def at_2(histories, i):
+    return (histories[0][i], histories[1][i])
+
+
+@jit_inline
+def empty_like_each_1(arrays):
+    """A tuple of new arrays shaped as the S arrays of ``arrays``."""
+    return (np.empty_like(arrays[0]),)
+
+
+@jit_inline
+def empty_like_each_2(arrays):
+    return (np.empty_like(arrays[0]), np.empty_like(arrays[1]))
+
+
+@jit_inline
+def copy_each_1(dst, src):
+    """dst[s][:] = src[s] for each of the S states."""
+    dst[0][:] = src[0]
+
+
+@jit_inline
+def copy_each_2(dst, src):
+    dst[0][:] = src[0]
+    dst[1][:] = src[1]
+
+
+@jit_inline
+def keep_invalid_rows_each_1(new, old, t, lengths):
+    """``keep_invalid_rows`` for each of the S states."""
+    keep_invalid_rows(new[0], old[0], t, lengths)
+
+
+@jit_inline
+def keep_invalid_rows_each_2(new, old, t, lengths):
+    keep_invalid_rows(new[0], old[0], t, lengths)
+    keep_invalid_rows(new[1], old[1], t, lengths)
+
+
+@jit_inline
+def masked_carry_1(dnew, carry, doutput_t, t, lengths):
+    """dnew = the carry on valid rows (+ doutput_t for h), 0 on the others."""
+    masked_sum(dnew[0], carry[0], doutput_t, t, lengths)  # [BPTT carry], [BPTT lengths]
+
+
+@jit_inline
+def masked_carry_2(dnew, carry, doutput_t, t, lengths):
+    masked_sum(dnew[0], carry[0], doutput_t, t, lengths)  # [BPTT carry], [BPTT lengths]
+    masked_copy(dnew[1], carry[1], t, lengths)  # [BPTT carry], [BPTT lengths]
+
+
+_PER_STATE = ("at", "empty_like_each", "copy_each", "keep_invalid_rows_each", "masked_carry")
+
+
+@jit
+def input_projection(gi, x, weight_ih, bias_ih):
+    """gi (T, B, G) = x W_ih^T + b_ih for every step, one matrix product."""
+    T, B, I = x.shape
+    project(gi.reshape(T * B, gi.shape[2]), x.reshape(T * B, I), weight_ih, bias_ih)
+
+
+@jit
+def input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih):
+    """Mirror of ``input_projection``: dx written, dweight_ih, dbias_ih added.
+    dgi: (T, B, G)."""
+    T, B, I = x.shape
+    dgi2 = dgi.reshape(T * B, dgi.shape[2])
+    np.dot(dgi2, weight_ih, dx.reshape(T * B, I))  # [BPTT dW_ih]
+    add_dweight(dweight_ih, dgi2, x.reshape(T * B, I))  # [BPTT dW_ih]
+    add_dbias(dbias_ih, dgi2)  # [BPTT dW_ih]
+
+
+@jit
+def previous_states(hs, reverse):
+    """(T*B, K): the state each step started from, in time order. hs: (T+1, B, K)."""
+    T = hs.shape[0] - 1
+    h_prev = hs[1:] if reverse else hs[:T]
+    return h_prev.reshape(T * hs.shape[1], hs.shape[2])  # h^prev of [BPTT dW_hh]
+
+
+@jit
+def recurrent_weights_backward(dweight_hh, dbias_hh, dgh, h_prev):
+    """The ``weights_backward`` of families whose recurrent pre-activations are
+    h W_hh^T + b_hh: dW_hh += dgh^T h_prev, db_hh += colsum(dgh).
+    dgh: (N, Gh).  h_prev: (N, K)."""
+    add_dweight(dweight_hh, dgh, h_prev)  # [BPTT dW_hh]
+    add_dbias(dbias_hh, dgh)  # [BPTT dW_hh]
+
+
+# ----------------------------------------------------------------------------
+# the kernels: Python functions that ``sequence_kernels`` re-binds per family
+# ----------------------------------------------------------------------------
+
+# The family's part, named here so that the kernels' code reads (and lints);
+# every family's copy sees its own instead.
+step_forward = step_backward = weights_backward = None
+forward_workspace = backward_workspace = None
+separate_dgh = False
+at = empty_like_each = copy_each = keep_invalid_rows_each = masked_carry = None
+
+
+def seq_forward(output, finals, states, gates, x, initial,
+                weight_ih, weight_hh, bias_ih, bias_hh, extras, lengths, reverse, option):
+    """output: (T, B, K) written.  finals: S arrays (B, w_s) written.
+    states: S arrays (T+1, B, w_s) and gates: (T, B, C) written, the cache.
+    x: (T, B, I).  initial: S arrays (B, w_s).  weight_ih: (G, I).
+    weight_hh: (Gh, K).  bias_ih: (G,).  bias_hh: (Gh,).  extras: the family's
+    further parameters.  lengths: (B,) int64.  reverse: process t = T-1 .. 0.
+    option: the family's scalar setting (float)."""
+    T, B, _ = x.shape
+    gi = np.empty((T, B, weight_ih.shape[0]), dtype=x.dtype)  # x W_ih^T + b_ih
+    input_projection(gi, x, weight_ih, bias_ih)
+    work = forward_workspace(initial, weight_hh, extras)
+    copy_each(at(states, final_index(T, not reverse)), initial)
+    for k in range(T):
+        t = step_at(k, T, reverse)
+        p, q = prev_next(t, reverse)
+        old, new = at(states, p), at(states, q)
+        step_forward(new, gates[t], gi[t], old, weight_hh, bias_hh, extras, option, work)
+        keep_invalid_rows_each(new, old, t, lengths)
+        masked_output(output[t], new[0], t, lengths)
+    copy_each(finals, at(states, final_index(T, reverse)))
+
+
+def seq_backward(dx, dinitial, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
+                 doutput, dfinals, gates, states, x,
+                 weight_ih, weight_hh, extras, lengths, reverse, option):
+    """Mirror of ``seq_forward``: dx (T, B, I) and dinitial (S arrays (B, w_s))
+    written; dweight_ih, dweight_hh, dbias_ih, dbias_hh and dextras added into.
+    doutput: (T, B, K).  dfinals: S arrays (B, w_s)."""
+    T, B, _ = x.shape
+    dgi = np.empty((T, B, weight_ih.shape[0]), dtype=x.dtype)  # dL/d(gi)
+    dgh = np.empty((T, B, weight_hh.shape[0]), dtype=x.dtype) if separate_dgh else dgi
+    work = backward_workspace(dinitial, weight_hh, extras)
+    carry = empty_like_each(dinitial)  # dL/d(state), carried backwards through time; [BPTT carry]
+    dold = empty_like_each(dinitial)  # the step writes here; swapped with carry
+    dnew = empty_like_each(dinitial)  # the step's input: the carry, masked, + doutput[t] for h
+    copy_each(carry, dfinals)
+    for k in range(T - 1, -1, -1):
+        t = step_at(k, T, reverse)
+        p, q = prev_next(t, reverse)
+        masked_carry(dnew, carry, doutput[t], t, lengths)  # [BPTT carry], [BPTT lengths]
+        step_backward(dgi[t], dgh[t], dold, dnew, gates[t], at(states, p), at(states, q),
+                      weight_hh, extras, dextras, option, work)
+        keep_invalid_rows_each(dold, carry, t, lengths)  # [BPTT lengths]
+        carry, dold = dold, carry  # [BPTT carry]
+    copy_each(dinitial, carry)  # [BPTT carry]: the carry is now dL/d(initial)
+    # over all T*B rows at once
+    weights_backward(dweight_hh, dbias_hh, dextras, dgh.reshape(T * B, dgh.shape[2]),
+                     gates.reshape(T * B, gates.shape[2]), previous_states(states[0], reverse),
+                     weight_hh, extras, option)  # [BPTT dW_hh]
+    input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih)  # [BPTT dW_ih]
+
+
+def cell_step_forward(new, gates, x, old, weight_ih, weight_hh, bias_ih, bias_hh, extras,
+                      option):
+    """One step, ``seq_forward``'s with T = 1: new (S arrays (B, w_s)) and
+    gates (B, C) written.  x: (B, I).  old: S arrays (B, w_s)."""
+    gi = np.empty((x.shape[0], weight_ih.shape[0]), dtype=x.dtype)  # x W_ih^T + b_ih
+    project(gi, x, weight_ih, bias_ih)
+    work = forward_workspace(old, weight_hh, extras)
+    step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work)
+
+
+def cell_step_backward(dx, dold, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
+                       dnew, gates, x, old, new, weight_ih, weight_hh, extras, option):
+    """Mirror of ``cell_step_forward``, ``seq_backward``'s with T = 1: dx
+    (B, I) and dold (S arrays (B, w_s)) written, parameter gradients added.
+    dnew: S arrays (B, w_s), dL/d(new)."""
+    B = x.shape[0]
+    dgi = np.empty((B, weight_ih.shape[0]), dtype=x.dtype)  # dL/d(gi)
+    dgh = np.empty((B, weight_hh.shape[0]), dtype=x.dtype) if separate_dgh else dgi
+    work = backward_workspace(dold, weight_hh, extras)
+    step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dextras, option, work)
+    weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, old[0], weight_hh, extras,
+                     option)  # [BPTT dW_hh]
+    np.dot(dgi, weight_ih, dx)  # [BPTT dW_ih]
+    add_dweight(dweight_ih, dgi, x)  # [BPTT dW_ih]
+    add_dbias(dbias_ih, dgi)  # [BPTT dW_ih]
+
+
+# The cell kernels' signatures, one per state count: the states as separate
+# arrays (the dispatcher takes those faster than tuples).
+
+def cell_forward_1(h_next, gates, x, h, weight_ih, weight_hh, bias_ih, bias_hh, extras, option):
+    """``cell_step_forward`` of a family with one state."""
+    cell_step_forward((h_next,), gates, x, (h,), weight_ih, weight_hh, bias_ih, bias_hh, extras,
+                      option)
+
+
+def cell_forward_2(h_next, c_next, gates, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh,
+                   extras, option):
+    """``cell_step_forward`` of a family with two states."""
+    cell_step_forward((h_next, c_next), gates, x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh,
+                      extras, option)
+
+
+def cell_backward_1(dx, dh, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
+                    dh_next, gates, x, h, h_next, weight_ih, weight_hh, extras, option):
+    """``cell_step_backward`` of a family with one state."""
+    cell_step_backward(dx, (dh,), dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
+                       (dh_next,), gates, x, (h,), (h_next,), weight_ih, weight_hh, extras, option)
+
+
+def cell_backward_2(dx, dh, dc, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
+                    dh_next, dc_next, gates, x, h, c, h_next, c_next, weight_ih, weight_hh,
+                    extras, option):
+    """``cell_step_backward`` of a family with two states."""
+    cell_step_backward(dx, (dh, dc), dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
+                       (dh_next, dc_next), gates, x, (h, c), (h_next, c_next),
+                       weight_ih, weight_hh, extras, option)
+
+
+@functools.cache
+def _sources_digest():
+    """A hash of every module whose code the kernels compile in: this package
+    and ``bptt._families`` (whose constants are compiled in)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    paths = sorted(os.path.join(here, name) for name in os.listdir(here) if name.endswith(".py"))
+    paths.append(os.path.join(os.path.dirname(here), "_families.py"))
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()[:12]
+
+
+def _bind(template, family, namespace, decorate=jit):
+    """The template's code with the family's functions as its globals, jitted
+    under its own name ``<template>__<family>_<hash>``."""
+    function = types.FunctionType(template.__code__, {**template.__globals__, **namespace},
+                                  template.__name__, template.__defaults__, template.__closure__)
+    function.__qualname__ = f"{template.__qualname__}__{family}"
+    function.__module__ = template.__module__
+    function.__doc__ = template.__doc__
+    return decorate(function)
+
+
+def sequence_kernels(step_forward, step_backward, weights_backward,
+                     forward_workspace, backward_workspace, separate_dgh):
+    """``seq_forward``, ``seq_backward``, ``cell_forward`` and ``cell_backward``
+    for one cell family: the jitted functions of its module, named as in this
+    module's docstring. The family is the module's name in
+    ``bptt._families.FAMILIES``, which says how many states it carries.
+
+    ``separate_dgh``: the family's recurrent pre-activation gradient differs
+    from dL/d(gi) (torch's GRU: r multiplies W_hn h + b_hn), so backward keeps
+    a second (T, B, Gh) array for it.
+    """
+    module = sys.modules[step_forward.py_func.__module__]
+    name = module.__name__.rpartition(".")[2]
+    S = len(FAMILIES[name].states)
+    family = f"{name}_{_sources_digest()}"
+    namespace = {
+        "step_forward": step_forward, "step_backward": step_backward,
+        "weights_backward": weights_backward, "forward_workspace": forward_workspace,
+        "backward_workspace": backward_workspace, "separate_dgh": bool(separate_dgh),
+    }
+    g = globals()
+    namespace.update({helper: g[f"{helper}_{S}"] for helper in _PER_STATE})
+    namespace["cell_step_forward"] = _bind(cell_step_forward, family, namespace, jit_inline)
+    namespace["cell_step_backward"] = _bind(cell_step_backward, family, namespace, jit_inline)
+    return (_bind(seq_forward, family, namespace), _bind(seq_backward, family, namespace),
+            _bind(g[f"cell_forward_{S}"], family, namespace),
+            _bind(g[f"cell_backward_{S}"], family, namespace))

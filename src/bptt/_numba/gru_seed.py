@@ -1,0 +1,134 @@
+"""GRU cell, seed formulation (seeds 000 and 001): Numba twin of
+``bptt._numpy.gru_seed``. Rows stacked r, z, h~:
+
+    r  = sigma(W_rx x + b_ir + W_rh h + b_hr)
+    z  = sigma(W_zx x + b_iz + W_zh h + b_hz)
+    h~ = tanh(W_x x + b_ih~ + W_h (r (.) h) + b_hh~)
+    h' = (1 - z) (.) h + z (.) h~
+
+The two bias vectors are both additive, so they act as one sum; bias_hh is
+added inside the step, the gradient of both is colsum(dgi).
+
+The step is two loops, not one: h~ needs W_h (r h), a product over all of r.
+``one = h.dtype.type(1)`` keeps float32 arithmetic in float32.
+"""
+
+import math
+
+import numpy as np
+
+from ._config import jit_inline
+from ._math import add_dbias, add_dweight, project, sigmoid
+from ._sequence import sequence_kernels
+
+
+@jit_inline
+def forward_workspace(initial, weight_hh, extras):
+    """The step's scratch: (ghrz, rh, ghc), ghrz (B, 2H) = h [W_rh; W_zh]^T + b_hh[:2H],
+    rh (B, H) = r (.) h, ghc (B, H) = (r h) W_h^T + b_hh~."""
+    h = initial[0]
+    B, H = h.shape
+    return (np.empty((B, 2 * H), dtype=h.dtype), np.empty_like(h), np.empty_like(h))
+
+
+@jit_inline
+def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
+    """new = (h',), old = (h,): (B, H).  gates: (B, 3H) written [r | z | h~].
+    gi: (B, 3H) = x W_ih^T + b_ih.  weight_hh: (3H, H) rows [W_rh; W_zh; W_h].
+    bias_hh: (3H,)."""
+    (h,), (h_next,), (ghrz, rh, ghc) = old, new, work
+    B, H = h.shape
+    one = h.dtype.type(1)
+    project(ghrz, h, weight_hh[: 2 * H], bias_hh[: 2 * H])  # h [W_rh; W_zh]^T + b_hh[:2H]
+    for b in range(B):
+        for j in range(H):
+            r = sigmoid(gi[b, j] + ghrz[b, j])  # [seed-GRU r]
+            z = sigmoid(gi[b, H + j] + ghrz[b, H + j])  # [seed-GRU z]
+            rh[b, j] = r * h[b, j]
+            gates[b, j] = r
+            gates[b, H + j] = z
+    project(ghc, rh, weight_hh[2 * H :], bias_hh[2 * H :])  # (r h) W_h^T + b_hh~
+    for b in range(B):
+        for j in range(H):
+            z = gates[b, H + j]
+            hc = math.tanh(gi[b, 2 * H + j] + ghc[b, j])  # [seed-GRU h~]
+            h_next[b, j] = (one - z) * h[b, j] + z * hc  # [seed-GRU h']
+            gates[b, 2 * H + j] = hc
+
+
+@jit_inline
+def backward_workspace(dinitial, weight_hh, extras):
+    """The step's scratch: (dh_direct, dah, dgrz, drh), (B, H) each but dgrz
+    (B, 2H). dah (dL/d(a_h)) and dgrz (dgi[:, :2H]) are contiguous copies for
+    BLAS."""
+    dh = dinitial[0]
+    B, H = dh.shape
+    return (np.empty_like(dh), np.empty_like(dh), np.empty((B, 2 * H), dtype=dh.dtype),
+            np.empty_like(dh))
+
+
+@jit_inline
+def step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dextras, option,
+                  work):
+    """Mirror of ``step_forward``.
+
+    dgi: (B, 3H) written, dL/d(gi), which is also the gradient of the
+    recurrent pre-activations (dgh is the same array): their inputs are
+    [h, h, r h], so ``weights_backward`` makes dW_hh from it.
+    dold = (dh,) written.  dnew = (dh',).
+
+    Two loops, like forward: dL/dr needs dah W_h, a product over all of dah.
+    """
+    (h,), (dh,), (dh_next,), (dh_direct, dah, dgrz, drh) = old, dold, dnew, work
+    B, H = h.shape
+    one = h.dtype.type(1)
+    for b in range(B):
+        for j in range(H):
+            z = gates[b, H + j]
+            hc = gates[b, 2 * H + j]
+            # h' = (1 - z) h + z h~
+            dhc = dh_next[b, j] * z  # [seed-GRU dh~]
+            dz = dh_next[b, j] * (hc - h[b, j])  # [seed-GRU dz]
+            dh_direct[b, j] = dh_next[b, j] * (one - z)  # [seed-GRU dh], path 1
+            # h~ = tanh(a_h), a_h = gi_h + W_h (r h) + b_hh~
+            dah[b, j] = dhc * (one - hc * hc)  # [seed-GRU da_h]
+            # z = sigma(a_z)
+            dgrz[b, H + j] = dz * z * (one - z)  # [seed-GRU da_z]
+    np.dot(dah, weight_hh[2 * H :], drh)  # dL/d(r h) = dah W_h; [seed-GRU drh]
+    for b in range(B):
+        for j in range(H):
+            r = gates[b, j]
+            dr = drh[b, j] * h[b, j]  # [seed-GRU dr]
+            dh_direct[b, j] += drh[b, j] * r  # [seed-GRU dh], path 2
+            # r = sigma(a_r)
+            dgrz[b, j] = dr * r * (one - r)  # [seed-GRU da_r]
+            dgi[b, j] = dgrz[b, j]  # [seed-GRU dgi]
+            dgi[b, H + j] = dgrz[b, H + j]
+            dgi[b, 2 * H + j] = dah[b, j]
+    dgrz_h = drh  # drh is spent: reuse it for dgrz [W_rh; W_zh]
+    np.dot(dgrz, weight_hh[: 2 * H], dgrz_h)  # [seed-GRU dh], path 3
+    for b in range(B):
+        for j in range(H):
+            dh[b, j] = dh_direct[b, j] + dgrz_h[b, j]  # [seed-GRU dh]
+
+
+@jit_inline
+def weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, h_prev, weight_hh, extras, option):
+    """dW_hh, db_hh over N rows: dgh (N, 3H), gates (N, 3H), h_prev (N, H).
+    W_rh and W_zh multiply h, W_h multiplies r (.) h.  [seed-GRU dW]"""
+    N, H = h_prev.shape
+    # contiguous copies of the column blocks, so both products go to BLAS
+    dgrz = np.ascontiguousarray(dgh[:, : 2 * H])  # (N, 2H)
+    dah = np.ascontiguousarray(dgh[:, 2 * H :])  # (N, H)
+    rh = np.empty((N, H), dtype=h_prev.dtype)  # r (.) h
+    for n in range(N):
+        for j in range(H):
+            rh[n, j] = gates[n, j] * h_prev[n, j]
+    add_dweight(dweight_hh[: 2 * H], dgrz, h_prev)  # [seed-GRU dW]
+    add_dweight(dweight_hh[2 * H :], dah, rh)  # [seed-GRU dW]
+    add_dbias(dbias_hh, dgh)  # [seed-GRU db]
+
+
+seq_forward, seq_backward, cell_forward, cell_backward = sequence_kernels(
+    step_forward, step_backward, weights_backward, forward_workspace, backward_workspace,
+    separate_dgh=False)
