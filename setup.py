@@ -14,7 +14,9 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-FAMILIES = ["gru", "gru_seed", "rnn", "lstm", "lstm_proj", "lstm_peephole", "ln_gru", "ln_lstm"]
+# one extension module per cell family: every csrc/*.pyx not starting with "_"
+FAMILIES = sorted(p.stem for p in (Path(__file__).parent / "csrc").glob("*.pyx")
+                  if not p.stem.startswith("_"))
 # test-only: the element functions of csrc/_vmath.h, for tests/test_vmath.py
 MODULES = [*FAMILIES, "_vmath_check"]
 

@@ -17,7 +17,7 @@
 
 #include "_vmath.h"
 
-/* the activation codes of bptt's RNN (rnn.pyx TANH, RELU, SIGMOID) */
+/* the activation codes of bptt's RNN: bptt._families.ACTIVATIONS */
 #define VM_TANH 0
 #define VM_RELU 1
 #define VM_SIGMOID 2

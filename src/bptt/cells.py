@@ -14,8 +14,6 @@ until ``zero_grad()``.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from ._backend import get_backend
@@ -23,6 +21,7 @@ from ._families import ACTIVATIONS, FAMILIES
 from ._module import Module
 from ._validation import (
     check_bool,
+    check_choice,
     check_dtype,
     check_rng,
     check_size,
@@ -36,23 +35,14 @@ from ._validation import (
 Array = np.ndarray
 
 
-class FastStep(NamedTuple):
-    """What a forward on the Cython one-call path keeps for backward."""
-
-    x: Array                    # the caller's x, (I,) or (B, I)
-    states: tuple[Array, ...]   # the caller's states, (H,) or (B, H) each
-    saved: Array                # the kernel's cache: gates (B, C), or h' for the RNN
-    batched: bool
-
-
-class Step(NamedTuple):
-    """What a forward through the time loop keeps: a sequence of length 1's
-    cache, in copies of the cell's own."""
-
-    x: Array                    # (1, B, I)
-    states: tuple[Array, ...]   # (2, B, H) each: before and after the step
-    gates: Array                # (1, B, C): the family's per-step cache
-    batched: bool
+# A cell's cache is a plain tuple: a NamedTuple takes ~0.3 us to build, a fifth
+# of a whole Cython step. Two layouts, told apart by their first item:
+FAST = "fast"  # (FAST, x, states, saved, batched): the Cython one-call path kept the
+#                caller's x (I,) or (B, I) and states, and its cache: gates (B, C), or h'
+#                for the RNN
+STEP = "step"  # (STEP, x, old, new, gates, batched): the one-step kernels kept their own
+#                copy of x (B, I) and of the states before the step, the states after it
+#                (B, H) each, and gates (B, C)
 
 
 class _Cell(Module):
@@ -81,6 +71,13 @@ class _Cell(Module):
         self._scratch_dbias = (np.zeros(rows, dtype=self.dtype), np.zeros(rows, dtype=self.dtype))
         self._cache = None
         self._init_fast_path()
+        self._cell_forward = getattr(self._kernels, "cell_forward", None)
+        self._cell_backward = getattr(self._kernels, "cell_backward", None)
+        self._cache_width = FAMILIES[self.family].cache_width(self.hidden_size)
+        # parameters keep their identity for life (Module): gather the kernels'
+        # weight slots once, and the arguments that follow them
+        self._weights = self._weight_args()
+        self._options = ((), self._option)
 
     _fast: str | None = None  # kernel name stem of the one-call step, if any
     _bias_vectors = 2         # bias_ih and bias_hh (the seed GRU has one)
@@ -109,68 +106,59 @@ class _Cell(Module):
     # -- one step as a sequence of length 1 ------------------------------------
 
     def _step_forward(self, x2: Array, states: tuple[Array, ...], batched: bool):
-        """x2 (B, I) and the states (B, H) each -> the new states (B, H) each and
-        this step's ``Step`` cache (own copies: the caller may refill its buffers).
+        """x2 (B, I) and the states (B, H) each -> the new states and this
+        step's STEP cache, with its own copies of x and the old states (the
+        caller may refill its buffers before backward).
 
-        Numba's family modules have a one-step pair (``cell_forward``), the
-        time loop's step without its bookkeeping, since numba's per-call cost
-        grows with the arguments; elsewhere the step runs as ``seq_forward``
-        over T = 1 (the Cython backend gets here only when its fast path declined).
+        The family's one-step kernels (``cell_forward``: the time loop's step
+        without its bookkeeping, written once per backend in its
+        ``_sequence``) run it on NumPy and Numba; on Cython, when its fast path
+        declined, it runs as ``seq_forward`` over T = 1.
         """
-        B, H = x2.shape[0], self.hidden_size
-        gates = np.empty((1, B, FAMILIES[self.family].cache_width(H)), dtype=self.dtype)
-        x3 = x2.reshape(1, B, self.input_size).copy()                          # (1, B, I)
-        kept = tuple(np.empty((2, B, H), dtype=self.dtype) for _ in states)   # (T+1, B, H)
-        cell_forward = getattr(self._kernels, "cell_forward", None)
-        if cell_forward is not None:
-            for history, state in zip(kept, states, strict=True):
-                history[0] = state
-            cell_forward(*(k[1] for k in kept), gates[0], x3[0], *(k[0] for k in kept),
-                         *self._weight_args(), (), self._option)
-            new = tuple(k[1].copy() for k in kept)
+        B = x2.shape[0]
+        x = x2.copy()
+        old = tuple([state.copy() for state in states])
+        new = tuple([np.empty_like(state) for state in old])
+        gates = np.empty((B, self._cache_width), dtype=self.dtype)
+        if self._cell_forward is not None:
+            self._cell_forward(*new, gates, x, *old, *self._weights, *self._options)
         else:
-            output = np.empty((1, B, H), dtype=self.dtype)
-            new = tuple(np.empty((B, H), dtype=self.dtype) for _ in states)
-            self._kernels.seq_forward(output, new, kept, gates, x3, states, *self._weight_args(),
+            histories = tuple(np.stack([state, state]) for state in old)   # (T+1, B, H)
+            self._kernels.seq_forward(np.empty((1, B, self.hidden_size), dtype=self.dtype), new,
+                                      histories, gates[None], x[None], old, *self._weight_args(),
                                       (), np.ones(B, dtype=np.int64), False, self._option)
-        return new, Step(x3, kept, gates, batched)
+        return new, (STEP, x, old, new, gates, batched)
 
-    def _step_backward(self, cache: Step, dnew: tuple[Array, ...]):
-        """Mirror of ``_step_forward``: dL/d(new states) in; dx (B, I) and
-        dL/d(states) out; parameter gradients added."""
-        x3, kept, gates, _ = cache
-        B, H = x3.shape[1], self.hidden_size
-        dx = np.empty_like(x3)
-        dold = tuple(np.empty((B, H), dtype=self.dtype) for _ in kept)
-        weight_ih, weight_hh = self._weight_args()[:2]
-        cell_backward = getattr(self._kernels, "cell_backward", None)
-        if cell_backward is not None:
-            cell_backward(dx[0], *dold, *self._grad_args(), (), *dnew, gates[0], x3[0],
-                          *(k[0] for k in kept), *(k[1] for k in kept), weight_ih, weight_hh, (),
-                          self._option)
+    def _step_backward(self, cache: tuple, dnew: tuple[Array, ...]):
+        """Mirror of ``_step_forward`` on its STEP cache: dL/d(new states) in;
+        dx (B, I) and dL/d(old states) out; parameter gradients added."""
+        _, x, old, new, gates, _ = cache
+        dx = np.empty_like(x)
+        dold = tuple([np.empty_like(state) for state in old])
+        weight_ih, weight_hh = self._weights[:2]
+        if self._cell_backward is not None:
+            self._cell_backward(dx, *dold, *self._grad_args(), (), *dnew, gates, x, *old, *new,
+                                weight_ih, weight_hh, *self._options)
         else:
-            self._kernels.seq_backward(dx, dold, *self._grad_args(), (),
-                                       np.zeros((1, B, H), dtype=self.dtype), dnew, gates, kept,
-                                       x3, weight_ih, weight_hh, (), np.ones(B, dtype=np.int64),
-                                       False, self._option)
-        return dx[0], dold
+            B = x.shape[0]
+            histories = tuple(np.stack([o, n]) for o, n in zip(old, new, strict=True))
+            self._kernels.seq_backward(dx[None], dold, *self._grad_args(), (),
+                                       np.zeros((1, B, self.hidden_size), dtype=self.dtype),
+                                       dnew, gates[None], histories, x[None], weight_ih,
+                                       weight_hh, (), np.ones(B, dtype=np.int64), False,
+                                       self._option)
+        return dx, dold
 
-    def _step_cache(self, fast: FastStep, rnn: bool = False) -> Step:
-        """A fast forward's cache as a ``Step``, for a backward whose upstream
-        gradient the fast path declined. Only the old states, the gates and
-        (the RNN's cache, ``rnn``) the new h are read."""
-        x, old = fast.x, fast.states
-        new, gates = (fast.saved, None) if rnn else (None, fast.saved)
-        B, H = old[0].size // self.hidden_size, self.hidden_size
-        x3 = x.reshape(1, B, self.input_size)
-        kept = tuple(np.zeros((2, B, H), dtype=self.dtype) for _ in old)
-        for k, (state, value) in enumerate(zip(kept, old, strict=True)):
-            state[0] = value.reshape(B, H)
-            if k == 0 and new is not None:
-                state[1] = new.reshape(B, H)
-        if gates is None:
-            gates = np.empty((B, 0), dtype=self.dtype)
-        return Step(x3, kept, gates.reshape(1, B, -1), fast.batched)
+    def _step_cache(self, fast: tuple, rnn: bool = False) -> tuple:
+        """A FAST cache as a STEP one, for a backward whose upstream gradient
+        the fast path declined. Backward reads the old states, the gates and
+        (the RNN's cache, ``rnn``) the new h; the other new states stand in."""
+        _, x, states, saved, batched = fast
+        B, H = saved.size // (self.hidden_size if rnn else self._cache_width), self.hidden_size
+        old = tuple(state.reshape(B, H) for state in states)
+        new = (saved.reshape(B, H),) if rnn else old
+        gates = np.empty((B, 0), dtype=self.dtype) if rnn else saved
+        return STEP, x.reshape(B, self.input_size), old, new, gates, batched
 
     def _weight_args(self) -> tuple[Array, Array, Array, Array]:
         p = self._params
@@ -393,7 +381,7 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
             done = self._fast_forward(x, h, *self._fast_args)
             if done is not None:
                 h_next, gates = done
-                self._cache = FastStep(x, (h,), gates, x.ndim == 2)
+                self._cache = (FAST, x, (h,), gates, x.ndim == 2)
                 return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         if h is None:
@@ -405,13 +393,14 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
     def backward(self, delta: Array) -> tuple[Array, Array]:
         """dL/dh_t in; (dx, dh) out. Adds this step's weight gradients into dW*."""
         cache = self._cached()
-        if isinstance(cache, FastStep):
-            done = self._fast_backward(delta, cache.batched, cache.saved, cache.x,
-                                       *cache.states, *self._fast_args[:2], *self._fast_grads)
+        if cache[0] is FAST:
+            _, x, (h,), gates, batched = cache
+            done = self._fast_backward(delta, batched, gates, x, h, *self._fast_args[:2],
+                                       *self._fast_grads)
             if done is not None:
                 return done
             cache = self._step_cache(cache)
-        dh_next = self._upstream("delta", delta, cache.x.shape[1], cache.batched)
+        dh_next = self._upstream("delta", delta, cache[1].shape[0], cache[-1])
         dx, (dh,) = self._step_backward(cache, (dh_next,))
         return dx, dh
 
@@ -469,7 +458,7 @@ class GRUCell(_TorchCell):
             done = self._fast_forward(x, h, *self._fast_args)
             if done is not None:
                 h_next, gates = done
-                self._cache = FastStep(x, (h,), gates, x.ndim == 2)
+                self._cache = (FAST, x, (h,), gates, x.ndim == 2)
                 return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         h2 = self._state("h", h, x2.shape[0], batched)
@@ -479,15 +468,17 @@ class GRUCell(_TorchCell):
     def backward(self, dh_next: Array) -> tuple[Array, Array]:
         """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
         cache = self._cached()
-        if isinstance(cache, FastStep):
-            done = self._fast_backward(dh_next, cache.batched, cache.saved, cache.x,
-                                       *cache.states, *self._fast_args[:2], *self._fast_grads)
+        if cache[0] is FAST:
+            _, x, (h,), gates, batched = cache
+            done = self._fast_backward(dh_next, batched, gates, x, h, *self._fast_args[:2],
+                                       *self._fast_grads)
             if done is not None:
                 return done
             cache = self._step_cache(cache)
-        d = self._upstream("dh_next", dh_next, cache.x.shape[1], cache.batched)
+        batched = cache[-1]
+        d = self._upstream("dh_next", dh_next, cache[1].shape[0], batched)
         dx, (dh,) = self._step_backward(cache, (d,))
-        return self._unbatch(cache.batched, dx, dh)
+        return self._unbatch(batched, dx, dh)
 
 
 class RNNCell(_TorchCell):
@@ -512,11 +503,7 @@ class RNNCell(_TorchCell):
         seed: int | None = None,
         rng: np.random.Generator | None = None,
     ):
-        if nonlinearity not in ACTIVATIONS:
-            raise ValueError(
-                f"nonlinearity must be one of {tuple(ACTIVATIONS)}, got {nonlinearity!r}"
-            )
-        self.nonlinearity = nonlinearity
+        self.nonlinearity = check_choice("nonlinearity", nonlinearity, ACTIVATIONS)
         self._activation = ACTIVATIONS[nonlinearity]
         self._option = float(self._activation)
         super().__init__(
@@ -531,7 +518,7 @@ class RNNCell(_TorchCell):
         if self._fast_forward is not None and h is not None:
             h_next = self._fast_forward(x, h, *self._fast_args, self._activation)
             if h_next is not None:
-                self._cache = FastStep(x, (h,), h_next, x.ndim == 2)
+                self._cache = (FAST, x, (h,), h_next, x.ndim == 2)
                 return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         h2 = self._state("h", h, x2.shape[0], batched)
@@ -541,16 +528,17 @@ class RNNCell(_TorchCell):
     def backward(self, dh_next: Array) -> tuple[Array, Array]:
         """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
         cache = self._cached()
-        if isinstance(cache, FastStep):  # its saved array is h'
-            done = self._fast_backward(dh_next, cache.batched, cache.saved, cache.x,
-                                       *cache.states, *self._fast_args[:2], *self._fast_grads,
-                                       self._activation)
+        if cache[0] is FAST:  # its saved array is h'
+            _, x, (h,), h_next, batched = cache
+            done = self._fast_backward(dh_next, batched, h_next, x, h, *self._fast_args[:2],
+                                       *self._fast_grads, self._activation)
             if done is not None:
                 return done
             cache = self._step_cache(cache, rnn=True)
-        d = self._upstream("dh_next", dh_next, cache.x.shape[1], cache.batched)
+        batched = cache[-1]
+        d = self._upstream("dh_next", dh_next, cache[1].shape[0], batched)
         dx, (dh,) = self._step_backward(cache, (d,))
-        return self._unbatch(cache.batched, dx, dh)
+        return self._unbatch(batched, dx, dh)
 
 
 class LSTMCell(_TorchCell):
@@ -570,7 +558,7 @@ class LSTMCell(_TorchCell):
             done = self._fast_forward(x, *state, *self._fast_args)
             if done is not None:
                 h_next, c_next, gates = done
-                self._cache = FastStep(x, state, gates, x.ndim == 2)
+                self._cache = (FAST, x, state, gates, x.ndim == 2)
                 return h_next, c_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         B = x2.shape[0]
@@ -585,14 +573,15 @@ class LSTMCell(_TorchCell):
     ) -> tuple[Array, tuple[Array, Array]]:
         """dL/dh' (and dL/dc', zeros if omitted) in; (dx, (dh, dc)) out."""
         cache = self._cached()
-        if isinstance(cache, FastStep):
-            done = self._fast_backward(dh_next, dc_next, cache.batched, cache.saved, cache.x,
-                                       *cache.states, *self._fast_args[:2], *self._fast_grads)
+        if cache[0] is FAST:
+            _, x, (h, c), gates, batched = cache
+            done = self._fast_backward(dh_next, dc_next, batched, gates, x, h, c,
+                                       *self._fast_args[:2], *self._fast_grads)
             if done is not None:
                 dx, dh, dc = done
                 return dx, (dh, dc)
             cache = self._step_cache(cache)
-        B, batched = cache.x.shape[1], cache.batched
+        B, batched = cache[1].shape[0], cache[-1]
         d_h = self._upstream("dh_next", dh_next, B, batched)
         d_c = (np.zeros((B, self.hidden_size), dtype=self.dtype) if dc_next is None
                else self._upstream("dc_next", dc_next, B, batched))

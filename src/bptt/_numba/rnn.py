@@ -11,11 +11,12 @@ import math
 
 import numpy as np
 
+from .._families import ACTIVATIONS
 from ._config import jit, jit_inline
 from ._math import sigmoid
 from ._sequence import recurrent_weights_backward, sequence_kernels
 
-TANH, RELU, SIGMOID = 0, 1, 2
+TANH, RELU, SIGMOID = (ACTIVATIONS[name] for name in ("tanh", "relu", "sigmoid"))
 
 
 @jit

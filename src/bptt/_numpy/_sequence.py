@@ -1,7 +1,8 @@
 """The time loop, written once for every cell family (NumPy reference).
 
-A family module defines three functions and gets ``seq_forward`` and
-``seq_backward`` from ``sequence_kernels``:
+A family module defines three functions and gets ``seq_forward``,
+``seq_backward`` and the one-step pair ``cell_forward``, ``cell_backward``
+from ``sequence_kernels``:
 
     step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option)
         new: tuple of the S states after the step, (B, w_s) each, written.
@@ -17,6 +18,14 @@ A family module defines three functions and gets ``seq_forward`` and
     weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, h_prev, weight_hh, extras, option)
         After the loop, over all N = T B rows at once: dgh (N, Gh), gates
         (N, C), h_prev (N, K) the state h each row's step started from.
+
+The one-step pair, the cells' kernels, takes the states as S separate arrays
+(B, w_s), as the Numba backend's does; its numbers are those of the
+sequence kernels with T = 1, lengths = 1 and doutput = 0:
+
+    cell_forward(*new, gates, x, *old, weight_ih, weight_hh, bias_ih, bias_hh, extras, option)
+    cell_backward(dx, *dold, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
+                  *dnew, gates, x, *old, *new, weight_ih, weight_hh, extras, option)
 
 Conventions of every sequence kernel (one layer, one direction):
 - x (T, B, I); output (T, B, K), K the width of state 0 (h).
@@ -60,7 +69,8 @@ def masked(a, valid):
 
 
 def sequence_kernels(step_forward, step_backward, weights_backward, separate_dgh: bool):
-    """``seq_forward`` and ``seq_backward`` for one cell family.
+    """``seq_forward``, ``seq_backward``, ``cell_forward`` and ``cell_backward``
+    for one cell family.
 
     ``separate_dgh``: the family's recurrent pre-activation gradient differs
     from dL/d(gi) (torch's GRU: r multiplies W_hn h + b_hn), so backward keeps
@@ -123,7 +133,33 @@ def sequence_kernels(step_forward, step_backward, weights_backward, separate_dgh
         dweight_ih += dgi2.T @ x.reshape(T * B, I)  # [BPTT dW_ih]
         dbias_ih += dgi2.sum(axis=0)  # [BPTT dW_ih]
 
-    return seq_forward, seq_backward
+    def cell_forward(*args):
+        """One step without the loop's bookkeeping (see the module docstring):
+        gi = x W_ih^T + b_ih, then the family's step."""
+        S = (len(args) - 8) // 2
+        new, (gates, x), old = args[:S], args[S : S + 2], args[S + 2 : 2 * S + 2]
+        weight_ih, weight_hh, bias_ih, bias_hh, extras, option = args[2 * S + 2 :]
+        gi = x @ weight_ih.T + bias_ih  # (B, G)
+        step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option)
+
+    def cell_backward(*args):
+        """Mirror of ``cell_forward``: dx, dold written, parameter gradients added."""
+        S = (len(args) - 12) // 4
+        dx, dold = args[0], args[1 : S + 1]
+        dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras = args[S + 1 : S + 6]
+        dnew, (gates, x) = args[S + 6 : 2 * S + 6], args[2 * S + 6 : 2 * S + 8]
+        old, new = args[2 * S + 8 : 3 * S + 8], args[3 * S + 8 : 4 * S + 8]
+        weight_ih, weight_hh, extras, option = args[4 * S + 8 :]
+        dgi = np.empty((x.shape[0], weight_ih.shape[0]), dtype=x.dtype)
+        dgh = np.empty((x.shape[0], weight_hh.shape[0]), dtype=x.dtype) if separate_dgh else dgi
+        step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dextras, option)
+        weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, old[0], weight_hh, extras,
+                         option)  # [BPTT dW_hh]
+        dx[...] = dgi @ weight_ih  # [BPTT dW_ih]
+        dweight_ih += dgi.T @ x  # [BPTT dW_ih]
+        dbias_ih += dgi.sum(axis=0)  # [BPTT dW_ih]
+
+    return seq_forward, seq_backward, cell_forward, cell_backward
 
 
 def recurrent_weights_backward(dweight_hh, dbias_hh, dgh, h_prev) -> None:

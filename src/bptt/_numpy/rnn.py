@@ -9,10 +9,11 @@ states themselves: each derivative is taken from h' (gates is (B, 0)).
 
 import numpy as np
 
+from .._families import ACTIVATIONS
 from ._math import sigmoid
 from ._sequence import recurrent_weights_backward, sequence_kernels
 
-TANH, RELU, SIGMOID = 0, 1, 2
+TANH, RELU, SIGMOID = (ACTIVATIONS[name] for name in ("tanh", "relu", "sigmoid"))
 
 
 def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option):
@@ -47,5 +48,5 @@ def weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, h_prev, weight_h
     recurrent_weights_backward(dweight_hh, dbias_hh, dgh, h_prev)
 
 
-seq_forward, seq_backward = sequence_kernels(step_forward, step_backward, weights_backward,
-                                             separate_dgh=False)
+seq_forward, seq_backward, cell_forward, cell_backward = sequence_kernels(
+    step_forward, step_backward, weights_backward, separate_dgh=False)
