@@ -1,12 +1,14 @@
 """Single-step recurrent cells: the Python face of the cell kernels.
 
 Each class validates its input, shapes it to (B, features) and runs one step
-as a sequence of length 1 through its family's time loop (``seq_forward``;
-``bptt._families``), keeping that call's cache, its own copies of x and the
-states; ``backward`` runs ``seq_backward`` on it. On the Cython backend an
-input that is already exactly right takes a one-call fast path instead
-(csrc/_fast.pxd). Parameter gradients accumulate across calls, as in torch,
-until ``zero_grad()``.
+of its family (``bptt._families``) with the family's one-step kernels,
+``cell_forward`` / ``cell_backward``: the time loop's step without the loop's
+bookkeeping, written once in each backend's ``_sequence`` beside the loop,
+with the numbers of a sequence of length 1. Forward keeps its own copies of
+x and the states for backward. On the Cython backend an input that is already
+exactly right takes a one-call fast path instead (csrc/_fast.pxd), and
+anything else runs as ``seq_forward`` over T = 1. Parameter gradients
+accumulate across calls, as in torch, until ``zero_grad()``.
 
 - ``GRU_Cell``: the seed 000 homework interface (seed GRU equations).
 - ``GRUCell``, ``RNNCell``, ``LSTMCell``: torch's formulations, names, shapes.
