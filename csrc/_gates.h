@@ -2,18 +2,23 @@
  * _gates.h: the element-wise gate math of every cell, one fused pass over a
  * step's (B, H) block, in C so that the compiler vectorises the loop over j
  * (the element functions come from _vmath.h: no libm calls, no branches).
- * The Cython step functions (gru.pyx, gru_seed.pyx, rnn.pyx, lstm.pyx) call
- * these between their BLAS products; the loops are the ones those files used
- * to hold, with the same operations in the same order.
+ * The Cython step functions (gru.pyx, gru_seed.pyx, rnn.pyx, lstm.pyx,
+ * lstm_peephole.pyx, lstm_proj.pyx) call these between their BLAS products;
+ * the loops are the ones those files used to hold, with the same operations
+ * in the same order.
  *
  * The kernels are written once, in _gates_t.h, over an element type VT and a
  * name suffix VS(name), and instantiated here for double (_d) and float (_f).
  * Each is multi-versioned (VM_CLONES: SSE2 / AVX2 / AVX-512F, chosen at load
  * time). Buffers are C-contiguous row-major; the comments give their shapes.
- * Pointers marked VM_RESTRICT must not overlap any other argument.
+ * Pointers marked VM_RESTRICT must not overlap any other argument (the one
+ * exception, lstm_peephole_gates_forward's keep, points into gates but at
+ * elements that no other argument reaches).
  */
 #ifndef BPTT_GATES_H
 #define BPTT_GATES_H
+
+#include <math.h>       /* INFINITY */
 
 #include "_vmath.h"
 

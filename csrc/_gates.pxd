@@ -66,6 +66,30 @@ cdef extern from "_gates.h" nogil:
     void lstm_gates_backward_f(float *da, float *dc, const float *dh_next,
                                const float *dc_next, const float *gates, const float *c,
                                int B, int H)
+    void lstm_peephole_gates_forward_d(double *h_next, double *c_next, double *gates, double *keep,
+                                       const double *gi, const double *c, const double *bias_hh,
+                                       const double *peephole, double clip, int B, int H)
+    void lstm_peephole_gates_forward_f(float *h_next, float *c_next, float *gates, float *keep,
+                                       const float *gi, const float *c, const float *bias_hh,
+                                       const float *peephole, float clip, int B, int H)
+    void lstm_peephole_gates_backward_d(double *da, double *dc, double *dpeephole,
+                                        const double *dh_next, const double *dc_next,
+                                        const double *gates, const double *c,
+                                        const double *c_next, const double *peephole,
+                                        int B, int H)
+    void lstm_peephole_gates_backward_f(float *da, float *dc, float *dpeephole,
+                                        const float *dh_next, const float *dc_next,
+                                        const float *gates, const float *c,
+                                        const float *c_next, const float *peephole,
+                                        int B, int H)
+    void lstm_proj_gates_forward_d(double *gi, double *c_next, double *gates, const double *c,
+                                   const double *bias_hh, int B, int H)
+    void lstm_proj_gates_forward_f(float *gi, float *c_next, float *gates, const float *c,
+                                   const float *bias_hh, int B, int H)
+    void lstm_proj_gates_backward_d(double *da, double *dc, const double *dc_next,
+                                    const double *gates, const double *c, int B, int H)
+    void lstm_proj_gates_backward_f(float *da, float *dc, const float *dc_next,
+                                    const float *gates, const float *c, int B, int H)
 
 
 cdef inline floating sigmoid(floating a) noexcept nogil:
@@ -179,3 +203,49 @@ cdef inline void lstm_gates_backward(
         lstm_gates_backward_f(da, dc, dh_next, dc_next, gates, c, B, H)
     else:
         lstm_gates_backward_d(da, dc, dh_next, dc_next, gates, c, B, H)
+
+
+cdef inline void lstm_peephole_gates_forward(
+    floating *h_next, floating *c_next, floating *gates, const floating *gi,
+    const floating *c, const floating *bias_hh, const floating *peephole, floating clip,
+    int B, int H,
+) noexcept nogil:
+    if floating is float:
+        lstm_peephole_gates_forward_f(h_next, c_next, gates, gates + 5 * H, gi, c,
+                                      bias_hh, peephole, clip, B, H)
+    else:
+        lstm_peephole_gates_forward_d(h_next, c_next, gates, gates + 5 * H, gi, c,
+                                      bias_hh, peephole, clip, B, H)
+
+
+cdef inline void lstm_peephole_gates_backward(
+    floating *da, floating *dc, floating *dpeephole, const floating *dh_next,
+    const floating *dc_next, const floating *gates, const floating *c, const floating *c_next,
+    const floating *peephole, int B, int H,
+) noexcept nogil:
+    if floating is float:
+        lstm_peephole_gates_backward_f(da, dc, dpeephole, dh_next, dc_next, gates, c, c_next,
+                                       peephole, B, H)
+    else:
+        lstm_peephole_gates_backward_d(da, dc, dpeephole, dh_next, dc_next, gates, c, c_next,
+                                       peephole, B, H)
+
+
+cdef inline void lstm_proj_gates_forward(
+    floating *gi, floating *c_next, floating *gates, const floating *c,
+    const floating *bias_hh, int B, int H,
+) noexcept nogil:
+    if floating is float:
+        lstm_proj_gates_forward_f(gi, c_next, gates, c, bias_hh, B, H)
+    else:
+        lstm_proj_gates_forward_d(gi, c_next, gates, c, bias_hh, B, H)
+
+
+cdef inline void lstm_proj_gates_backward(
+    floating *da, floating *dc, const floating *dc_next, const floating *gates,
+    const floating *c, int B, int H,
+) noexcept nogil:
+    if floating is float:
+        lstm_proj_gates_backward_f(da, dc, dc_next, gates, c, B, H)
+    else:
+        lstm_proj_gates_backward_d(da, dc, dc_next, gates, c, B, H)

@@ -312,3 +312,230 @@ VM_KERNEL VS(lstm_gates_backward)(
         }
     }
 }
+
+/* ---------------------------------------------------------------------------
+ * LSTM with peepholes and a clip of the gates' pre-activations (ONNX):
+ * peepholes P = [p_i | p_o | p_f] (3H,); clip 0 for none. Cache (B, 9H):
+ * [i | f | g | o | tanh(c') | k_i | k_f | k_g | k_o], k = 1 where the gate's
+ * pre-activation lay within the clip, else 0 (NaN: 0, as NumPy's
+ * |NaN| <= clip; with no clip every k is 1). The clip is two selects,
+ * min(max(a, -clip), clip), that let NaN through.
+ * ------------------------------------------------------------------------- */
+
+VM_KERNEL VS(lstm_peephole_gates_forward)(
+    VT *VM_RESTRICT h_next,         /* (B, H) written */
+    VT *VM_RESTRICT c_next,         /* (B, H) written */
+    VT *VM_RESTRICT gates,          /* (B, 9H): in, h W_hh^T in [:, :4H]; out [:, :5H] */
+    VT *VM_RESTRICT keep,           /* gates + 5H, row stride 9H: out [k_i | k_f | k_g | k_o];
+                                     * apart from gates so that the compiler need not check
+                                     * the nine blocks of a row against each other */
+    const VT *VM_RESTRICT gi,       /* (B, 4H) */
+    const VT *VM_RESTRICT c,        /* (B, H) */
+    const VT *VM_RESTRICT bias_hh,  /* (4H,) */
+    const VT *VM_RESTRICT peephole, /* (3H,) [p_i | p_o | p_f] */
+    VT clip,                        /* 0: no clip */
+    int B, int H)
+{
+    ptrdiff_t b, j;
+    /* no clip: the bounds are +-inf (clip(a) = a, NaN too) and k is 1 even for NaN */
+    const VT hi = clip != 0 ? clip : (VT) INFINITY, lo = -hi;
+    const VT k_out = clip != 0 ? (VT) 0 : (VT) 1;   /* k outside the bounds (or NaN) */
+    const VT *p_i = peephole, *p_o = peephole + H, *p_f = peephole + 2 * (ptrdiff_t) H;
+    for (b = 0; b < B; b++) {
+        VT *g = gates + b * 9 * (ptrdiff_t) H;
+        VT *gk = keep + b * 9 * (ptrdiff_t) H;
+        const VT *a = gi + b * 4 * (ptrdiff_t) H;
+        const VT *cb = c + b * (ptrdiff_t) H;
+        VT *hnext = h_next + b * (ptrdiff_t) H;
+        VT *cnext = c_next + b * (ptrdiff_t) H;
+        /* each g[kH + j] is read (k < 4) before it is written, by the same j:
+         * no dependence across j, which GCC would otherwise check at run time
+         * for each pair of blocks (more pairs than it is willing to) */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC ivdep
+#endif
+        for (j = 0; j < H; j++) {
+            VT cj = cb[j];
+            VT ai = (a[j] + g[j]) + bias_hh[j] + p_i[j] * cj;
+            VT af = (a[H + j] + g[H + j]) + bias_hh[H + j] + p_f[j] * cj;
+            VT ag = (a[2 * H + j] + g[2 * H + j]) + bias_hh[2 * H + j];
+            VT ao = (a[3 * H + j] + g[3 * H + j]) + bias_hh[3 * H + j];
+            /* [peephole clip]: k, then clip(a) */
+            VT ki = ((ai >= lo) & (ai <= hi)) ? (VT) 1 : k_out;
+            VT kf = ((af >= lo) & (af <= hi)) ? (VT) 1 : k_out;
+            VT kg = ((ag >= lo) & (ag <= hi)) ? (VT) 1 : k_out;
+            VT i, f, gg, o, cn, tc, ko;
+            ai = ai > hi ? hi : ai;
+            ai = ai < lo ? lo : ai;
+            af = af > hi ? hi : af;
+            af = af < lo ? lo : af;
+            ag = ag > hi ? hi : ag;
+            ag = ag < lo ? lo : ag;
+            i = VM_SIGMOID_T(ai);                                    /* [peephole i, f, g] */
+            f = VM_SIGMOID_T(af);
+            gg = VM_TANH_T(ag);
+            cn = f * cj + i * gg;                                    /* [LSTM c'] */
+            ao = ao + p_o[j] * cn;
+            ko = ((ao >= lo) & (ao <= hi)) ? (VT) 1 : k_out;
+            ao = ao > hi ? hi : ao;
+            ao = ao < lo ? lo : ao;
+            o = VM_SIGMOID_T(ao);                                    /* [peephole o] */
+            tc = VM_TANH_T(cn);
+            cnext[j] = cn;
+            hnext[j] = o * tc;                                       /* [LSTM h'] */
+            g[j] = i;
+            g[H + j] = f;
+            g[2 * H + j] = gg;
+            g[3 * H + j] = o;
+            g[4 * H + j] = tc;
+            gk[j] = ki;
+            gk[1 * H + j] = kf;
+            gk[2 * H + j] = kg;
+            gk[3 * H + j] = ko;
+        }
+    }
+}
+
+VM_KERNEL VS(lstm_peephole_gates_backward)(
+    VT *VM_RESTRICT da,             /* (B, 4H) written, dL/d(pre-activations) */
+    VT *VM_RESTRICT dc,             /* (B, H) written */
+    VT *VM_RESTRICT dpeephole,      /* (3H,) added into: [dp_i | dp_o | dp_f] */
+    const VT *VM_RESTRICT dh_next,  /* (B, H) */
+    const VT *VM_RESTRICT dc_next,  /* (B, H), dL/dc' from outside the cell */
+    const VT *VM_RESTRICT gates,    /* (B, 9H), the cache */
+    const VT *VM_RESTRICT c,        /* (B, H) */
+    const VT *VM_RESTRICT c_next,   /* (B, H) */
+    const VT *VM_RESTRICT peephole, /* (3H,) [p_i | p_o | p_f] */
+    int B, int H)
+{
+    enum { CHUNK = 64 };
+    ptrdiff_t b, j, j0, n;
+    const VT *p_i = peephole, *p_o = peephole + H, *p_f = peephole + 2 * (ptrdiff_t) H;
+    VT s_i[CHUNK], s_o[CHUNK], s_f[CHUNK];
+    for (b = 0; b < B; b++) {
+        const VT *g = gates + b * 9 * (ptrdiff_t) H;
+        const VT *cb = c + b * (ptrdiff_t) H;
+        const VT *dhn_b = dh_next + b * (ptrdiff_t) H;
+        const VT *dcn_b = dc_next + b * (ptrdiff_t) H;
+        VT *dcb = dc + b * (ptrdiff_t) H;
+        VT *d = da + b * 4 * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            VT i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j], tc = g[4 * H + j];
+            VT dhn = dhn_b[j];
+            /* h' = o tanh(c'), o = sigma(clip(a_o + p_o c')) */
+            VT dao = dhn * tc * o * ((VT) 1 - o) * g[8 * H + j];                 /* [peephole da_o] */
+            VT dct = dcn_b[j] + dhn * o * ((VT) 1 - tc * tc) + dao * p_o[j];     /* [peephole dc'] */
+            /* c' = f c + i g */
+            VT dai = dct * gg * i * ((VT) 1 - i) * g[5 * H + j];                 /* [peephole da_i] */
+            VT daf = dct * cb[j] * f * ((VT) 1 - f) * g[6 * H + j];              /* [peephole da_f] */
+            VT dag = dct * i * ((VT) 1 - gg * gg) * g[7 * H + j];                /* [peephole da_g] */
+            dcb[j] = dct * f + dai * p_i[j] + daf * p_f[j];                      /* [peephole dc] */
+            d[j] = dai;
+            d[H + j] = daf;
+            d[2 * H + j] = dag;
+            d[3 * H + j] = dao;
+        }
+    }
+    /* [peephole dP]: summed over the batch (row after row, NumPy's order) into
+     * a zeroed chunk, then added; rows are the outer loop so j stays contiguous */
+    for (j0 = 0; j0 < H; j0 += CHUNK) {
+        n = H - j0 < CHUNK ? H - j0 : CHUNK;
+        for (j = 0; j < n; j++) {
+            s_i[j] = 0;
+            s_o[j] = 0;
+            s_f[j] = 0;
+        }
+        for (b = 0; b < B; b++) {
+            const VT *d = da + b * 4 * (ptrdiff_t) H + j0;
+            const VT *cb = c + b * (ptrdiff_t) H + j0;
+            const VT *cnb = c_next + b * (ptrdiff_t) H + j0;
+            for (j = 0; j < n; j++) {
+                s_i[j] = s_i[j] + d[j] * cb[j];
+                s_o[j] = s_o[j] + d[3 * H + j] * cnb[j];
+                s_f[j] = s_f[j] + d[H + j] * cb[j];
+            }
+        }
+        for (j = 0; j < n; j++) {
+            dpeephole[j0 + j] += s_i[j];
+            dpeephole[H + j0 + j] += s_o[j];
+            dpeephole[2 * H + j0 + j] += s_f[j];
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * LSTM with projections: the LSTM's gates, but h' = W_hr m with m = o tanh(c')
+ * (B, H) left for the caller's product, written over gi[:, :H] (the slot of
+ * the step's a_i, read just before) so that no (B, H) scratch is needed; and
+ * backward from dm, read from da[:, H:2H] before da is written over it. Each
+ * in/out buffer is read at [kH + j] before it is written there, by the same j.
+ * ------------------------------------------------------------------------- */
+
+VM_KERNEL VS(lstm_proj_gates_forward)(
+    VT *VM_RESTRICT gi,             /* (B, 4H): in x W_ih^T + b_ih; out [:, :H] m = o tanh(c') */
+    VT *VM_RESTRICT c_next,         /* (B, H) written */
+    VT *VM_RESTRICT gates,          /* (B, 5H): in, h W_hh^T in [:, :4H]; out [i | f | g | o | tanh(c')] */
+    const VT *VM_RESTRICT c,        /* (B, H) */
+    const VT *VM_RESTRICT bias_hh,  /* (4H,) */
+    int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        VT *g = gates + b * 5 * (ptrdiff_t) H;
+        VT *a = gi + b * 4 * (ptrdiff_t) H;
+        const VT *cb = c + b * (ptrdiff_t) H;
+        VT *cnext = c_next + b * (ptrdiff_t) H;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC ivdep
+#endif
+        for (j = 0; j < H; j++) {
+            VT i = VM_SIGMOID_T(a[j] + g[j] + bias_hh[j]);                           /* [LSTM i] */
+            VT f = VM_SIGMOID_T(a[H + j] + g[H + j] + bias_hh[H + j]);               /* [LSTM f] */
+            VT gg = VM_TANH_T(a[2 * H + j] + g[2 * H + j] + bias_hh[2 * H + j]);     /* [LSTM g] */
+            VT o = VM_SIGMOID_T(a[3 * H + j] + g[3 * H + j] + bias_hh[3 * H + j]);   /* [LSTM o] */
+            VT cn = f * cb[j] + i * gg;                                              /* [LSTM c'] */
+            VT tc = VM_TANH_T(cn);
+            cnext[j] = cn;
+            a[j] = o * tc;                                                /* m, [LSTMP h'] */
+            g[j] = i;
+            g[H + j] = f;
+            g[2 * H + j] = gg;
+            g[3 * H + j] = o;
+            g[4 * H + j] = tc;
+        }
+    }
+}
+
+VM_KERNEL VS(lstm_proj_gates_backward)(
+    VT *VM_RESTRICT da,             /* (B, 4H): in [:, H:2H] dm = dL/dm; out dL/d(pre-activations) */
+    VT *VM_RESTRICT dc,             /* (B, H) written */
+    const VT *VM_RESTRICT dc_next,  /* (B, H), dL/dc' from outside the cell */
+    const VT *VM_RESTRICT gates,    /* (B, 5H) [i | f | g | o | tanh(c')] */
+    const VT *VM_RESTRICT c,        /* (B, H) */
+    int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        const VT *g = gates + b * 5 * (ptrdiff_t) H;
+        const VT *cb = c + b * (ptrdiff_t) H;
+        const VT *dcn_b = dc_next + b * (ptrdiff_t) H;
+        VT *dcb = dc + b * (ptrdiff_t) H;
+        VT *d = da + b * 4 * (ptrdiff_t) H;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC ivdep
+#endif
+        for (j = 0; j < H; j++) {
+            VT i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j], tc = g[4 * H + j];
+            VT dm = d[H + j];
+            /* m = o tanh(c') */
+            VT dout = dm * tc;                                           /* [LSTM do] */
+            VT dct = dcn_b[j] + dm * o * ((VT) 1 - tc * tc);             /* [LSTM dc'] */
+            /* c' = f c + i g */
+            dcb[j] = dct * f;                                            /* [LSTM dc] */
+            d[j] = dct * gg * i * ((VT) 1 - i);                          /* [LSTM da] */
+            d[H + j] = dct * cb[j] * f * ((VT) 1 - f);
+            d[2 * H + j] = dct * i * ((VT) 1 - gg * gg);
+            d[3 * H + j] = dout * o * ((VT) 1 - o);
+        }
+    }
+}

@@ -20,10 +20,9 @@ extras = (weight_peephole (3H,),).
 
 cimport numpy as cnp
 from cython cimport floating
-from libc.math cimport fabs
 
 from _common cimport hidden_backward_product, hidden_product, hidden_weights_backward
-from _gates cimport sigmoid, tanh_
+from _gates cimport lstm_peephole_gates_backward, lstm_peephole_gates_forward
 
 cnp.import_array()
 
@@ -40,20 +39,6 @@ cdef enum:
     SEPARATE_DGH = 0        # dL/d(h W_hh^T + b_hh) = dL/d(gi) = da
 
 
-cdef inline floating clipped(floating a, floating clip, floating *keep) noexcept nogil:
-    # clip(a), and keep = 1 where |a| <= clip (the derivative passes), else 0;
-    # clip 0: no clip. NaN stays NaN (and keeps 0, as NumPy's |NaN| <= clip)
-    if clip == 0:
-        keep[0] = 1
-        return a
-    keep[0] = 1 if fabs(a) <= clip else 0           # [peephole clip]
-    if a > clip:
-        return clip
-    if a < -clip:
-        return -clip
-    return a
-
-
 cdef inline void step_forward(
     floating **state_next,          # (h', c'): (B, H) each, written
     floating *gates,                # (B, 9H) written: [i | f | g | o | tanh(c') | k (4H)]
@@ -66,43 +51,17 @@ cdef inline void step_forward(
     floating option,                # clip, 0 for none
     int B, int H, int K,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j, r, q
-    cdef floating ai, af, ag, ao, ki, kf, kg, ko, i, f, g, o, cn, tc, cj
-    cdef const floating *c = state[1]               # (B, H)
-    cdef floating *h_next = state_next[0]           # (B, H)
-    cdef floating *c_next = state_next[1]           # (B, H)
-    cdef const floating *p_i = extras[0]            # (H,)
-    cdef const floating *p_o = extras[0] + H        # (H,)
-    cdef const floating *p_f = extras[0] + 2 * H    # (H,)
-    # h W_hh^T into gates[:, :4H]
+    # h W_hh^T goes straight into gates[:, :4H]; the fused gate pass (C,
+    # _gates_t.h) reads each entry once, before it writes the gate in its place:
+    #   a = gi + gh + b_hh; k = 1 where |a + peephole| <= clip, else 0
+    #   i, f, g = sigma(clip(a_i + p_i c)), sigma(clip(a_f + p_f c)), tanh(clip(a_g))
+    #                                                   [peephole i, f, g]
+    #   c' = f c + i g                                  [LSTM c']
+    #   o = sigma(clip(a_o + p_o c'))                   [peephole o]
+    #   h' = o tanh(c')                                 [LSTM h']
     hidden_product(gates, 9 * H, state[0], weight_hh, weight_hh_t, 0, 4 * H, B, H, 4 * H)
-    for b in range(B):
-        r = b * 9 * H
-        q = b * 4 * H
-        for j in range(H):
-            cj = c[b * H + j]
-            # a = gi + h W_hh^T + b_hh; every entry read before its slot is written
-            ai = (gi[q + j] + gates[r + j]) + bias_hh[j]
-            af = (gi[q + H + j] + gates[r + H + j]) + bias_hh[H + j]
-            ag = (gi[q + 2 * H + j] + gates[r + 2 * H + j]) + bias_hh[2 * H + j]
-            ao = (gi[q + 3 * H + j] + gates[r + 3 * H + j]) + bias_hh[3 * H + j]
-            i = sigmoid(clipped(ai + p_i[j] * cj, option, &ki))     # [peephole i, f, g]
-            f = sigmoid(clipped(af + p_f[j] * cj, option, &kf))
-            g = tanh_(clipped(ag, option, &kg))
-            cn = f * cj + i * g                                     # [LSTM c']
-            o = sigmoid(clipped(ao + p_o[j] * cn, option, &ko))     # [peephole o]
-            tc = tanh_(cn)
-            c_next[b * H + j] = cn
-            h_next[b * H + j] = o * tc                              # [LSTM h']
-            gates[r + j] = i
-            gates[r + H + j] = f
-            gates[r + 2 * H + j] = g
-            gates[r + 3 * H + j] = o
-            gates[r + 4 * H + j] = tc
-            gates[r + 5 * H + j] = ki
-            gates[r + 6 * H + j] = kf
-            gates[r + 7 * H + j] = kg
-            gates[r + 8 * H + j] = ko
+    lstm_peephole_gates_forward(state_next[0], state_next[1], gates, gi, state[1], bias_hh,
+                                extras[0], option, B, H)
 
 
 cdef inline void step_backward(
@@ -120,53 +79,15 @@ cdef inline void step_backward(
     floating option,                # clip (the cache's k already says where it bit)
     int B, int H, int K,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j, r, q
-    cdef floating i, f, g, o, tc, dhn, dao, dct, dai, daf, dag, cj
-    cdef floating s_i, s_o, s_f
-    cdef const floating *c = state[1]               # (B, H)
-    cdef const floating *c_next = state_next[1]     # (B, H)
-    cdef const floating *dh_next = dstate_next[0]   # (B, H)
-    cdef const floating *dc_next = dstate_next[1]   # (B, H)
-    cdef floating *dc = dstate[1]                   # (B, H)
-    cdef const floating *p_i = extras[0]            # (H,)
-    cdef const floating *p_o = extras[0] + H        # (H,)
-    cdef const floating *p_f = extras[0] + 2 * H    # (H,)
-    cdef floating *dpeephole = dextras[0]           # (3H,) [dp_i | dp_o | dp_f]
-    for b in range(B):
-        r = b * 9 * H
-        q = b * 4 * H
-        for j in range(H):
-            i = gates[r + j]
-            f = gates[r + H + j]
-            g = gates[r + 2 * H + j]
-            o = gates[r + 3 * H + j]
-            tc = gates[r + 4 * H + j]
-            cj = c[b * H + j]
-            dhn = dh_next[b * H + j]
-            # h' = o tanh(c'), o = sigma(clip(a_o + p_o c'))
-            dao = dhn * tc * o * (1 - o) * gates[r + 8 * H + j]          # [peephole da_o]
-            dct = dc_next[b * H + j] + dhn * o * (1 - tc * tc) + dao * p_o[j]  # [peephole dc']
-            # c' = f c + i g
-            dai = dct * g * i * (1 - i) * gates[r + 5 * H + j]           # [peephole da_i]
-            daf = dct * cj * f * (1 - f) * gates[r + 6 * H + j]          # [peephole da_f]
-            dag = dct * i * (1 - g * g) * gates[r + 7 * H + j]           # [peephole da_g]
-            dc[b * H + j] = dct * f + dai * p_i[j] + daf * p_f[j]        # [peephole dc]
-            dgi[q + j] = dai
-            dgi[q + H + j] = daf
-            dgi[q + 2 * H + j] = dag
-            dgi[q + 3 * H + j] = dao
-    # [peephole dP]: summed over the batch first, then added (NumPy's order)
-    for j in range(H):
-        s_i = 0
-        s_o = 0
-        s_f = 0
-        for b in range(B):
-            s_i = s_i + dgi[b * 4 * H + j] * c[b * H + j]
-            s_o = s_o + dgi[b * 4 * H + 3 * H + j] * c_next[b * H + j]
-            s_f = s_f + dgi[b * 4 * H + H + j] * c[b * H + j]
-        dpeephole[j] += s_i
-        dpeephole[H + j] += s_o
-        dpeephole[2 * H + j] += s_f
+    # The fused gate pass (C, _gates_t.h), d = dh':
+    #   da_o = d tanh(c') o (1 - o) k_o                 [peephole da_o]
+    #   dc'  = dc'_in + d o (1 - tanh(c')^2) + da_o p_o [peephole dc']
+    #   da_i = dc' g i (1 - i) k_i, da_f = dc' c f (1 - f) k_f,
+    #   da_g = dc' i (1 - g^2) k_g                      [peephole da_i, da_f, da_g]
+    #   dc   = dc' f + da_i p_i + da_f p_f              [peephole dc]
+    # then [peephole dP], summed over the batch first and then added (NumPy's order)
+    lstm_peephole_gates_backward(dgi, dstate[1], dextras[0], dstate_next[0], dstate_next[1],
+                                 gates, state[1], state_next[1], extras[0], B, H)
     # a = gi + h W_hh^T + b_hh   [LSTM dh]
     hidden_backward_product(dstate[0], dgi, 4 * H, weight_hh, weight_hh_p, 0, 4 * H, B, H,
                             4 * H, 0)

@@ -17,7 +17,7 @@ cimport numpy as cnp
 from cython cimport floating
 
 from _common cimport gemm, hidden_backward_product, hidden_product, hidden_weights_backward
-from _gates cimport sigmoid, tanh_
+from _gates cimport lstm_proj_gates_backward, lstm_proj_gates_forward
 
 cnp.import_array()
 
@@ -46,34 +46,15 @@ cdef inline void step_forward(
     floating option,                # unused
     int B, int H, int K,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j, r
-    cdef floating ai, af, ag, ao, i, f, g, o, cn, tc
-    cdef const floating *c = state[1]               # (B, H)
-    cdef floating *c_next = state_next[1]           # (B, H)
     cdef floating *m = <floating *> gi              # (B, H), row stride 4H: o (.) tanh(c')
-    # h W_hh^T into gates[:, :4H]
+    # h W_hh^T goes straight into gates[:, :4H]; the fused gate pass (C,
+    # _gates_t.h) reads each entry once, before it writes the gate in its place:
+    #   i, f, g, o = sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o),
+    #                a = gi + gh + b_hh                 [LSTM i, f, g, o]
+    #   c' = f c + i g                                  [LSTM c']
+    #   m = o tanh(c'), over gi[:, :H]
     hidden_product(gates, 5 * H, state[0], weight_hh, weight_hh_t, 0, 4 * H, B, K, 4 * H)
-    for b in range(B):
-        r = b * 5 * H
-        for j in range(H):
-            # a = gi + h W_hh^T + b_hh; every entry read before its slot is written
-            ai = (gi[b * 4 * H + j] + gates[r + j]) + bias_hh[j]
-            af = (gi[b * 4 * H + H + j] + gates[r + H + j]) + bias_hh[H + j]
-            ag = (gi[b * 4 * H + 2 * H + j] + gates[r + 2 * H + j]) + bias_hh[2 * H + j]
-            ao = (gi[b * 4 * H + 3 * H + j] + gates[r + 3 * H + j]) + bias_hh[3 * H + j]
-            i = sigmoid(ai)                         # [LSTM i]
-            f = sigmoid(af)                         # [LSTM f]
-            g = tanh_(ag)                           # [LSTM g]
-            o = sigmoid(ao)                         # [LSTM o]
-            cn = f * c[b * H + j] + i * g           # [LSTM c']
-            tc = tanh_(cn)
-            c_next[b * H + j] = cn
-            gates[r + j] = i
-            gates[r + H + j] = f
-            gates[r + 2 * H + j] = g
-            gates[r + 3 * H + j] = o
-            gates[r + 4 * H + j] = tc
-            m[b * 4 * H + j] = o * tc
+    lstm_proj_gates_forward(m, state_next[1], gates, state[1], bias_hh, B, H)
     # h' = m W_hr^T   [LSTMP h']
     gemm(c'n', c't', B, K, H, 1, m, 4 * H, extras[0], H, 0, state_next[0], K)
 
@@ -93,12 +74,8 @@ cdef inline void step_backward(
     floating option,                # unused
     int B, int H, int K,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j, r, d
-    cdef floating i, f, g, o, tc, dm, do, dct
-    cdef const floating *c = state[1]               # (B, H)
+    cdef Py_ssize_t b, j
     cdef const floating *dh_next = dstate_next[0]   # (B, P)
-    cdef const floating *dc_next = dstate_next[1]   # (B, H)
-    cdef floating *dc = dstate[1]                   # (B, H)
     # dgi is this step's scratch until da is written: m = o (.) tanh(c') in
     # dgi[:, :H], dm in dgi[:, H:2H] (row stride 4H)
     for b in range(B):
@@ -107,25 +84,12 @@ cdef inline void step_backward(
     # h' = W_hr m
     gemm(c'n', c'n', B, H, K, 1, dh_next, K, extras[0], H, 0, dgi + H, 4 * H)  # [LSTMP dm]
     gemm(c't', c'n', K, H, B, 1, dh_next, K, dgi, 4 * H, 1, dextras[0], H)     # [LSTMP dW_hr]
-    # the LSTM's gate gradients from dm; dm at column H + j is read before
-    # da_f overwrites it (m at column j is no longer needed)
-    for b in range(B):
-        r = b * 5 * H
-        d = b * 4 * H
-        for j in range(H):
-            i = gates[r + j]
-            f = gates[r + H + j]
-            g = gates[r + 2 * H + j]
-            o = gates[r + 3 * H + j]
-            tc = gates[r + 4 * H + j]
-            dm = dgi[d + H + j]
-            do = dm * tc                                        # [LSTM do]
-            dct = dc_next[b * H + j] + dm * o * (1 - tc * tc)   # [LSTM dc']
-            dc[b * H + j] = dct * f                             # [LSTM dc]
-            dgi[d + j] = dct * g * i * (1 - i)                  # [LSTM da]: di i (1 - i)
-            dgi[d + H + j] = dct * c[b * H + j] * f * (1 - f)   # df f (1 - f)
-            dgi[d + 2 * H + j] = dct * i * (1 - g * g)          # dg (1 - g^2)
-            dgi[d + 3 * H + j] = do * o * (1 - o)               # do o (1 - o)
+    # the LSTM's gate gradients from dm (C, _gates_t.h); dm at column H + j is
+    # read before da_f overwrites it (m at column j is no longer needed):
+    #   m = o tanh(c'):    do = dm tanh(c'), dc' = dc'_in + dm o (1 - tanh(c')^2)
+    #   c' = f c + i g:    df = dc' c, di = dc' g, dg = dc' i, dc = dc' f
+    #   da = [di i (1 - i) | df f (1 - f) | dg (1 - g^2) | do o (1 - o)]   [LSTM da]
+    lstm_proj_gates_backward(dgi, dstate[1], dstate_next[1], gates, state[1], B, H)
     # a = gi + h W_hh^T + b_hh   [LSTM dh]
     hidden_backward_product(dstate[0], dgi, 4 * H, weight_hh, weight_hh_p, 0, 4 * H, B, K,
                             4 * H, 0)
