@@ -87,11 +87,15 @@ cdef inline void transpose(
             out[j * rows + i] = a[i * cols + j]
 
 
-cdef inline bint use_panels(floating *kind, int B, int H) noexcept nogil:
-    # float32 recurrent products at batch >= 8 and H a multiple of 32 run on
-    # _panel.h's kernel (AVX-512), where the CPU has it
+cdef inline bint use_panels(floating *kind, int B, int H, int G) noexcept nogil:
+    # float32 recurrent products at batch >= 8, with H (the width of the h
+    # multiplied) and G (the rows of W_hh) multiples of 32, run on _panel.h's
+    # kernel (AVX-512), where the CPU has it. The kernel writes whole panels of
+    # 32 output columns only, so G must be one too: with a projection
+    # (lstm_proj) h has P columns and W_hh 4 H rows, and P % 32 == 0 does not
+    # make 4 H one.
     if floating is float:
-        return panel_usable(B, H) != 0
+        return panel_usable(B, H) != 0 and G % 32 == 0
     else:
         return False
 
@@ -108,7 +112,7 @@ cdef inline const floating *hidden_weights_t(
     if B == 1:
         return NULL
     if floating is float:
-        if use_panels(scratch, B, H):
+        if use_panels(scratch, B, H, G):
             panel_pack(scratch, weight_hh, H, G, H, 1)
             return scratch
     if <long long> B * G * H > TRANSPOSED_WORK:
@@ -132,7 +136,7 @@ cdef inline void hidden_product(
         gemm(c'n', c't', B, n, H, 1, h, H, weight_hh + <Py_ssize_t> row0 * H, H, 0, out, ldo)
         return
     if floating is float:
-        if use_panels(out, B, H):   # panel row0 / 32 starts at row0 * H
+        if use_panels(out, B, H, G):   # panel row0 / 32 starts at row0 * H
             panel_gemm(out, ldo, h, H, weight_hh_t + <Py_ssize_t> row0 * H, H, B, n, H, 0)
             return
     gemm(c'n', c'n', B, n, H, 1, h, H, weight_hh_t + row0, G, 0, out, ldo)
@@ -146,7 +150,7 @@ cdef inline const floating *hidden_weights_p(
     # W_hh as _panel.h's panels for hidden_backward_product, once per
     # sequence; NULL where use_panels says no
     if floating is float:
-        if use_panels(scratch, B, H):
+        if use_panels(scratch, B, H, G):
             panel_pack(scratch, weight_hh, G, H, H, 0)
             return scratch
     return NULL
