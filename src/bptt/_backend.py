@@ -1,7 +1,7 @@
 """Which kernel backends this installation has, and how a name picks one.
 
 A backend is a namespace with one module per cell family (``bptt._families``
-lists them), each with the same kernel names; ``family(name)`` imports one.
+lists them), each with the same kernel names; ``family(name)`` returns one.
 Backends are probed lazily, the first time anyone asks, so ``import bptt``
 stays cheap and a missing or broken numba or Cython build only removes that
 backend.
@@ -13,9 +13,10 @@ import importlib
 import os
 from types import SimpleNamespace
 
+from ._families import FAMILIES
+
 #: Fastest first: what ``backend="auto"`` prefers.
 BACKEND_ORDER = ("cython", "numba", "numpy")
-FAMILIES = ("gru", "rnn", "lstm")
 ENV_VAR = "BPTT_BACKEND"
 
 _loaded: dict[str, SimpleNamespace] = {}
@@ -26,15 +27,12 @@ def _probe(name: str) -> None:
     if name in _loaded or name in _failed:
         return
     try:
+        # every family, so that a backend is either whole or absent
         modules = {f: importlib.import_module(f"bptt._{name}.{f}") for f in FAMILIES}
     except Exception as exc:  # noqa: BLE001 - any import failure means "not here"
         _failed[name] = f"{type(exc).__name__}: {exc}"
     else:
-        def family(family_name: str, _backend=name):
-            """The kernel module of one cell family on this backend."""
-            return importlib.import_module(f"bptt._{_backend}.{family_name}")
-
-        _loaded[name] = SimpleNamespace(name=name, family=family, **modules)
+        _loaded[name] = SimpleNamespace(name=name, family=modules.__getitem__)
 
 
 def backends() -> tuple[str, ...]:
