@@ -315,3 +315,13 @@ def check_clip(clip) -> float | None:
     if not np.isfinite(clip) or clip <= 0:
         raise ValueError(f"clip must be a positive finite float or None, got {clip!r}")
     return float(clip)
+
+
+def check_dropout(dropout) -> float:
+    """A dropout probability in [0, 1] (torch's rule: a number, not a bool)."""
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
+        raise TypeError(f"dropout must be a float in [0, 1], got {type(dropout).__name__} "
+                        f"{dropout!r}")
+    if not 0 <= dropout <= 1:
+        raise ValueError(f"dropout must lie in [0, 1], got {dropout!r}")
+    return float(dropout)

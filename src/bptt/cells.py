@@ -81,6 +81,14 @@ class _Cell(Module):
         self._weights = self._weight_args()
         self._options = ((), self._option)
 
+    def _bind(self, params: dict[str, Array]) -> None:
+        """Run on parameter arrays owned by someone else (bptt.torch hands in
+        views of its tensors), with this cell's names, shapes and dtype,
+        C-contiguous; the caller has checked that. Gradients stay this cell's."""
+        self._params = dict(params)
+        self._init_fast_path()
+        self._weights = self._weight_args()
+
     _fast: str | None = None  # kernel name stem of the one-call step, if any
     _bias_vectors = 2         # bias_ih and bias_hh (the seed GRU has one)
 

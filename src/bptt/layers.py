@@ -21,6 +21,7 @@ first keeps its own copy of x (I B per step), never the caller's buffer.
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -32,6 +33,7 @@ from ._validation import (
     check_bool,
     check_choice,
     check_clip,
+    check_dropout,
     check_dtype,
     check_proj_size,
     check_rng,
@@ -166,6 +168,8 @@ class LayerCache(NamedTuple):
 
     input: Array                # (T, B, layer input)
     directions: tuple[DirectionCache, ...]
+    mask: Array | None          # (T, B, layer input): the dropout that made input from
+    #                             the layer below's output (0 or 1/(1-p)), None if none
 
 
 class SequenceCache(NamedTuple):
@@ -197,13 +201,18 @@ class _Recurrent(Module):
     """
 
     def __init__(self, family: str, input_size, hidden_size, num_layers, bias, batch_first,
-                 bidirectional, backend, dtype, seed, rng, *, proj_size=0, option=0.0,
+                 dropout, bidirectional, backend, dtype, seed, rng, *, proj_size=0, option=0.0,
                  absent=frozenset()):
         self._input_size = check_size("input_size", input_size)
         self._hidden_size = check_size("hidden_size", hidden_size)
         self._num_layers = check_size("num_layers", num_layers)
         self._bias = check_bool("bias", bias)
         self._batch_first = check_bool("batch_first", batch_first)
+        self._dropout = check_dropout(dropout)
+        if self._dropout and self._num_layers == 1:
+            warnings.warn(f"dropout={self._dropout} acts between stacked layers (after every "
+                          "layer but the last), so with num_layers=1 it does nothing",
+                          UserWarning, stacklevel=3)
         self._bidirectional = check_bool("bidirectional", bidirectional)
         self._dtype = check_dtype(dtype)
         self._proj_size = proj_size
@@ -224,17 +233,28 @@ class _Recurrent(Module):
             for direction in range(self.directions):
                 for stem, shape in self._shapes(layer).items():
                     shapes[self._name(stem, layer, direction)] = shape
-        self._init_parameters(shapes, self.hidden_size, check_rng(seed, rng))
+        self._rng = check_rng(seed, rng)   # initial weights, then dropout masks
+        self._init_parameters(shapes, self.hidden_size, self._rng)
         for name, p in self._params.items():
             if name.startswith("layernorm_"):  # a normalisation starts as the identity
                 p.fill(1 if "_weight_" in name else 0)
         # Parameter and gradient arrays keep their identity for life (Module),
         # so each layer-direction's kernel arguments are gathered once.
+        self._gather_all_slots()
+
+    def _gather_all_slots(self) -> None:
         self._slots = {
             (layer, direction): self._gather_slots(layer, direction)
             for layer in range(self.num_layers)
             for direction in range(self.directions)
         }
+
+    def _bind(self, params: dict[str, Array]) -> None:
+        """Run on parameter arrays owned by someone else (bptt.torch hands in
+        views of its tensors), with this layer's names, shapes and dtype,
+        C-contiguous; the caller has checked that. Gradients stay this layer's."""
+        self._params = dict(params)
+        self._gather_all_slots()
 
     # -- sizes, options and names -------------------------------------------
 
@@ -243,6 +263,8 @@ class _Recurrent(Module):
     num_layers = property(lambda self: self._num_layers, doc="Stacked layers.")
     bias = property(lambda self: self._bias, doc="Whether the layer has biases.")
     batch_first = property(lambda self: self._batch_first, doc="x is (B, T, I), not (T, B, I).")
+    dropout = property(lambda self: self._dropout,
+                       doc="Dropout probability between stacked layers, in training mode.")
     bidirectional = property(lambda self: self._bidirectional, doc="Two directions per layer.")
     dtype = property(lambda self: self._dtype, doc="float32 or float64, for life.")
     proj_size = property(lambda self: self._proj_size, doc="h's features if projected, else 0.")
@@ -325,6 +347,7 @@ class _Recurrent(Module):
         return (
             f"{type(self).__name__}({self.input_size}, {self.hidden_size}, "
             f"num_layers={self.num_layers}, bias={self.bias}, batch_first={self.batch_first}, "
+            f"{f'dropout={self.dropout}, ' if self.dropout else ''}"
             f"bidirectional={self.bidirectional}{self._extra_repr()}, "
             f"backend={self.backend!r}, dtype={self.dtype.name})"
         )
@@ -334,8 +357,13 @@ class _Recurrent(Module):
 
     # -- the driver -----------------------------------------------------------
 
-    def _forward(self, x, states0, lengths):
-        """Run every layer and direction; return output, final states."""
+    def _forward(self, x, states0, lengths, masks=None):
+        """Run every layer and direction; return output, final states.
+
+        ``masks``: None applies this layer's own dropout (training mode,
+        masks drawn from its rng); otherwise one (T, B, D*K) array (0 or
+        1/(1-p)) or None per gap between layers, as bptt.torch draws them.
+        """
         source = x
         x, batched = sequence_input(x, self.input_size, self.batch_first, self.dtype)
         T, B, _ = x.shape
@@ -356,8 +384,13 @@ class _Recurrent(Module):
             np.copyto(kept, x)
             x = kept
         finals = [np.empty_like(s) for s in states0]
+        if masks is None:
+            masks = [None] * (self.num_layers - 1)
+            if self.training and self.dropout:
+                masks = [self._dropout_mask((T, B, self.directions * self._widths()[0]))
+                         for _ in masks]
         layers = []
-        layer_input = x
+        layer_input, mask = x, None
         for layer in range(self.num_layers):
             outputs, directions = [], []
             for direction in range(self.directions):
@@ -368,8 +401,12 @@ class _Recurrent(Module):
                     final[k] = value
                 outputs.append(output)
                 directions.append(cache)
-            layers.append(LayerCache(layer_input, tuple(directions)))
+            layers.append(LayerCache(layer_input, tuple(directions), mask))
             layer_input = outputs[0] if self.directions == 1 else np.concatenate(outputs, axis=2)
+            if layer < self.num_layers - 1:
+                mask = masks[layer]
+                if mask is not None:  # dropout between layers; the output is ours to scale
+                    np.multiply(layer_input, mask, out=layer_input)
         cache = SequenceCache(tuple(layers), lengths, padded, batched, T, B)
         if self.training:
             self._caches.append(cache)
@@ -378,6 +415,16 @@ class _Recurrent(Module):
         output = self._from_time_major(layer_input, batched)
         finals = [f if batched else f[:, 0] for f in finals]
         return output, finals
+
+    def _dropout_mask(self, shape: tuple[int, ...]) -> Array:
+        """Keep each unit with probability 1 - p, scaled by 1/(1-p) (torch's
+        inverted dropout: the expected output is unchanged); all zeros at p = 1."""
+        keep = 1.0 - self.dropout
+        if keep == 0:
+            return np.zeros(shape, dtype=self.dtype)
+        mask = (self._rng.random(shape) < keep).astype(self.dtype)
+        mask /= self.dtype.type(keep)
+        return mask
 
     def _release(self, cache: SequenceCache, keep_first_input: bool) -> None:
         """Hand a cache's arrays back to the pool. In eval mode the first
@@ -388,7 +435,9 @@ class _Recurrent(Module):
             if layer or not keep_first_input:
                 self._pool.give(layer_cache.input)
 
-    def _backward(self, d_output, d_finals):
+    def _backward(self, d_output, d_finals, release: bool = True):
+        """Consume the latest cache; ``release=False`` leaves its arrays alone
+        (bptt.torch: autograd may run the same backward again, retain_graph)."""
         if not self._caches:
             why = ("the layer is in eval mode, where forward keeps no cache: call .train()"
                    if not self.training else "there is no forward left whose cache is unused")
@@ -426,8 +475,11 @@ class _Recurrent(Module):
                 dx = dx_direction if dx is None else dx + dx_direction
                 for d_state, value in zip(d_states0, d0, strict=True):
                     d_state[k] = value
+            if layer_cache.mask is not None:  # mirror of the dropout below this layer
+                np.multiply(dx, layer_cache.mask, out=dx)
             d_layer = dx
-        self._release(cache, keep_first_input=False)  # in training mode, never the caller's x
+        if release:
+            self._release(cache, keep_first_input=False)  # training mode: never the caller's x
         dx = self._from_time_major(d_layer, batched)
         d_states0 = [d if batched else d[:, 0] for d in d_states0]
         return dx, d_states0
@@ -470,7 +522,7 @@ class _Recurrent(Module):
 
 
 _READ_ONLY = frozenset({"input_size", "hidden_size", "num_layers", "bias", "batch_first",
-                        "bidirectional", "dtype", "proj_size", "variant", "nonlinearity",
+                        "dropout", "bidirectional", "dtype", "proj_size", "variant", "nonlinearity",
                         "peepholes", "clip"})
 
 
@@ -490,6 +542,7 @@ class RNN(_Recurrent):
         nonlinearity: str = "tanh",
         bias: bool = True,
         batch_first: bool = False,
+        dropout: float = 0.0,
         bidirectional: bool = False,
         *,
         backend: str = "auto",
@@ -499,7 +552,7 @@ class RNN(_Recurrent):
     ):
         self._nonlinearity = check_choice("nonlinearity", nonlinearity, ACTIVATIONS)
         super().__init__("rnn", input_size, hidden_size, num_layers, bias, batch_first,
-                         bidirectional, backend, dtype, seed, rng,
+                         dropout, bidirectional, backend, dtype, seed, rng,
                          option=ACTIVATIONS[nonlinearity])
 
     nonlinearity = property(lambda self: self._nonlinearity, doc="tanh, relu or sigmoid.")
@@ -535,6 +588,7 @@ class GRU(_Recurrent):
         num_layers: int = 1,
         bias: bool = True,
         batch_first: bool = False,
+        dropout: float = 0.0,
         bidirectional: bool = False,
         *,
         variant: str = "torch",
@@ -545,7 +599,8 @@ class GRU(_Recurrent):
     ):
         self._variant = check_choice("variant", variant, ("torch", "seed"))
         super().__init__("gru" if variant == "torch" else "gru_seed", input_size, hidden_size,
-                         num_layers, bias, batch_first, bidirectional, backend, dtype, seed, rng)
+                         num_layers, bias, batch_first, dropout, bidirectional, backend, dtype,
+                         seed, rng)
 
     variant = property(lambda self: self._variant, doc="torch or seed.")
 
@@ -588,6 +643,7 @@ class LSTM(_Recurrent):
         num_layers: int = 1,
         bias: bool = True,
         batch_first: bool = False,
+        dropout: float = 0.0,
         bidirectional: bool = False,
         proj_size: int = 0,
         *,
@@ -603,7 +659,7 @@ class LSTM(_Recurrent):
         self._clip = check_clip(clip)
         family = _lstm_family(proj_size, self._peepholes, self._clip)
         super().__init__(family, input_size, hidden_size, num_layers, bias, batch_first,
-                         bidirectional, backend, dtype, seed, rng, proj_size=proj_size,
+                         dropout, bidirectional, backend, dtype, seed, rng, proj_size=proj_size,
                          option=self._clip or 0.0,
                          absent=frozenset() if self._peepholes else {"weight_peephole"})
 
@@ -652,6 +708,7 @@ class LayerNormGRU(_Recurrent):
         num_layers: int = 1,
         bias: bool = True,
         batch_first: bool = False,
+        dropout: float = 0.0,
         bidirectional: bool = False,
         *,
         backend: str = "auto",
@@ -660,7 +717,7 @@ class LayerNormGRU(_Recurrent):
         rng: np.random.Generator | None = None,
     ):
         super().__init__("ln_gru", input_size, hidden_size, num_layers, bias, batch_first,
-                         bidirectional, backend, dtype, seed, rng)
+                         dropout, bidirectional, backend, dtype, seed, rng)
 
     forward = GRU.forward
     backward = GRU.backward
@@ -689,6 +746,7 @@ class LayerNormLSTM(_Recurrent):
         num_layers: int = 1,
         bias: bool = True,
         batch_first: bool = False,
+        dropout: float = 0.0,
         bidirectional: bool = False,
         *,
         backend: str = "auto",
@@ -697,7 +755,7 @@ class LayerNormLSTM(_Recurrent):
         rng: np.random.Generator | None = None,
     ):
         super().__init__("ln_lstm", input_size, hidden_size, num_layers, bias, batch_first,
-                         bidirectional, backend, dtype, seed, rng)
+                         dropout, bidirectional, backend, dtype, seed, rng)
 
     forward = LSTM.forward
     backward = LSTM.backward

@@ -1,0 +1,302 @@
+"""``GRUCell``, ``RNNCell``, ``LSTMCell`` (torch.nn's cells) and ``GRU_Cell``
+(the seed homework's cell) as torch modules computed by bptt's cells.
+
+One step is one ``torch.autograd.Function``: bptt's cell forward, whose
+cache the autograd context keeps, and its backward. The Function saves its
+input, states and outputs for torch's in-place check, so the usual streaming
+loop that overwrites a state tensor before backward gets torch's error, not
+a wrong gradient.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from .. import cells as _bptt_cells
+from . import _seed
+from ._common import (
+    _DTYPES,
+    Engine,
+    array,
+    backend_name,
+    needs_grad,
+    tensor,
+    unsupported,
+    warn_fallback,
+)
+
+
+class _CellCall:
+    """One step's plan, handed through the autograd Function."""
+
+    __slots__ = ("engine", "lstm", "n_states")
+
+    def __init__(self, engine: Engine, lstm: bool, n_states: int):
+        self.engine, self.lstm, self.n_states = engine, lstm, n_states
+
+    def forward(self, x, states, weights, keep: bool):
+        self.engine.bind(weights)
+        cell = self.engine.model
+        x = array(x)
+        if self.lstm:
+            outputs = cell.forward(x, tuple(map(array, states)))
+        else:
+            outputs = (cell.forward(x, array(states[0])),)
+        cache, cell._cache = cell._cache, None
+        return tuple(map(tensor, outputs)), (cache if keep else None)
+
+    def backward(self, cache, d_new, weights):
+        self.engine.bind(weights)
+        cell = self.engine.model
+        cell.zero_grad()
+        cell._cache = cache
+        if self.lstm:
+            dx, d_old = cell.backward(array(d_new[0]), array(d_new[1]))
+        else:
+            dx, dh = cell.backward(array(d_new[0]))
+            d_old = (dh,)
+        cell._cache = None
+        return tensor(dx), tuple(map(tensor, d_old))
+
+
+class _CellFunction(torch.autograd.Function):
+    """One cell step: bptt forward, bptt backward."""
+
+    @staticmethod
+    def forward(ctx, call: _CellCall, x, *tensors):
+        n = call.n_states
+        states, weights = tensors[:n], tensors[n:]
+        outputs, cache = call.forward(x, states, weights, keep=True)
+        ctx.call, ctx.cache = call, cache
+        # kept for torch's in-place check: the cache holds views of x and the states
+        ctx.save_for_backward(x, *states, *weights, *outputs)
+        return outputs if call.lstm else outputs[0]
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *d_new):
+        call = ctx.call
+        n = call.n_states
+        saved = ctx.saved_tensors
+        x, states, weights = saved[0], saved[1 : 1 + n], saved[1 + n : len(saved) - len(d_new)]
+        dx, d_old = call.backward(ctx.cache, d_new, weights)
+        needed = ctx.needs_input_grad
+        d_old = [d.reshape(s.shape) if needed[2 + k] else None
+                 for k, (d, s) in enumerate(zip(d_old, states, strict=True))]
+        return (None, dx.reshape(x.shape) if needed[1] else None, *d_old,
+                *call.engine.grads(needed[2 + n:]))
+
+
+class _BpttCell:
+    """What the cells add to their torch.nn class (or to torch.nn.Module)."""
+
+    _lstm = False
+
+    def _bptt_setup(self, backend: str, names: tuple[str, ...]) -> None:
+        self._bptt_backend = backend_name(backend)
+        self._bptt_names = names
+        self._bptt_engines: dict = {}
+
+    def __getstate__(self):  # engines hold views of this module's tensors: never copied
+        state = self.__dict__.copy()
+        state["_bptt_engines"] = {}
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._bptt_engines = {}
+
+    @property
+    def backend(self) -> str:
+        """The backend requested ("auto" picks the fastest installed)."""
+        return self._bptt_backend
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s + (f", backend={self._bptt_backend!r}" if self._bptt_backend != "auto" else "")
+
+    def _engine(self, dtype) -> Engine:
+        key = (dtype, self.input_size, self.hidden_size, self._bptt_names, self._bptt_option())
+        engine = self._bptt_engines.get(key)
+        if engine is None:
+            engine = Engine(self._bptt_model(dtype), self._bptt_names)
+            self._bptt_engines[key] = engine
+        return engine
+
+    def _bptt_option(self):
+        return None
+
+    def _check_dims(self, input, states) -> bool:
+        """torch's dimension rules; returns whether the input is batched."""
+        name = type(self).__name__
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        for s in states:
+            if s is not None and s.dim() not in (1, 2):
+                raise ValueError(f"{name}: Expected hidden to be 1D or 2D, got {s.dim()}D "
+                                 "instead")
+        return input.dim() == 2
+
+    def _step(self, input, states: tuple, fallback):
+        """Run one step on bptt, or ``fallback()`` with the warning."""
+        weights = tuple(getattr(self, name) for name in self._bptt_names)
+        reason = unsupported(input, [s for s in states if s is not None], weights)
+        engine = None
+        if reason is None:
+            engine = self._engine(_DTYPES[input.dtype])
+            if not engine.shapes_match(weights):
+                reason = "parameters whose shapes do not match the module's sizes"
+        if reason is not None:
+            warn_fallback(self, reason)
+            return fallback()
+        self._check_dims(input, states)
+        if self._lstm and (states[0] is None) != (states[1] is None):
+            raise TypeError("LSTMCell: hx must be a tuple (h, c) of two tensors or None")
+        call = _CellCall(engine, self._lstm, len(states))
+        if needs_grad(input, *states, *weights):
+            return _CellFunction.apply(call, input, *states, *weights)
+        outputs, _ = call.forward(input, states, weights, keep=False)
+        return outputs if self._lstm else outputs[0]
+
+
+def _names(bias: bool, biases=("bias_ih", "bias_hh")) -> tuple[str, ...]:
+    return ("weight_ih", "weight_hh") + (biases if bias else ())
+
+
+class GRUCell(_BpttCell, torch.nn.GRUCell):
+    """``torch.nn.GRUCell`` on bptt's cell kernels."""
+
+    def __init__(self, *args, backend: str = "auto", **kwargs):
+        super().__init__(*args, **kwargs)
+        self._bptt_setup(backend, _names(self.bias))
+
+    def _bptt_model(self, dtype):
+        return _bptt_cells.GRUCell(self.input_size, self.hidden_size, self.bias,
+                                   backend=self._bptt_backend, dtype=dtype, seed=0)
+
+    def forward(self, input, hx=None):
+        return self._step(input, (hx,), lambda: super(GRUCell, self).forward(input, hx))
+
+
+class RNNCell(_BpttCell, torch.nn.RNNCell):
+    """``torch.nn.RNNCell`` (tanh or relu) on bptt's cell kernels."""
+
+    def __init__(self, *args, backend: str = "auto", **kwargs):
+        super().__init__(*args, **kwargs)
+        self._bptt_setup(backend, _names(self.bias))
+
+    def _bptt_option(self):
+        return self.nonlinearity
+
+    def _bptt_model(self, dtype):
+        return _bptt_cells.RNNCell(self.input_size, self.hidden_size, self.bias,
+                                   self.nonlinearity, backend=self._bptt_backend, dtype=dtype,
+                                   seed=0)
+
+    def forward(self, input, hx=None):
+        return self._step(input, (hx,), lambda: super(RNNCell, self).forward(input, hx))
+
+
+class LSTMCell(_BpttCell, torch.nn.LSTMCell):
+    """``torch.nn.LSTMCell`` on bptt's cell kernels: ``forward(input, (h, c))``."""
+
+    _lstm = True
+
+    def __init__(self, *args, backend: str = "auto", **kwargs):
+        super().__init__(*args, **kwargs)
+        self._bptt_setup(backend, _names(self.bias))
+
+    def _bptt_model(self, dtype):
+        return _bptt_cells.LSTMCell(self.input_size, self.hidden_size, self.bias,
+                                    backend=self._bptt_backend, dtype=dtype, seed=0)
+
+    def forward(self, input, hx=None):
+        if hx is None:
+            states = (None, None)
+        elif isinstance(hx, (tuple, list)) and len(hx) == 2:
+            states = tuple(hx)
+        else:
+            raise TypeError(f"LSTMCell: hx must be a tuple (h, c) or None, got {hx!r:.80}")
+        return self._step(input, states, lambda: super(LSTMCell, self).forward(input, hx))
+
+
+class GRU_Cell(_BpttCell, torch.nn.Module):  # noqa: N801 - the homework's class name
+    """The seed 000 GRU cell (bptt.GRU_Cell) as a torch module.
+
+    Parameters as bptt's own: ``weight_ih`` (3h, d) = [Wrx; Wzx; Wx],
+    ``weight_hh`` (3h, h) = [Wrh; Wzh; Wh] and, with ``bias=True``, one
+    additive ``bias`` (3h,) = [br; bz; bh]; the homework's names (``Wzh``
+    ...) are views into them. ``forward(x, h)``: x (d,) or (B, d), h (h,) or
+    (B, h), zeros if None -> h'. Initialised U(-1/sqrt(h), 1/sqrt(h)) from
+    torch's generator.
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int, bias: bool = False, *,
+                 backend: str = "auto", device=None, dtype=None):
+        super().__init__()
+        for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        factory = {"device": device, "dtype": dtype}
+        self.input_size = self.d = in_dim
+        self.hidden_size = self.h = hidden_dim
+        self.weight_ih = torch.nn.Parameter(torch.empty(3 * hidden_dim, in_dim, **factory))
+        self.weight_hh = torch.nn.Parameter(torch.empty(3 * hidden_dim, hidden_dim, **factory))
+        if bias:
+            self.register_parameter("bias", torch.nn.Parameter(
+                torch.empty(3 * hidden_dim, **factory)))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+        self._bptt_setup(backend, _names(bool(bias), ("bias",)))
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            torch.nn.init.uniform_(p, -bound, bound)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}, bias={self.bias is not None}"
+        return s + (f", backend={self._bptt_backend!r}" if self._bptt_backend != "auto" else "")
+
+    def _bptt_model(self, dtype):
+        return _bptt_cells.GRU_Cell(self.input_size, self.hidden_size, self.bias is not None,
+                                    backend=self._bptt_backend, dtype=dtype, seed=0)
+
+    def _reference(self, x, h):
+        batched = x.dim() == 2
+        x2 = x if batched else x.unsqueeze(0)
+        h2 = h if batched else h.unsqueeze(0)
+        gi = x2 @ self.weight_ih.t()
+        if self.bias is not None:
+            gi = gi + self.bias
+        h_next = _seed.step(gi, h2, self.weight_hh, None)
+        return h_next if batched else h_next.squeeze(0)
+
+    def forward(self, x, h=None):
+        if h is None:
+            shape = (*x.shape[:-1], self.hidden_size)
+            h = torch.zeros(shape, dtype=x.dtype, device=x.device)
+        return self._step(x, (h,), lambda: self._reference(x, h))
+
+    # the homework's names: views into the stacked parameters (rows r, z, h~)
+    def _rows(self, name: str, block: int) -> torch.Tensor:
+        p = getattr(self, name)
+        if p is None:
+            raise AttributeError("GRU_Cell(bias=False) has no biases")
+        H = self.hidden_size
+        return p[block * H : (block + 1) * H]
+
+    Wrh = property(lambda self: self._rows("weight_hh", 0))
+    Wzh = property(lambda self: self._rows("weight_hh", 1))
+    Wh = property(lambda self: self._rows("weight_hh", 2))
+    Wrx = property(lambda self: self._rows("weight_ih", 0))
+    Wzx = property(lambda self: self._rows("weight_ih", 1))
+    Wx = property(lambda self: self._rows("weight_ih", 2))
+    br = property(lambda self: self._rows("bias", 0))
+    bz = property(lambda self: self._rows("bias", 1))
+    bh = property(lambda self: self._rows("bias", 2))
+

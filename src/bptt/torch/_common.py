@@ -1,0 +1,125 @@
+"""What the torch layers and cells share: when bptt can run a call, the
+warning when it cannot, and handing torch tensors to bptt's kernels.
+
+A module keeps one bptt engine (a ``bptt.layers`` layer or ``bptt.cells``
+cell, time-major, without parameters of its own) per dtype. The engine runs
+on numpy views of the module's parameter tensors, re-bound only when a
+tensor's storage changes (``.to()``, ``.double()``, assigning ``.data``);
+optimizers update parameters in place, which the views see.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from .._backend import get_backend
+
+_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+_warned: set[tuple[str, str]] = set()
+
+
+def warn_fallback(module: torch.nn.Module, reason: str) -> None:
+    """Say once per class and reason that torch's implementation runs instead."""
+    key = (type(module).__name__, reason)
+    if key in _warned:
+        return
+    _warned.add(key)
+    warnings.warn(
+        f"bptt.torch.{type(module).__name__}: running torch's own implementation for this "
+        f"call ({reason}); bptt's kernels run float32/float64 CPU tensors",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def _plain(t: torch.Tensor) -> bool:
+    """A tensor whose memory numpy can read: not a subclass or a functorch wrapper."""
+    if type(t) not in (torch.Tensor, torch.nn.Parameter):
+        return False
+    is_wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    return not (is_wrapped is not None and is_wrapped(t))
+
+
+def unsupported(data: torch.Tensor, tensors, weights) -> str | None:
+    """Why bptt cannot run a call on these tensors, or None if it can.
+    ``data`` is the input (a PackedSequence's data), ``tensors`` the given
+    states, ``weights`` the parameters in use."""
+    if torch.jit.is_tracing():
+        return "torch.jit tracing or torch.onnx.export, which record torch's operators"
+    if torch.compiler.is_compiling():
+        return "torch.compile, which compiles torch's operators"
+    if not isinstance(data, torch.Tensor):
+        return f"input of type {type(data).__name__}"
+    if data.device.type != "cpu":
+        return f"{data.device.type} tensors"
+    if data.dtype not in _DTYPES:
+        return f"dtype {data.dtype}"
+    if data.numel() == 0:
+        return "an empty input"
+    for t in (*tensors, *weights):
+        if t.device != data.device or t.dtype != data.dtype:
+            return (f"a parameter or state of {t.dtype} on {t.device} with input of "
+                    f"{data.dtype} on {data.device}")
+    if not all(_plain(t) for t in (data, *tensors, *weights)):
+        return "a tensor subclass or functorch transform"
+    return None
+
+
+def array(t: torch.Tensor | None) -> np.ndarray | None:
+    """The numpy view of a CPU tensor (None stays None); never a copy."""
+    return None if t is None else t.detach().numpy()
+
+
+def tensor(a: np.ndarray) -> torch.Tensor:
+    """A torch tensor sharing ``a``'s memory."""
+    return torch.from_numpy(a)
+
+
+def needs_grad(*tensors) -> bool:
+    """Whether autograd will want gradients from this call."""
+    return torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in tensors)
+
+
+class Engine:
+    """A bptt layer or cell run on a torch module's parameters, by name.
+
+    ``bind(weights)`` hands the kernels numpy views of the tensors (copies
+    only where a tensor is not contiguous); it rebuilds the argument lists
+    only when some tensor's storage or layout changed since the last call.
+    """
+
+    def __init__(self, model, names: tuple[str, ...]):
+        self.model = model
+        self.names = names
+        self.shapes = tuple(model._params[name].shape for name in names)
+        self._key = None
+
+    def shapes_match(self, weights) -> bool:
+        return all(tuple(w.shape) == s for w, s in zip(weights, self.shapes, strict=True))
+
+    def bind(self, weights) -> None:
+        key = tuple((w.data_ptr(), w.is_contiguous()) for w in weights)
+        if key == self._key:
+            return
+        views = {}
+        for name, w in zip(self.names, weights, strict=True):
+            a = w.detach().numpy()
+            views[name] = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+        self.model._bind(views)
+        # strided parameters were copied: copy them again next call too
+        self._key = key if all(w.is_contiguous() for w in weights) else None
+
+    def grads(self, needed) -> list[torch.Tensor | None]:
+        """The gradients the last backward accumulated, as new tensors."""
+        grads = self.model._grads
+        return [torch.from_numpy(grads[name].copy()) if need else None
+                for name, need in zip(self.names, needed, strict=True)]
+
+
+def backend_name(backend: str) -> str:
+    """Check ``backend`` now (a clear error at construction, not at the first call)."""
+    return get_backend(backend).name if backend != "auto" else "auto"

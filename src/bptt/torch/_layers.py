@@ -1,0 +1,349 @@
+"""``GRU``, ``RNN``, ``LSTM``: torch.nn's sequence layers, computed by bptt.
+
+A call is laid out as torch lays it out (batch_first, unbatched and packed
+input, the permutation of ``hx`` for unsorted packed batches), validated by
+torch's own checks, and then runs every layer and direction in one
+``torch.autograd.Function``: bptt's ``_Recurrent`` forward keeps its cache in
+the autograd context, and backward hands it back. Dropout masks between
+layers are drawn exactly as torch draws them (``bernoulli_(1 - p)`` then
+``div_(1 - p)`` on each layer's output, in order, on the packed rows for
+packed input), so ``torch.manual_seed`` gives torch's masks and torch's
+numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+from torch.nn.utils.rnn import PackedSequence
+
+from .. import layers as _bptt_layers
+from . import _seed
+from ._common import (
+    _DTYPES,
+    Engine,
+    array,
+    backend_name,
+    needs_grad,
+    tensor,
+    unsupported,
+    warn_fallback,
+)
+
+
+class _Packing:
+    """Moves rows between a packed layout (N, F) and a padded time-major one
+    (T, B, F), for one ``batch_sizes``. Also gives each row's length."""
+
+    def __init__(self, batch_sizes: torch.Tensor):
+        sizes = batch_sizes.numpy().astype(np.int64)
+        self.T, self.B = len(sizes), int(sizes[0])
+        starts = np.cumsum(sizes) - sizes
+        self.time = np.repeat(np.arange(self.T), sizes)            # packed row -> step
+        self.row = np.arange(len(self.time)) - np.repeat(starts, sizes)   # -> batch row
+        self.lengths = np.bincount(self.row, minlength=self.B).astype(np.int64)
+
+    def pad(self, packed: np.ndarray) -> np.ndarray:
+        padded = np.zeros((self.T, self.B, packed.shape[1]), dtype=packed.dtype)
+        padded[self.time, self.row] = packed
+        return padded
+
+    def pack(self, padded: np.ndarray) -> np.ndarray:
+        return padded[self.time, self.row]
+
+
+class _Call:
+    """One layer call's plan, handed through the autograd Function."""
+
+    __slots__ = ("engine", "state_names", "lengths", "packing", "masks")
+
+    def __init__(self, engine, state_names, lengths, packing, masks):
+        self.engine = engine
+        self.state_names = state_names
+        self.lengths = lengths
+        self.packing = packing
+        self.masks = masks
+
+    def forward(self, x, states, weights, keep: bool):
+        """bptt's forward on time-major (or packed) x; returns tensors and
+        the cache (None unless ``keep``)."""
+        engine = self.engine
+        engine.bind(weights)
+        model = engine.model
+        x = array(x)
+        if self.packing is not None:
+            x = self.packing.pad(x)
+        model.training = keep
+        output, finals = model._forward(
+            x, list(zip(self.state_names, map(array, states), strict=True)),
+            self.lengths, self.masks)
+        cache = model._caches.pop() if keep else None
+        if self.packing is not None:
+            output = self.packing.pack(output)
+        return tensor(output), tuple(map(tensor, finals)), cache
+
+    def backward(self, cache, d_output, d_finals, weights):
+        engine = self.engine
+        engine.bind(weights)
+        model = engine.model
+        model.zero_grad()
+        d_output = array(d_output)
+        if self.packing is not None:
+            d_output = self.packing.pad(d_output)
+        model._caches.append(cache)
+        dx, d_states = model._backward(
+            d_output, [("d_" + name[0] + "_n", array(d)) for name, d in
+                       zip(self.state_names, d_finals, strict=True)],
+            release=False)
+        if self.packing is not None:
+            dx = self.packing.pack(dx)
+        return tensor(dx), tuple(map(tensor, d_states))
+
+
+class _LayerFunction(torch.autograd.Function):
+    """Every layer and direction of one call: bptt forward, bptt backward."""
+
+    @staticmethod
+    def forward(ctx, call: _Call, x, *tensors):
+        n = len(call.state_names)
+        states, weights = tensors[:n], tensors[n:]
+        output, finals, cache = call.forward(x, states, weights, keep=True)
+        ctx.call, ctx.cache, ctx.n_states = call, cache, n
+        # saved for torch's check that nothing was modified in place before backward
+        ctx.save_for_backward(*weights)
+        return (output, *finals)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_output, *d_finals):
+        weights = ctx.saved_tensors
+        dx, d_states = ctx.call.backward(ctx.cache, d_output, d_finals, weights)
+        needed = ctx.needs_input_grad
+        n = ctx.n_states
+        d_states = [d if needed[2 + k] else None for k, d in enumerate(d_states)]
+        return (None, dx if needed[1] else None, *d_states,
+                *ctx.call.engine.grads(needed[2 + n:]))
+
+
+class _BpttRNN:
+    """What GRU, RNN and LSTM add to their torch.nn class."""
+
+    _state_names = ("h0",)
+    _variant = "torch"
+
+    def _bptt_setup(self, backend: str) -> None:
+        self._bptt_backend = backend_name(backend)
+        self._bptt_engines: dict = {}
+
+    def __getstate__(self):  # engines hold views of this module's tensors: never copied
+        state = self.__dict__.copy()
+        state["_bptt_engines"] = {}
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._bptt_engines = {}
+
+    @property
+    def backend(self) -> str:
+        """The backend requested ("auto" picks the fastest installed)."""
+        return self._bptt_backend
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        if self._variant != "torch":
+            s += f", variant={self._variant!r}"
+        if self._bptt_backend != "auto":
+            s += f", backend={self._bptt_backend!r}"
+        return s
+
+    def _bptt_model(self, dtype):
+        """A time-major bptt layer of this module's sizes; its parameters get replaced."""
+        raise NotImplementedError
+
+    def _engine(self, dtype: np.dtype) -> Engine:
+        key = (dtype, self.input_size, self.hidden_size, self.num_layers, self.bias,
+               self.bidirectional, self.proj_size, self.mode)
+        engine = self._bptt_engines.get(key)
+        if engine is None:
+            engine = Engine(self._bptt_model(dtype), tuple(self._flat_weights_names))
+            self._bptt_engines[key] = engine
+        return engine
+
+    def _torch_forward(self, input, hx):
+        return super().forward(input, hx)
+
+    def _unpack_hx(self, hx) -> tuple:
+        return (hx,)
+
+    def _pack_hx(self, states: tuple):
+        return states[0]
+
+    def forward(self, input, hx=None):
+        packed = isinstance(input, PackedSequence)
+        data = input.data if packed else input
+        states = self._unpack_hx(hx)
+        self._update_flat_weights()
+        weights = self._flat_weights
+        reason = unsupported(data, [s for s in states if s is not None], weights)
+        if reason is None and not isinstance(input, (torch.Tensor, PackedSequence)):
+            reason = f"input of type {type(input).__name__}"
+        engine = None
+        if reason is None:
+            engine = self._engine(_DTYPES[data.dtype])
+            if not engine.shapes_match(weights):
+                reason = "parameters whose shapes do not match the module's sizes"
+        if reason is not None:
+            warn_fallback(self, reason)
+            return self._torch_forward(input, hx)
+        return self._bptt_forward(engine, input, packed, states, weights)
+
+    def _bptt_forward(self, engine, input, packed, states, weights):
+        name = type(self).__name__
+        if packed:
+            x, batch_sizes, sorted_indices, unsorted_indices = input
+            if sorted_indices is not None:  # states arrive in the caller's row order
+                states = tuple(None if s is None else s.index_select(1, sorted_indices)
+                               for s in states)
+            batched = True
+            packing = _Packing(batch_sizes)
+            lengths = packing.lengths
+        else:
+            if input.dim() not in (2, 3):
+                raise ValueError(f"{name}: Expected input to be 2D or 3D, got "
+                                 f"{input.dim()}D instead")
+            batched = input.dim() == 3
+            batch_sizes = packing = lengths = None
+            dims = 3 if batched else 2
+            for s in states:
+                if s is not None and s.dim() != dims:
+                    raise RuntimeError(
+                        f"For {'batched 3-D' if batched else 'unbatched 2-D'} input, hx "
+                        f"should also be {dims}-D but got {s.dim()}-D tensor")
+            if not batched:
+                input = input.unsqueeze(0 if self.batch_first else 1)
+                states = tuple(None if s is None else s.unsqueeze(1) for s in states)
+            x = input
+        # torch's own checks of the input and state sizes, for torch's messages
+        if any(s is None for s in states):
+            self.check_input(x, batch_sizes)
+        else:
+            self.check_forward_args(x, self._pack_hx(states), batch_sizes)
+        if not packed and self.batch_first:
+            x = x.transpose(0, 1)
+        masks = self._dropout_masks(x, packing)
+        call = _Call(engine, self._state_names, lengths, packing, masks)
+        if needs_grad(x, *states, *weights):
+            output, *finals = _LayerFunction.apply(call, x, *states, *weights)
+        else:
+            output, finals, _ = call.forward(x, states, weights, keep=False)
+        if packed:
+            if unsorted_indices is not None:
+                finals = [f.index_select(1, unsorted_indices) for f in finals]
+            return (PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices),
+                    self._pack_hx(tuple(finals)))
+        if not batched:
+            return output.squeeze(1), self._pack_hx(tuple(f.squeeze(1) for f in finals))
+        if self.batch_first:
+            output = output.transpose(0, 1)
+        return output, self._pack_hx(tuple(finals))
+
+    def _dropout_masks(self, x: torch.Tensor, packing: _Packing | None):
+        """torch's dropout between layers, drawn as torch draws it, as bptt masks:
+        None (no dropout) or one (T, B, D*K) array per gap between layers."""
+        p = float(self.dropout)
+        if not (self.training and p > 0 and self.num_layers > 1):
+            return [None] * (self.num_layers - 1)
+        D = 2 if self.bidirectional else 1
+        features = D * (self.proj_size or self.hidden_size)
+        rows = (len(packing.time),) if packing is not None else tuple(x.shape[:2])
+        masks = []
+        for _ in range(self.num_layers - 1):
+            if p == 1:  # torch zeroes the output without drawing
+                noise = torch.zeros(*rows, features, dtype=x.dtype)
+            else:
+                noise = torch.empty(*rows, features, dtype=x.dtype).bernoulli_(1 - p)
+                noise.div_(1 - p)
+            noise = noise.numpy()
+            masks.append(packing.pad(noise) if packing is not None else noise)
+        return masks
+
+
+def _factory(kwargs: dict) -> None:
+    """Refuse bptt keywords torch's constructor would reject less clearly."""
+    for name in ("seed", "rng"):
+        if name in kwargs:
+            raise TypeError(f"{name}= is not a bptt.torch argument: torch's generator "
+                            "(torch.manual_seed) initialises the parameters")
+
+
+class GRU(_BpttRNN, torch.nn.GRU):
+    """``torch.nn.GRU`` on bptt's kernels: the same constructor, parameters and
+    results (``variant="torch"``), and ``variant="seed"`` for the seed 000/001
+    GRU with the same parameter names and layout (reset applied to h before
+    W_h, z weighting the candidate). ``backend``: "auto", "cython", "numba"
+    or "numpy"."""
+
+    def __init__(self, *args, variant: str = "torch", backend: str = "auto", **kwargs):
+        _factory(kwargs)
+        super().__init__(*args, **kwargs)
+        if variant not in ("torch", "seed"):
+            raise ValueError(f"variant must be 'torch' or 'seed', got {variant!r}")
+        self._variant = variant
+        self._bptt_setup(backend)
+
+    @property
+    def variant(self) -> str:
+        return self._variant
+
+    def _bptt_model(self, dtype):
+        return _bptt_layers.GRU(self.input_size, self.hidden_size, self.num_layers, self.bias,
+                                False, 0.0, self.bidirectional, variant=self._variant,
+                                backend=self._bptt_backend, dtype=dtype, seed=0)
+
+    def _torch_forward(self, input, hx):
+        if self._variant == "seed":
+            return _seed.gru_layers(self, input, hx)
+        return super()._torch_forward(input, hx)
+
+
+class RNN(_BpttRNN, torch.nn.RNN):
+    """``torch.nn.RNN`` (tanh or relu) on bptt's kernels."""
+
+    def __init__(self, *args, backend: str = "auto", **kwargs):
+        _factory(kwargs)
+        super().__init__(*args, **kwargs)
+        self._bptt_setup(backend)
+
+    def _bptt_model(self, dtype):
+        return _bptt_layers.RNN(self.input_size, self.hidden_size, self.num_layers,
+                                self.nonlinearity, self.bias, False, 0.0, self.bidirectional,
+                                backend=self._bptt_backend, dtype=dtype, seed=0)
+
+
+class LSTM(_BpttRNN, torch.nn.LSTM):
+    """``torch.nn.LSTM`` on bptt's kernels, ``proj_size`` included;
+    ``hx`` = (h_0, c_0) as in torch."""
+
+    _state_names = ("h0", "c0")
+
+    def __init__(self, *args, backend: str = "auto", **kwargs):
+        _factory(kwargs)
+        super().__init__(*args, **kwargs)
+        self._bptt_setup(backend)
+
+    def _bptt_model(self, dtype):
+        return _bptt_layers.LSTM(self.input_size, self.hidden_size, self.num_layers, self.bias,
+                                 False, 0.0, self.bidirectional, self.proj_size,
+                                 backend=self._bptt_backend, dtype=dtype, seed=0)
+
+    def _unpack_hx(self, hx) -> tuple:
+        if hx is None:
+            return (None, None)
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2 or any(s is None for s in hx):
+            raise TypeError(f"LSTM: hx must be a tuple of tensors (h_0, c_0), got {hx!r:.80}")
+        return tuple(hx)
+
+    def _pack_hx(self, states: tuple):
+        return tuple(states)
