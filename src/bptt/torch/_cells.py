@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from .. import cells as _bptt_cells
 from . import _seed
@@ -22,6 +21,7 @@ from ._common import (
     Engine,
     array,
     backend_name,
+    first_derivatives_only,
     needs_grad,
     tensor,
     unsupported,
@@ -76,9 +76,9 @@ class _CellFunction(torch.autograd.Function):
         return outputs if call.lstm else outputs[0]
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, *d_new):
         call = ctx.call
+        first_derivatives_only(call.engine)
         n = call.n_states
         saved = ctx.saved_tensors
         x, states, weights = saved[0], saved[1 : 1 + n], saved[1 + n : len(saved) - len(d_new)]
@@ -101,7 +101,7 @@ class _BpttCell:
         self._bptt_engines: dict = {}
 
     def __getstate__(self):  # engines hold views of this module's tensors: never copied
-        state = self.__dict__.copy()
+        state = dict(super().__getstate__())
         state["_bptt_engines"] = {}
         return state
 
@@ -129,6 +129,10 @@ class _BpttCell:
     def _bptt_option(self):
         return None
 
+    def _kernel_weights(self) -> tuple[torch.Tensor, ...]:
+        """The parameter tensors in the order of the kernels' names."""
+        return tuple(getattr(self, name) for name in self._bptt_names)
+
     def _check_dims(self, input, states) -> bool:
         """torch's dimension rules; returns whether the input is batched."""
         name = type(self).__name__
@@ -142,7 +146,7 @@ class _BpttCell:
 
     def _step(self, input, states: tuple, fallback):
         """Run one step on bptt, or ``fallback()`` with the warning."""
-        weights = tuple(getattr(self, name) for name in self._bptt_names)
+        weights = self._kernel_weights()
         reason = unsupported(input, [s for s in states if s is not None], weights)
         engine = None
         if reason is None:
@@ -226,13 +230,16 @@ class LSTMCell(_BpttCell, torch.nn.LSTMCell):
 class GRU_Cell(_BpttCell, torch.nn.Module):  # noqa: N801 - the homework's class name
     """The seed 000 GRU cell (bptt.GRU_Cell) as a torch module.
 
-    Parameters as bptt's own: ``weight_ih`` (3h, d) = [Wrx; Wzx; Wx],
-    ``weight_hh`` (3h, h) = [Wrh; Wzh; Wh] and, with ``bias=True``, one
-    additive ``bias`` (3h,) = [br; bz; bh]; the homework's names (``Wzh``
-    ...) are views into them. ``forward(x, h)``: x (d,) or (B, d), h (h,) or
-    (B, h), zeros if None -> h'. Initialised U(-1/sqrt(h), 1/sqrt(h)) from
-    torch's generator.
+    Parameters named as bptt.GRU_Cell's (its state dicts load both ways):
+    ``Wzh, Wrh, Wh`` (h, h), ``Wzx, Wrx, Wx`` (h, d) and, with ``bias=True``,
+    ``bz, br, bh`` (h,); initialised U(-1/sqrt(h), 1/sqrt(h)) from torch's
+    generator. ``forward(x, h)``: x (d,) or (B, d), h (h,) or (B, h), zeros if
+    None -> h'. The kernels take the blocks stacked [r; z; h~], so each call
+    stacks them (``torch.cat``, through which autograd splits the gradient).
     """
+
+    _STACKS = (("weight_ih", ("Wrx", "Wzx", "Wx")), ("weight_hh", ("Wrh", "Wzh", "Wh")),
+               ("bias", ("br", "bz", "bh")))
 
     def __init__(self, in_dim: int, hidden_dim: int, bias: bool = False, *,
                  backend: str = "auto", device=None, dtype=None):
@@ -240,18 +247,21 @@ class GRU_Cell(_BpttCell, torch.nn.Module):  # noqa: N801 - the homework's class
         for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
         factory = {"device": device, "dtype": dtype}
         self.input_size = self.d = in_dim
         self.hidden_size = self.h = hidden_dim
-        self.weight_ih = torch.nn.Parameter(torch.empty(3 * hidden_dim, in_dim, **factory))
-        self.weight_hh = torch.nn.Parameter(torch.empty(3 * hidden_dim, hidden_dim, **factory))
+        self.bias = bias
+        shapes = {"Wzh": (hidden_dim, hidden_dim), "Wrh": (hidden_dim, hidden_dim),
+                  "Wh": (hidden_dim, hidden_dim), "Wzx": (hidden_dim, in_dim),
+                  "Wrx": (hidden_dim, in_dim), "Wx": (hidden_dim, in_dim)}
         if bias:
-            self.register_parameter("bias", torch.nn.Parameter(
-                torch.empty(3 * hidden_dim, **factory)))
-        else:
-            self.register_parameter("bias", None)
+            shapes.update({"bz": (hidden_dim,), "br": (hidden_dim,), "bh": (hidden_dim,)})
+        for name, shape in shapes.items():  # bptt.GRU_Cell's order
+            self.register_parameter(name, torch.nn.Parameter(torch.empty(shape, **factory)))
         self.reset_parameters()
-        self._bptt_setup(backend, _names(bool(bias), ("bias",)))
+        self._bptt_setup(backend, tuple(n for n, _ in self._STACKS[: 3 if bias else 2]))
 
     def reset_parameters(self) -> None:
         bound = 1.0 / math.sqrt(self.hidden_size)
@@ -259,21 +269,27 @@ class GRU_Cell(_BpttCell, torch.nn.Module):  # noqa: N801 - the homework's class
             torch.nn.init.uniform_(p, -bound, bound)
 
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}, bias={self.bias is not None}"
+        s = f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
         return s + (f", backend={self._bptt_backend!r}" if self._bptt_backend != "auto" else "")
 
     def _bptt_model(self, dtype):
-        return _bptt_cells.GRU_Cell(self.input_size, self.hidden_size, self.bias is not None,
+        return _bptt_cells.GRU_Cell(self.input_size, self.hidden_size, self.bias,
                                     backend=self._bptt_backend, dtype=dtype, seed=0)
 
+    def _kernel_weights(self) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.cat([getattr(self, name) for name in blocks])
+                     for _, blocks in self._STACKS[: 3 if self.bias else 2])
+
     def _reference(self, x, h):
+        """The step in torch operators (what runs where bptt cannot)."""
+        weight_ih, weight_hh, *bias = self._kernel_weights()
         batched = x.dim() == 2
         x2 = x if batched else x.unsqueeze(0)
         h2 = h if batched else h.unsqueeze(0)
-        gi = x2 @ self.weight_ih.t()
-        if self.bias is not None:
-            gi = gi + self.bias
-        h_next = _seed.step(gi, h2, self.weight_hh, None)
+        gi = x2 @ weight_ih.t()
+        if bias:
+            gi = gi + bias[0]
+        h_next = _seed.step(gi, h2, weight_hh, None)
         return h_next if batched else h_next.squeeze(0)
 
     def forward(self, x, h=None):
@@ -281,22 +297,3 @@ class GRU_Cell(_BpttCell, torch.nn.Module):  # noqa: N801 - the homework's class
             shape = (*x.shape[:-1], self.hidden_size)
             h = torch.zeros(shape, dtype=x.dtype, device=x.device)
         return self._step(x, (h,), lambda: self._reference(x, h))
-
-    # the homework's names: views into the stacked parameters (rows r, z, h~)
-    def _rows(self, name: str, block: int) -> torch.Tensor:
-        p = getattr(self, name)
-        if p is None:
-            raise AttributeError("GRU_Cell(bias=False) has no biases")
-        H = self.hidden_size
-        return p[block * H : (block + 1) * H]
-
-    Wrh = property(lambda self: self._rows("weight_hh", 0))
-    Wzh = property(lambda self: self._rows("weight_hh", 1))
-    Wh = property(lambda self: self._rows("weight_hh", 2))
-    Wrx = property(lambda self: self._rows("weight_ih", 0))
-    Wzx = property(lambda self: self._rows("weight_ih", 1))
-    Wx = property(lambda self: self._rows("weight_ih", 2))
-    br = property(lambda self: self._rows("bias", 0))
-    bz = property(lambda self: self._rows("bias", 1))
-    bh = property(lambda self: self._rows("bias", 2))
-

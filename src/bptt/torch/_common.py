@@ -120,6 +120,18 @@ class Engine:
                 for name, need in zip(self.names, needed, strict=True)]
 
 
+def first_derivatives_only(engine: Engine) -> None:
+    """Refuse a backward that would record a graph (create_graph=True): bptt's
+    backward is not itself differentiable, and a gradient that silently
+    carried no graph would drop a gradient penalty's contribution."""
+    if torch.is_grad_enabled():
+        name = type(engine.model).__name__
+        raise RuntimeError(
+            f"bptt.torch.{name}: double backward (backward with create_graph=True, e.g. for "
+            f"a gradient penalty) is not supported: bptt's kernels give first derivatives; "
+            f"use torch.nn.{name} for this model")
+
+
 def backend_name(backend: str) -> str:
     """Check ``backend`` now (a clear error at construction, not at the first call)."""
     return get_backend(backend).name if backend != "auto" else "auto"

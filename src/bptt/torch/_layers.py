@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
 from torch.nn.utils.rnn import PackedSequence
 
 from .. import layers as _bptt_layers
@@ -25,6 +24,7 @@ from ._common import (
     Engine,
     array,
     backend_name,
+    first_derivatives_only,
     needs_grad,
     tensor,
     unsupported,
@@ -115,8 +115,8 @@ class _LayerFunction(torch.autograd.Function):
         return (output, *finals)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_output, *d_finals):
+        first_derivatives_only(ctx.call.engine)
         weights = ctx.saved_tensors
         dx, d_states = ctx.call.backward(ctx.cache, d_output, d_finals, weights)
         needed = ctx.needs_input_grad
@@ -137,7 +137,7 @@ class _BpttRNN:
         self._bptt_engines: dict = {}
 
     def __getstate__(self):  # engines hold views of this module's tensors: never copied
-        state = self.__dict__.copy()
+        state = dict(super().__getstate__())
         state["_bptt_engines"] = {}
         return state
 
