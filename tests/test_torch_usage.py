@@ -51,7 +51,7 @@ def test_module_protocol_is_torchs(make, base):
     torch.manual_seed(0)
     args = {k: v for k, v in vars(ours).items() if not k.startswith("_")}
     assert isinstance(ours, base)
-    reference = _torch_twin(ours, base, args)
+    reference = _torch_twin(ours, base, args).eval()
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in reference.named_parameters()]
     assert repr(ours) == repr(reference)
     reference.load_state_dict(ours.state_dict())
