@@ -303,3 +303,14 @@ def test_bptt_layer_dropout_arguments():
     assert "dropout=0.2" in repr(layer)
     with pytest.raises(AttributeError):
         layer.dropout = 0.0
+
+
+def test_input_changed_before_backward_is_caught():
+    """The layer's cache holds x itself (no copy): refilling x before backward
+    gets torch's in-place error, as with any torch op that saved its input."""
+    model = bt.GRU(3, 4)
+    x = torch.randn(5, 2, 3)
+    output, _ = model(x)
+    x.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        output.sum().backward()

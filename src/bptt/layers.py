@@ -357,12 +357,14 @@ class _Recurrent(Module):
 
     # -- the driver -----------------------------------------------------------
 
-    def _forward(self, x, states0, lengths, masks=None):
+    def _forward(self, x, states0, lengths, masks=None, copy_input=True):
         """Run every layer and direction; return output, final states.
 
         ``masks``: None applies this layer's own dropout (training mode,
         masks drawn from its rng); otherwise one (T, B, D*K) array (0 or
         1/(1-p)) or None per gap between layers, as bptt.torch draws them.
+        ``copy_input=False``: the cache may keep the caller's x itself
+        (bptt.torch, where autograd's version check guards it).
         """
         source = x
         x, batched = sequence_input(x, self.input_size, self.batch_first, self.dtype)
@@ -377,7 +379,7 @@ class _Recurrent(Module):
         if padded:
             # Padding never reaches the math: zero it so it cannot leak (NaN * 0).
             x = np.where(_valid_steps(lengths, T), x, 0).astype(self.dtype)
-        elif self.training and _may_share_memory(x, source):
+        elif self.training and copy_input and _may_share_memory(x, source):
             # The cache must not be the caller's buffer, which may be refilled
             # (the next chunk of a stream) before backward reads it.
             kept = self._pool.take(x.shape)

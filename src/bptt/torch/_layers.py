@@ -77,7 +77,7 @@ class _Call:
         model.training = keep
         output, finals = model._forward(
             x, list(zip(self.state_names, map(array, states), strict=True)),
-            self.lengths, self.masks)
+            self.lengths, self.masks, copy_input=False)
         cache = model._caches.pop() if keep else None
         if self.packing is not None:
             output = self.packing.pack(output)
@@ -110,14 +110,15 @@ class _LayerFunction(torch.autograd.Function):
         states, weights = tensors[:n], tensors[n:]
         output, finals, cache = call.forward(x, states, weights, keep=True)
         ctx.call, ctx.cache, ctx.n_states = call, cache, n
-        # saved for torch's check that nothing was modified in place before backward
-        ctx.save_for_backward(*weights)
+        # saved for torch's check that nothing was modified in place before
+        # backward: the cache holds x itself, and backward reads the weights
+        ctx.save_for_backward(x, *weights)
         return (output, *finals)
 
     @staticmethod
     def backward(ctx, d_output, *d_finals):
         first_derivatives_only(ctx.call.engine)
-        weights = ctx.saved_tensors
+        weights = ctx.saved_tensors[1:]
         dx, d_states = ctx.call.backward(ctx.cache, d_output, d_finals, weights)
         needed = ctx.needs_input_grad
         n = ctx.n_states
