@@ -56,6 +56,18 @@ def _is_tensor(value) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
+def plain(name: str, value):
+    """An ndarray subclass as a plain ndarray (np.matrix, memmap, ...), so every
+    backend sees the same thing; a masked array is refused, as its mask would
+    be silently ignored. Anything else passes through unchanged."""
+    if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
+        if isinstance(value, np.ma.MaskedArray):
+            raise TypeError(f"{name} is a masked array, whose mask bptt cannot honour: pass "
+                            f"{name}.filled(value) or a plain numpy array")
+        return value.view(np.ndarray)
+    return value
+
+
 def as_array(name: str, value, dtype: np.dtype) -> np.ndarray:
     """An ndarray of exactly ``dtype``, from an ndarray, a torch tensor, or a list.
 
@@ -64,6 +76,7 @@ def as_array(name: str, value, dtype: np.dtype) -> np.ndarray:
     """
     if _is_tensor(value):
         value = value.detach().cpu().numpy()
+    value = plain(name, value)
     if isinstance(value, np.ndarray):
         if value.dtype != dtype:
             hint = f"convert it with .astype(np.{dtype})"
@@ -116,6 +129,7 @@ def loadable_parameter(name: str, value, shape: tuple[int, ...], dtype: np.dtype
         value = value.detach().cpu().numpy()
     if isinstance(value, (list, tuple)):
         value = np.asarray(value, dtype=dtype)
+    value = plain(name, value)
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(value).__name__}")
     if value.dtype.newbyteorder("=") not in FLOAT_DTYPES:
@@ -200,7 +214,7 @@ def sequence_lengths(lengths, T: int, B: int, batched: bool, input_size: int):
                          f"got unbatched 2-D x of shape ({T}, {input_size})")
     if _is_tensor(lengths):
         lengths = lengths.detach().cpu().numpy()
-    lengths = np.asarray(lengths)
+    lengths = np.asarray(plain("lengths", lengths))
     if lengths.shape != (B,):
         raise ValueError(f"lengths must have shape ({B},), one per batch row, "
                          f"got {lengths.shape}")

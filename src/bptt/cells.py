@@ -16,6 +16,9 @@ accumulate across calls, as in torch, until ``zero_grad()``.
 
 from __future__ import annotations
 
+import functools
+import threading
+
 import numpy as np
 
 from ._backend import get_backend
@@ -39,12 +42,27 @@ Array = np.ndarray
 
 # A cell's cache is a plain tuple: a NamedTuple takes ~0.3 us to build, a fifth
 # of a whole Cython step. Two layouts, told apart by their first item:
-FAST = "fast"  # (FAST, x, states, saved, batched): the Cython one-call path kept the
-#                caller's x (I,) or (B, I) and states, and its cache: gates (B, C), or h'
-#                for the RNN
+FAST = "fast"  # (FAST, x, states, saved, batched): the Cython one-call path kept copies
+#                of the caller's x (I,) or (B, I) and states, and its cache: gates
+#                (B, C), or a copy of h' for the RNN
 STEP = "step"  # (STEP, x, old, new, gates, batched): the one-step kernels kept their own
 #                copy of x (B, I) and of the states before the step, the states after it
 #                (B, H) each, and gates (B, C)
+
+
+def _serialised(backward):
+    """One backward at a time per cell: they add into the same gradient arrays."""
+
+    @functools.wraps(backward)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return backward(self, *args, **kwargs)
+
+    return locked
+
+
+#: Sizes and options: the parameter arrays and kernels were made for them.
+_READ_ONLY = frozenset({"input_size", "hidden_size", "bias", "dtype", "nonlinearity", "d", "h"})
 
 
 class _Cell(Module):
@@ -71,6 +89,8 @@ class _Cell(Module):
         rows = FAMILIES[self.family].gates * self.hidden_size
         self._zero_bias = np.zeros(rows, dtype=self.dtype)
         self._scratch_dbias = (np.zeros(rows, dtype=self.dtype), np.zeros(rows, dtype=self.dtype))
+        self._step_caches: dict[int, tuple | None] = {}   # each thread's last step
+        self._lock = threading.RLock()                      # backward's gradient adds
         self._cache = None
         self._init_fast_path()
         self._cell_forward = getattr(self._kernels, "cell_forward", None)
@@ -80,6 +100,24 @@ class _Cell(Module):
         # weight slots once, and the arguments that follow them
         self._weights = self._weight_args()
         self._options = ((), self._option)
+
+    def __setattr__(self, name, value):
+        if name in _READ_ONLY and name in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is fixed at construction ({name}="
+                f"{getattr(self, name)!r}); build a new cell to change it"
+            )
+        super().__setattr__(name, value)
+
+    @property
+    def _cache(self) -> tuple | None:
+        """This thread's last forward's cache (threads sharing a cell each
+        backward their own step)."""
+        return self._step_caches.get(threading.get_ident())
+
+    @_cache.setter
+    def _cache(self, value: tuple | None) -> None:
+        self._step_caches[threading.get_ident()] = value
 
     def _bind(self, params: dict[str, Array]) -> None:
         """Run on parameter arrays owned by someone else (bptt.torch hands in
@@ -391,7 +429,7 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
             done = self._fast_forward(x, h, *self._fast_args)
             if done is not None:
                 h_next, gates = done
-                self._cache = (FAST, x, (h,), gates, x.ndim == 2)
+                self._cache = (FAST, x.copy(), (h.copy(),), gates, x.ndim == 2)
                 return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         if h is None:
@@ -400,6 +438,7 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
         (h_next,), self._cache = self._step_forward(x2, (h2,), batched)
         return h_next if batched else h_next[0]
 
+    @_serialised
     def backward(self, delta: Array) -> tuple[Array, Array]:
         """dL/dh_t in; (dx, dh) out. Adds this step's weight gradients into dW*."""
         cache = self._cached()
@@ -468,13 +507,14 @@ class GRUCell(_TorchCell):
             done = self._fast_forward(x, h, *self._fast_args)
             if done is not None:
                 h_next, gates = done
-                self._cache = (FAST, x, (h,), gates, x.ndim == 2)
+                self._cache = (FAST, x.copy(), (h.copy(),), gates, x.ndim == 2)
                 return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         h2 = self._state("h", h, x2.shape[0], batched)
         (h_next,), self._cache = self._step_forward(x2, (h2,), batched)
         return h_next if batched else h_next[0]
 
+    @_serialised
     def backward(self, dh_next: Array) -> tuple[Array, Array]:
         """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
         cache = self._cached()
@@ -528,13 +568,14 @@ class RNNCell(_TorchCell):
         if self._fast_forward is not None and h is not None:
             h_next = self._fast_forward(x, h, *self._fast_args, self._activation)
             if h_next is not None:
-                self._cache = (FAST, x, (h,), h_next, x.ndim == 2)
+                self._cache = (FAST, x.copy(), (h.copy(),), h_next.copy(), x.ndim == 2)
                 return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         h2 = self._state("h", h, x2.shape[0], batched)
         (h_next,), self._cache = self._step_forward(x2, (h2,), batched)
         return h_next if batched else h_next[0]
 
+    @_serialised
     def backward(self, dh_next: Array) -> tuple[Array, Array]:
         """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
         cache = self._cached()
@@ -568,7 +609,8 @@ class LSTMCell(_TorchCell):
             done = self._fast_forward(x, *state, *self._fast_args)
             if done is not None:
                 h_next, c_next, gates = done
-                self._cache = (FAST, x, state, gates, x.ndim == 2)
+                self._cache = (FAST, x.copy(), (state[0].copy(), state[1].copy()), gates,
+                               x.ndim == 2)
                 return h_next, c_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         B = x2.shape[0]
@@ -578,6 +620,7 @@ class LSTMCell(_TorchCell):
         (h_next, c_next), self._cache = self._step_forward(x2, (h2, c2), batched)
         return self._unbatch(batched, h_next, c_next)
 
+    @_serialised
     def backward(
         self, dh_next: Array, dc_next: Array | None = None
     ) -> tuple[Array, tuple[Array, Array]]:

@@ -21,6 +21,7 @@ first keeps its own copy of x (I B per step), never the caller's buffer.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from typing import NamedTuple
 
@@ -142,18 +143,23 @@ class _Pool:
     def __init__(self, dtype: np.dtype):
         self.dtype = dtype
         self._free: dict[tuple[int, ...], list[Array]] = {}
+        self._lock = threading.Lock()   # eval-mode forwards may share a layer across threads
 
     def take(self, shape: tuple[int, ...]) -> Array:
-        free = self._free.get(shape)
-        return free.pop() if free else np.empty(shape, dtype=self.dtype)
+        with self._lock:
+            free = self._free.get(shape)
+            if free:
+                return free.pop()
+        return np.empty(shape, dtype=self.dtype)
 
     def give(self, *arrays: Array) -> None:
-        for a in arrays:
-            free = self._free.setdefault(a.shape, [])
-            if len(free) < self.PER_SHAPE:
-                free.append(a)
-        while len(self._free) > self.SHAPES:
-            del self._free[next(iter(self._free))]
+        with self._lock:
+            for a in arrays:
+                free = self._free.setdefault(a.shape, [])
+                if len(free) < self.PER_SHAPE:
+                    free.append(a)
+            while len(self._free) > self.SHAPES:
+                del self._free[next(iter(self._free))]
 
 
 class DirectionCache(NamedTuple):
@@ -198,7 +204,17 @@ class _Recurrent(Module):
 
     Sizes and options are fixed at construction and read-only after it: the
     parameter arrays, caches and kernels were made for them.
+
+    Caches wait for their backward per thread, newest first (each backward
+    consumes its thread's most recent forward), at most ``max_pending`` of
+    them: a further forward drops the oldest, with a warning the first
+    time (forward in training mode without backward is usually inference
+    without ``.eval()``). Backwards are serialised, since they add into the
+    same gradient arrays; eval-mode forwards share nothing mutable.
     """
+
+    #: caches one thread's training-mode forwards may keep waiting for backward
+    max_pending = 16
 
     def __init__(self, family: str, input_size, hidden_size, num_layers, bias, batch_first,
                  dropout, bidirectional, backend, dtype, seed, rng, *, proj_size=0, option=0.0,
@@ -222,7 +238,9 @@ class _Recurrent(Module):
         self._kernels = resolved.family(family)
         self._backend_name = resolved.name
         self.training = True
-        self._caches: list[SequenceCache] = []
+        self._pending: dict[int, list[SequenceCache]] = {}   # by thread
+        self._lock = threading.RLock()                       # backward's gradient adds
+        self._warned_pending = False
         self._pool = _Pool(self.dtype)
         if not self.bias:
             absent = absent | {"bias_ih", "bias_hh", "layernorm_c_bias"}
@@ -336,8 +354,26 @@ class _Recurrent(Module):
         """In training mode (the default) forward keeps what backward needs."""
         self.training = check_bool("mode", mode)
         if not self.training:
-            self._caches.clear()
+            self._pending.clear()
         return self
+
+    @property
+    def _caches(self) -> list[SequenceCache]:
+        """This thread's caches waiting for backward, oldest first."""
+        return self._pending.setdefault(threading.get_ident(), [])
+
+    def _push(self, cache: SequenceCache) -> None:
+        stack = self._caches
+        stack.append(cache)
+        if len(stack) > self.max_pending:
+            del stack[0]
+            if not self._warned_pending:
+                self._warned_pending = True
+                warnings.warn(
+                    f"{type(self).__name__}: {self.max_pending} forward() calls in training "
+                    "mode are waiting for backward(); dropping the oldest cache (each further "
+                    "forward drops one more). For inference call .eval(), which keeps none.",
+                    UserWarning, stacklevel=4)
 
     def eval(self):
         """Inference mode: forward keeps no cache, so backward is unavailable."""
@@ -358,7 +394,17 @@ class _Recurrent(Module):
     # -- the driver -----------------------------------------------------------
 
     def _forward(self, x, states0, lengths, masks=None, copy_input=True):
-        """Run every layer and direction; return output, final states.
+        """Run every layer and direction; return output, final states; in
+        training mode keep the cache for backward."""
+        output, finals, cache = self._run_forward(x, states0, lengths, masks, copy_input,
+                                                  keep=self.training)
+        if cache is not None:
+            self._push(cache)
+        return output, finals
+
+    def _run_forward(self, x, states0, lengths, masks=None, copy_input=True, *, keep: bool):
+        """Run every layer and direction; return output, final states and,
+        with ``keep``, the cache for ``_run_backward`` (else None).
 
         ``masks``: None applies this layer's own dropout (training mode,
         masks drawn from its rng); otherwise one (T, B, D*K) array (0 or
@@ -376,10 +422,11 @@ class _Recurrent(Module):
             for (name, value), width, label in zip(states0, self._widths(), self._labels(),
                                                    strict=True)
         ]
+        padding = ~_valid_steps(lengths, T) if padded else None      # (T, B, 1)
         if padded:
             # Padding never reaches the math: zero it so it cannot leak (NaN * 0).
-            x = np.where(_valid_steps(lengths, T), x, 0).astype(self.dtype)
-        elif self.training and copy_input and _may_share_memory(x, source):
+            x = np.where(padding, 0, x).astype(self.dtype)
+        elif keep and copy_input and _may_share_memory(x, source):
             # The cache must not be the caller's buffer, which may be refilled
             # (the next chunk of a stream) before backward reads it.
             kept = self._pool.take(x.shape)
@@ -405,18 +452,19 @@ class _Recurrent(Module):
                 directions.append(cache)
             layers.append(LayerCache(layer_input, tuple(directions), mask))
             layer_input = outputs[0] if self.directions == 1 else np.concatenate(outputs, axis=2)
+            if padded:  # past a row's length the output is 0, whatever its state holds
+                np.copyto(layer_input, 0, where=padding)
             if layer < self.num_layers - 1:
                 mask = masks[layer]
                 if mask is not None:  # dropout between layers; the output is ours to scale
                     np.multiply(layer_input, mask, out=layer_input)
         cache = SequenceCache(tuple(layers), lengths, padded, batched, T, B)
-        if self.training:
-            self._caches.append(cache)
-        else:
+        if not keep:
             self._release(cache, keep_first_input=True)
+            cache = None
         output = self._from_time_major(layer_input, batched)
         finals = [f if batched else f[:, 0] for f in finals]
-        return output, finals
+        return output, finals, cache
 
     def _dropout_mask(self, shape: tuple[int, ...]) -> Array:
         """Keep each unit with probability 1 - p, scaled by 1/(1-p) (torch's
@@ -437,9 +485,8 @@ class _Recurrent(Module):
             if layer or not keep_first_input:
                 self._pool.give(layer_cache.input)
 
-    def _backward(self, d_output, d_finals, release: bool = True):
-        """Consume the latest cache; ``release=False`` leaves its arrays alone
-        (bptt.torch: autograd may run the same backward again, retain_graph)."""
+    def _backward(self, d_output, d_finals):
+        """Consume this thread's latest cache (once the gradients passed the checks)."""
         if not self._caches:
             why = ("the layer is in eval mode, where forward keeps no cache: call .train()"
                    if not self.training else "there is no forward left whose cache is unused")
@@ -447,15 +494,24 @@ class _Recurrent(Module):
                 f"{type(self).__name__}.backward() needs a forward() in training mode first "
                 f"(each backward consumes the most recent forward's cache); {why}"
             )
-        cache = self._caches[-1]
+        stack = self._caches
+        cache = stack[-1]
+        d_layer, d_finals = self._backward_inputs(cache, d_output, d_finals)
+        stack.pop()
+        return self._run_backward(cache, d_layer, d_finals, release=True)
+
+    def _backward_inputs(self, cache: SequenceCache, d_output, d_finals):
+        """The incoming gradients, checked against ``cache``, as kernel-ready
+        (T, B, D*K) and (L*D, B, w) arrays."""
         T, B, lengths, batched = cache.T, cache.B, cache.lengths, cache.batched
         D, widths = self.directions, self._widths()
         K = widths[0]
         d_layer = sequence_gradient("d_output", d_output, (T, B, D * K), batched,
                                     self.batch_first, self.dtype)
+        padding = ~_valid_steps(lengths, T) if cache.padded else None
         if cache.padded:
             # dL/d(output) past each length is ignored; zeroed, a NaN there cannot leak.
-            d_layer = np.where(_valid_steps(lengths, T), d_layer, 0).astype(self.dtype)
+            d_layer = np.where(padding, 0, d_layer).astype(self.dtype)
         LD = self.num_layers * D
         d_finals = [
             np.zeros((LD, B, width), dtype=self.dtype) if value is None
@@ -463,25 +519,36 @@ class _Recurrent(Module):
             for (name, value), width, label in zip(d_finals, widths, self._labels(),
                                                    strict=True)
         ]
-        self._caches.pop()
+        return d_layer, d_finals
+
+    def _run_backward(self, cache: SequenceCache, d_layer, d_finals, release: bool):
+        """Backward through ``cache``: (dx, dL/d(initial states)) out, parameter
+        gradients added; ``release=False`` leaves the cache's arrays alone
+        (bptt.torch: autograd may run the same backward again, retain_graph)."""
+        T, lengths, batched = cache.T, cache.lengths, cache.batched
+        D, K = self.directions, self._widths()[0]
+        padding = ~_valid_steps(lengths, T) if cache.padded else None
         d_states0 = [np.empty_like(d) for d in d_finals]
-        for layer in reversed(range(self.num_layers)):
-            layer_cache = cache.layers[layer]
-            dx = None
-            for direction, direction_cache in enumerate(layer_cache.directions):
-                k = layer * D + direction
-                d_out = np.ascontiguousarray(d_layer[:, :, direction * K : (direction + 1) * K])
-                dx_direction, d0 = self._backward_direction(
-                    d_out, tuple(kernel_ready(d[k]) for d in d_finals), direction_cache,
-                    layer_cache.input, lengths, layer, direction)
-                dx = dx_direction if dx is None else dx + dx_direction
-                for d_state, value in zip(d_states0, d0, strict=True):
-                    d_state[k] = value
-            if layer_cache.mask is not None:  # mirror of the dropout below this layer
-                np.multiply(dx, layer_cache.mask, out=dx)
-            d_layer = dx
-        if release:
-            self._release(cache, keep_first_input=False)  # training mode: never the caller's x
+        with self._lock:  # one backward at a time adds into the gradient arrays
+            for layer in reversed(range(self.num_layers)):
+                layer_cache = cache.layers[layer]
+                dx = None
+                for direction, direction_cache in enumerate(layer_cache.directions):
+                    k = layer * D + direction
+                    d_out = np.ascontiguousarray(d_layer[:, :, direction * K:(direction + 1) * K])
+                    dx_direction, d0 = self._backward_direction(
+                        d_out, tuple(kernel_ready(d[k]) for d in d_finals), direction_cache,
+                        layer_cache.input, lengths, layer, direction)
+                    dx = dx_direction if dx is None else dx + dx_direction
+                    for d_state, value in zip(d_states0, d0, strict=True):
+                        d_state[k] = value
+                if cache.padded:  # x past a row's length never mattered: dx is 0 there
+                    np.copyto(dx, 0, where=padding)
+                if layer_cache.mask is not None:  # mirror of the dropout below this layer
+                    np.multiply(dx, layer_cache.mask, out=dx)
+                d_layer = dx
+            if release:  # training mode: the first input is never the caller's x
+                self._release(cache, keep_first_input=False)
         dx = self._from_time_major(d_layer, batched)
         d_states0 = [d if batched else d[:, 0] for d in d_states0]
         return dx, d_states0

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import plain
+
 Array = np.ndarray
 _REDUCTIONS = ("sum", "mean")
 
 
 def _floating(name: str, a) -> Array:
-    a = np.asarray(a)
+    a = np.asarray(plain(name, a))
     if a.dtype.kind != "f":
         raise TypeError(f"{name} must be a floating array, got dtype {a.dtype}")
     return a
@@ -27,7 +29,7 @@ def _floating(name: str, a) -> Array:
 def _targets(targets, logits: Array, name: str = "logits") -> Array:
     if logits.ndim == 0:
         raise ValueError(f"{name} must have a class axis (..., C), got shape {logits.shape}")
-    t = np.asarray(targets)
+    t = np.asarray(plain("targets", targets))
     if t.dtype.kind not in "iu":
         raise TypeError(f"targets must hold integer class indices, got dtype {t.dtype}")
     if t.shape != logits.shape[:-1]:
@@ -48,7 +50,7 @@ def _reduction(reduction: str, count: int) -> float:
 def sum_of_squares(prediction, target) -> tuple[float, Array]:
     """J = 1/2 sum (prediction - target)^2 and dJ/d(prediction) = prediction - target."""
     prediction = _floating("prediction", prediction)
-    target = np.asarray(target, dtype=prediction.dtype)
+    target = np.asarray(plain("target", target), dtype=prediction.dtype)
     if target.shape != prediction.shape:
         raise ValueError(f"target must have the prediction's shape {prediction.shape}, "
                          f"got {target.shape}")

@@ -49,17 +49,19 @@ class _CellCall:
         return tuple(map(tensor, outputs)), (cache if keep else None)
 
     def backward(self, cache, d_new, weights):
-        self.engine.bind(weights)
         cell = self.engine.model
-        cell.zero_grad()
-        cell._cache = cache
-        if self.lstm:
-            dx, d_old = cell.backward(array(d_new[0]), array(d_new[1]))
-        else:
-            dx, dh = cell.backward(array(d_new[0]))
-            d_old = (dh,)
-        cell._cache = None
-        return tensor(dx), tuple(map(tensor, d_old))
+        with cell._lock:  # the engine's gradient arrays serve one backward at a time
+            self.engine.bind(weights)
+            cell.zero_grad()
+            cell._cache = cache
+            if self.lstm:
+                dx, d_old = cell.backward(array(d_new[0]), array(d_new[1]))
+            else:
+                dx, dh = cell.backward(array(d_new[0]))
+                d_old = (dh,)
+            cell._cache = None
+            grads = self.engine.grads()
+        return tensor(dx), tuple(map(tensor, d_old)), grads
 
 
 class _CellFunction(torch.autograd.Function):
@@ -82,12 +84,12 @@ class _CellFunction(torch.autograd.Function):
         n = call.n_states
         saved = ctx.saved_tensors
         x, states, weights = saved[0], saved[1 : 1 + n], saved[1 + n : len(saved) - len(d_new)]
-        dx, d_old = call.backward(ctx.cache, d_new, weights)
+        dx, d_old, grads = call.backward(ctx.cache, d_new, weights)
         needed = ctx.needs_input_grad
         d_old = [d.reshape(s.shape) if needed[2 + k] else None
                  for k, (d, s) in enumerate(zip(d_old, states, strict=True))]
-        return (None, dx.reshape(x.shape) if needed[1] else None, *d_old,
-                *call.engine.grads(needed[2 + n:]))
+        grads = [g if need else None for g, need in zip(grads, needed[2 + n:], strict=True)]
+        return (None, dx.reshape(x.shape) if needed[1] else None, *d_old, *grads)
 
 
 class _BpttCell:

@@ -113,11 +113,10 @@ class Engine:
         # strided parameters were copied: copy them again next call too
         self._key = key if all(w.is_contiguous() for w in weights) else None
 
-    def grads(self, needed) -> list[torch.Tensor | None]:
+    def grads(self) -> list[torch.Tensor]:
         """The gradients the last backward accumulated, as new tensors."""
         grads = self.model._grads
-        return [torch.from_numpy(grads[name].copy()) if need else None
-                for name, need in zip(self.names, needed, strict=True)]
+        return [torch.from_numpy(grads[name].copy()) for name in self.names]
 
 
 def first_derivatives_only(engine: Engine) -> None:

@@ -74,31 +74,30 @@ class _Call:
         x = array(x)
         if self.packing is not None:
             x = self.packing.pad(x)
-        model.training = keep
-        output, finals = model._forward(
+        output, finals, cache = model._run_forward(
             x, list(zip(self.state_names, map(array, states), strict=True)),
-            self.lengths, self.masks, copy_input=False)
-        cache = model._caches.pop() if keep else None
+            self.lengths, self.masks, copy_input=False, keep=keep)
         if self.packing is not None:
             output = self.packing.pack(output)
         return tensor(output), tuple(map(tensor, finals)), cache
 
     def backward(self, cache, d_output, d_finals, weights):
         engine = self.engine
-        engine.bind(weights)
         model = engine.model
-        model.zero_grad()
         d_output = array(d_output)
         if self.packing is not None:
             d_output = self.packing.pad(d_output)
-        model._caches.append(cache)
-        dx, d_states = model._backward(
-            d_output, [("d_" + name[0] + "_n", array(d)) for name, d in
-                       zip(self.state_names, d_finals, strict=True)],
-            release=False)
+        d_output, d_finals = model._backward_inputs(
+            cache, d_output, [("d_" + name[0] + "_n", array(d)) for name, d in
+                              zip(self.state_names, d_finals, strict=True)])
+        with model._lock:  # the engine's gradient arrays serve one backward at a time
+            engine.bind(weights)
+            model.zero_grad()
+            dx, d_states = model._run_backward(cache, d_output, d_finals, release=False)
+            grads = engine.grads()
         if self.packing is not None:
             dx = self.packing.pack(dx)
-        return tensor(dx), tuple(map(tensor, d_states))
+        return tensor(dx), tuple(map(tensor, d_states)), grads
 
 
 class _LayerFunction(torch.autograd.Function):
@@ -119,12 +118,12 @@ class _LayerFunction(torch.autograd.Function):
     def backward(ctx, d_output, *d_finals):
         first_derivatives_only(ctx.call.engine)
         weights = ctx.saved_tensors[1:]
-        dx, d_states = ctx.call.backward(ctx.cache, d_output, d_finals, weights)
+        dx, d_states, grads = ctx.call.backward(ctx.cache, d_output, d_finals, weights)
         needed = ctx.needs_input_grad
         n = ctx.n_states
         d_states = [d if needed[2 + k] else None for k, d in enumerate(d_states)]
-        return (None, dx if needed[1] else None, *d_states,
-                *ctx.call.engine.grads(needed[2 + n:]))
+        grads = [g if need else None for g, need in zip(grads, needed[2 + n:], strict=True)]
+        return (None, dx if needed[1] else None, *d_states, *grads)
 
 
 class _BpttRNN:
