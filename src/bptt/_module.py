@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._validation import check_bool, loadable_parameter
+from ._validation import check_bool, check_memory, loadable_parameter
 
 Array = np.ndarray
 
@@ -25,6 +25,9 @@ class Module:
 
     def _init_parameters(self, shapes: Mapping[str, tuple[int, ...]], fan: int, rng) -> None:
         """Create each parameter U(-1/sqrt(fan), 1/sqrt(fan)) (torch's init), in order."""
+        total = sum(math.prod(shape) for shape in shapes.values())
+        check_memory(f"{type(self).__name__}'s {total:,} parameters and their gradients",
+                     2 * total * self.dtype.itemsize)
         bound = 1.0 / math.sqrt(fan)
         self._params: dict[str, Array] = {}
         self._grads: dict[str, Array] = {}

@@ -9,6 +9,7 @@ aligned, writeable array of the expected dtype, which kernels then trust.
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -339,3 +340,19 @@ def check_dropout(dropout) -> float:
     if not 0 <= dropout <= 1:
         raise ValueError(f"dropout must lie in [0, 1], got {dropout!r}")
     return float(dropout)
+
+
+def machine_memory() -> int:
+    """Bytes of physical memory here: more than any allocation can get."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): no estimate
+        return 2**62
+
+
+def check_memory(what: str, nbytes: int, error: type[Exception] = ValueError) -> None:
+    """Refuse, before allocating, what could never fit in this machine's memory."""
+    have = machine_memory()
+    if nbytes > have:
+        raise error(f"{what} would take {nbytes / 2**30:,.1f} GiB, more than this machine's "
+                    f"{have / 2**30:,.1f} GiB of memory")

@@ -21,6 +21,7 @@ first keeps its own copy of x (I B per step), never the caller's buffer.
 
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 from typing import NamedTuple
@@ -36,6 +37,7 @@ from ._validation import (
     check_clip,
     check_dropout,
     check_dtype,
+    check_memory,
     check_proj_size,
     check_rng,
     check_size,
@@ -97,10 +99,17 @@ def count_parameters(
     family = FAMILIES[_lstm_family(proj_size, peepholes, None) if kind == "lstm"
                       else KINDS[kind]]
     absent = frozenset() if bias else frozenset({"bias_ih", "bias_hh", "layernorm_c_bias"})
+    return _parameter_total(family, input_size, hidden_size, num_layers, directions, proj_size,
+                            absent)
+
+
+def _parameter_total(family: Family, input_size: int, hidden_size: int, num_layers: int,
+                     directions: int, proj_size: int, absent: frozenset[str]) -> int:
+    """Parameters of a whole layer stack, in closed form (any size answers at once)."""
 
     def per_direction(layer_input: int) -> int:
         shapes = _present_shapes(family, layer_input, hidden_size, proj_size, absent)
-        return sum(int(np.prod(shape)) for shape in shapes.values())
+        return sum(math.prod(shape) for shape in shapes.values())
 
     above = directions * family.state_widths(hidden_size, proj_size)[0]
     return directions * (per_direction(input_size) + (num_layers - 1) * per_direction(above))
@@ -245,6 +254,10 @@ class _Recurrent(Module):
         if not self.bias:
             absent = absent | {"bias_ih", "bias_hh", "layernorm_c_bias"}
         self._absent = frozenset(absent)
+        total = _parameter_total(self._family, self.input_size, self.hidden_size,
+                                 self.num_layers, self.directions, self.proj_size, self._absent)
+        check_memory(f"{type(self).__name__}'s {total:,} parameters and their gradients",
+                     2 * total * self.dtype.itemsize)  # before a loop over the layers
 
         shapes = {}  # in torch's order: layer, direction, then each parameter
         for layer in range(self.num_layers):
@@ -417,6 +430,11 @@ class _Recurrent(Module):
         T, B, _ = x.shape
         lengths, padded = sequence_lengths(lengths, T, B, batched, self.input_size)
         LD = self.num_layers * self.directions
+        widths = self._widths()
+        floats = LD * ((T + 1) * B * sum(widths) + T * B * (
+            self._family.cache_width(self.hidden_size) + 2 * widths[0]))
+        check_memory(f"{type(self).__name__}.forward on x of {T} steps x {B} rows",
+                     floats * self.dtype.itemsize, MemoryError)
         states0 = [
             sequence_state(name, value, (LD, B, width), batched, self.dtype, label)
             for (name, value), width, label in zip(states0, self._widths(), self._labels(),
