@@ -50,6 +50,12 @@ def check_rng(seed, rng) -> np.random.Generator:
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         return rng
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be an int >= 0 or None, got {type(seed).__name__} "
+                            f"{seed!r}")
+        if seed < 0:
+            raise ValueError(f"seed must be an int >= 0 or None, got {seed}")
     return np.random.default_rng(seed)
 
 

@@ -90,9 +90,16 @@ class Optimizer:
         """Restore ``state_dict()``'s output. Every buffer must belong to one of
         this optimizer's parameters and have its shape; nothing is changed
         unless all of them do."""
+        if not isinstance(state, dict) or not {"state", "steps", "lr"} <= set(state):
+            keys = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"{type(self).__name__}.load_state_dict needs a dict with keys "
+                             f"'state', 'steps' and 'lr' (from state_dict()), got {keys}")
         owners = {name + suffix: p for name, p, _ in self._pairs
                   for suffix in self._buffer_suffixes}
         buffers = {}
+        if not isinstance(state["state"], dict):
+            raise ValueError(f"state['state'] must be a dict of buffers, got "
+                             f"{type(state['state']).__name__}")
         for key, value in state["state"].items():
             if key not in owners:
                 raise ValueError(f"state buffer {key!r} does not belong to this "
@@ -101,8 +108,13 @@ class Optimizer:
             if buffer.shape != owners[key].shape:
                 raise ValueError(f"state buffer {key!r} must have shape {owners[key].shape}, "
                                  f"got {buffer.shape}")
+            if not np.isfinite(buffer).all():
+                raise ValueError(f"state buffer {key!r} holds NaN or infinite values")
             buffers[key] = buffer
-        steps, lr = int(state["steps"]), _positive("lr", state["lr"])
+        steps = state["steps"]
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+            raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+        steps, lr = int(steps), _positive("lr", state["lr"])
         self.steps, self.lr, self._state = steps, lr, buffers
 
 

@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import json
 import math
+import re
 import signal
 import sys
 import threading
@@ -48,6 +49,8 @@ from .text import (
 Array = np.ndarray
 
 CHECKPOINT = "checkpoint.npz"
+#: A training loss this many times log(vocabulary) (a uniform guess's) means divergence.
+DIVERGED = 1000
 FORMAT = "bptt.charlm/1"
 OPTIMIZERS = ("adam", "adagrad", "sgd")
 #: The held-out text is read as this many contiguous streams, state carried.
@@ -110,6 +113,15 @@ class CharLMConfig:
             raise ValueError(f"lr must be finite and > 0, got {self.lr}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError(f"max_minutes must be > 0, got {self.max_minutes}")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"temperature must be finite and > 0, got {self.temperature}")
+        if int(self.threads) < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if int(self.seed) < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.clip_norm is not None and not (math.isfinite(self.clip_norm)
+                                               and self.clip_norm > 0):
+            raise ValueError(f"clip_norm must be finite and > 0 (or None), got {self.clip_norm}")
         if self.text_file is not None:
             self.text_file = str(self.text_file)
 
@@ -223,6 +235,8 @@ class CharLMTrainer:
                  progress: bool = True, log: Callable[[str], None] | None = None):
         self.config = config
         self.out = Path(out)
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"out {str(out)!r} is a file, not a directory")
         self.progress = progress
         self._log = log
         self.source = _text_source(config, given=text is not None)
@@ -301,6 +315,18 @@ class CharLMTrainer:
         if meta.get("format") != cls.checkpoint_format:
             raise ValueError(f"{str(checkpoint)!r} is not a {cls.checkpoint_format} training "
                              f"checkpoint (format {meta.get('format')!r})")
+        try:
+            return cls._restore(checkpoint, arrays, meta, out, overrides, text, progress, log)
+        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise ValueError(f"{str(checkpoint)!r} is a damaged checkpoint ({type(exc).__name__}:"
+                             f" {exc})") from None
+
+    @classmethod
+    def _restore(cls, checkpoint, arrays, meta, out, overrides, text, progress, log):
+        """``resume`` past the format check; every field is checked as it is read."""
+        step = meta["step"]
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"{str(checkpoint)!r} is a damaged checkpoint (step {step!r})")
         saved = meta["config"]
         for key, value in (overrides or {}).items():
             if key not in CharLMConfig.RUN_FIELDS and key in saved and saved[key] != value:
@@ -321,21 +347,32 @@ class CharLMTrainer:
             out = Path(checkpoint) if Path(checkpoint).is_dir() else Path(checkpoint).parent
         trainer = cls(config, out, text=text, progress=progress, log=log)
         trainer.source = source
+        try:
+            trainer._load_state(arrays, meta)
+        except ValueError as exc:
+            raise ValueError(f"{str(checkpoint)!r} is a damaged checkpoint ({exc})") from None
+        trainer.step = step
+        for key in trainer.history:
+            trainer.history[key] = arrays[f"history/{key}"].tolist()
+        if (len(trainer.history["step"]) != len(trainer.history["train_loss"])
+                or len(trainer.history["eval_step"]) != len(trainer.history["eval_loss"])):
+            raise ValueError(f"{str(checkpoint)!r} is a damaged checkpoint (its loss history's "
+                             "columns differ in length)")
+        trainer.totals = dict(meta["totals"])
+        return trainer
+
+    def _load_state(self, arrays, meta) -> None:
+        """The model, optimizer, streams, carried state and sampler from a checkpoint."""
         model_arrays = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
-        trainer.model.load_state_dict(model_arrays)
-        trainer.optimizer.load_state_dict({
+        self.model.load_state_dict(model_arrays)
+        self.optimizer.load_state_dict({
             "steps": meta["optimizer"]["steps"], "lr": meta["optimizer"]["lr"],
             "state": {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")},
         })
-        trainer.streams.load_state_dict(meta["streams"])
+        self.streams.load_state_dict(meta["streams"])
         states = sorted(k for k in arrays if k.startswith("state/"))
-        trainer.state = tuple(arrays[k] for k in states) if states else None
-        trainer.sample_rng.bit_generator.state = meta["sample_rng"]
-        trainer.step = int(meta["step"])
-        for key in trainer.history:
-            trainer.history[key] = arrays[f"history/{key}"].tolist()
-        trainer.totals = dict(meta["totals"])
-        return trainer
+        self.state = tuple(arrays[k] for k in states) if states else None
+        self.sample_rng.bit_generator.state = meta["sample_rng"]
 
     # -- reporting --------------------------------------------------------------------
 
@@ -405,10 +442,11 @@ class CharLMTrainer:
                     loss = self._train_step()
                     train_seconds += time.perf_counter() - t0
                     self.totals["chars"] += c.batch * c.chunk
-                    if not math.isfinite(loss):
+                    if not math.isfinite(loss) or loss > DIVERGED * math.log(len(self.vocab)):
+                        # a guess at uniform costs log V; this far beyond it, training broke
                         stopped = "diverged"
-                        self.log(f"step {self.step}: the loss is {loss}; stopping "
-                                 "(try a smaller --lr)")
+                        self.log(f"step {self.step}: the loss is {loss:.4g} nats per character; "
+                                 "training diverged, stopping (try a smaller --lr)")
                         break
                     if bar is not None:
                         bar.update(1)
@@ -549,6 +587,29 @@ def train_charlm(config: CharLMConfig | None = None, *, out: str | Path | None =
 _D = CharLMConfig()
 
 
+def _number(kind, low: float, strict: bool):
+    """An argparse type: ``kind`` (int or float), finite, > low (>= low unless strict)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an int' if kind is int else 'a number'},"
+                                             f" got {text!r}") from None
+        if not math.isfinite(value) or value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low:g}, "
+                                             f"got {text}")
+        return value
+
+    return parse
+
+
+_POSITIVE_INT = _number(int, 0, strict=True)
+_COUNT = _number(int, 0, strict=False)
+_POSITIVE = _number(float, 0, strict=True)
+_NON_NEGATIVE = _number(float, 0, strict=False)
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "charlm",
@@ -566,33 +627,33 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="train on this UTF-8 text file instead of the shipped On the Origin of "
                    "Species")
     p.add_argument("--model", choices=CELLS, help=f"the recurrent cell (default {_D.model})")
-    p.add_argument("--hidden", type=int, help=f"hidden units (default {_D.hidden})")
-    p.add_argument("--batch", type=int, help=f"parallel streams B (default {_D.batch})")
-    p.add_argument("--chunk", type=int, help=f"BPTT chunk length T (default {_D.chunk})")
-    p.add_argument("--steps", type=int, help=f"training steps, one chunk each "
+    p.add_argument("--hidden", type=_POSITIVE_INT, help=f"hidden units (default {_D.hidden})")
+    p.add_argument("--batch", type=_POSITIVE_INT, help=f"parallel streams B (default {_D.batch})")
+    p.add_argument("--chunk", type=_POSITIVE_INT, help=f"BPTT chunk length T (default {_D.chunk})")
+    p.add_argument("--steps", type=_COUNT, help=f"training steps, one chunk each "
                    f"(default {_D.steps})")
-    p.add_argument("--lr", type=float, help=f"learning rate (default {_D.lr})")
+    p.add_argument("--lr", type=_POSITIVE, help=f"learning rate (default {_D.lr})")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {_D.optimizer}")
-    p.add_argument("--clip-norm", type=float, help=f"clip gradients to this global norm "
+    p.add_argument("--clip-norm", type=_NON_NEGATIVE, help=f"clip gradients to this global norm "
                    f"(default {_D.clip_norm}; 0 turns it off)")
-    p.add_argument("--max-minutes", type=float, help=f"stop training after this many minutes "
+    p.add_argument("--max-minutes", type=_POSITIVE, help=f"stop training after this many minutes "
                    f"(default {_D.max_minutes})")
     p.add_argument("--backend", choices=("auto", "cython", "numba", "numpy"),
                    help=f"kernel backend (default {_D.backend})")
     p.add_argument("--dtype", choices=("float32", "float64"), help=f"default {_D.dtype}")
-    p.add_argument("--threads", type=int, help=f"BLAS threads while training "
+    p.add_argument("--threads", type=_POSITIVE_INT, help=f"BLAS threads while training "
                    f"(default {_D.threads})")
-    p.add_argument("--eval-every", type=int, help=f"held-out loss every N steps "
+    p.add_argument("--eval-every", type=_COUNT, help=f"held-out loss every N steps "
                    f"(default {_D.eval_every}; 0: only at the end)")
-    p.add_argument("--sample-every", type=int, help=f"print a sample every N steps "
+    p.add_argument("--sample-every", type=_COUNT, help=f"print a sample every N steps "
                    f"(default {_D.sample_every}; 0: never)")
-    p.add_argument("--sample-length", type=int, help=f"characters per sample "
+    p.add_argument("--sample-length", type=_COUNT, help=f"characters per sample "
                    f"(default {_D.sample_length})")
-    p.add_argument("--temperature", type=float, help=f"sampling temperature "
+    p.add_argument("--temperature", type=_POSITIVE, help=f"sampling temperature "
                    f"(default {_D.temperature})")
-    p.add_argument("--checkpoint-every", type=int, help=f"save a checkpoint every N steps "
+    p.add_argument("--checkpoint-every", type=_COUNT, help=f"save a checkpoint every N steps "
                    f"(default {_D.checkpoint_every}; 0: only at the end)")
-    p.add_argument("--seed", type=int, help=f"initialisation and sampling seed "
+    p.add_argument("--seed", type=_COUNT, help=f"initialisation and sampling seed "
                    f"(default {_D.seed})")
     p.add_argument("--out", metavar="DIR", help="output directory (default runs/charlm; "
                    "with --resume, the checkpoint's directory)")
@@ -607,6 +668,15 @@ _FLAG_FIELDS = ("text_file", "model", "hidden", "batch", "chunk", "steps", "lr",
                 "sample_every", "sample_length", "temperature", "checkpoint_every", "seed")
 
 
+def _as_flags(message: str) -> str:
+    """A message about config fields, in the command line's words (max_minutes
+    -> --max-minutes), on one line."""
+    for name in (*_FLAG_FIELDS, "out"):
+        flag = "--text" if name == "text_file" else "--" + name.replace("_", "-")
+        message = re.sub(rf"\b{name}(?=[ =])", flag, message)
+    return " ".join(message.split())
+
+
 def run_cli(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in _FLAG_FIELDS if getattr(args, k, None) is not None}
     if overrides.get("clip_norm") == 0:
@@ -614,8 +684,8 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         result = train_charlm(out=args.out, resume=args.resume, progress=not args.no_progress,
                               **overrides)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"bptt charlm: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, MemoryError) as exc:
+        print(f"bptt charlm: error: {_as_flags(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C, or one outside the training loop
         print("bptt charlm: stopped; the last checkpoint saved (if any) is in --out",

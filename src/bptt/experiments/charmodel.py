@@ -77,8 +77,24 @@ def save_npz(path: str | Path, arrays: Mapping[str, Array], meta: Mapping) -> Pa
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         np.savez(f, **{_META: np.array(json.dumps(meta))}, **arrays)
+        f.flush()
+        os.fsync(f.fileno())          # the bytes are on disk before the name points at them
     os.replace(tmp, path)
+    _fsync_directory(path.parent)     # and the rename itself survives a crash
     return path
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows, where directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def load_npz(path: str | Path) -> tuple[dict[str, Array], dict]:
@@ -88,11 +104,22 @@ def load_npz(path: str | Path) -> tuple[dict[str, Array], dict]:
         path = path / "checkpoint.npz"
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    with np.load(path, allow_pickle=False) as data:
-        if _META not in data.files:
-            raise ValueError(f"{str(path)!r} is not a bptt checkpoint (it has no {_META!r})")
-        meta = json.loads(str(data[_META]))
-        arrays = {k: data[k] for k in data.files if k != _META}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise ValueError("it holds one array, not a checkpoint's named arrays")
+            if _META not in data.files:
+                raise ValueError(f"it has no {_META!r}")
+            meta = json.loads(str(data[_META]))
+            arrays = {k: data[k] for k in data.files if k != _META}
+    except Exception as exc:  # a damaged or foreign file: zip, zlib, npy, JSON errors
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "allow_pickle" in reason or "pickled" in reason:
+            reason = "it is not an .npz archive"
+        raise ValueError(f"{str(path)!r} is not a readable bptt checkpoint ({reason})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{str(path)!r} is not a readable bptt checkpoint (its metadata is "
+                         f"a {type(meta).__name__}, not a mapping)")
     return arrays, meta
 
 
