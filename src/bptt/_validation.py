@@ -66,7 +66,10 @@ def _is_tensor(value) -> bool:
 def plain(name: str, value):
     """An ndarray subclass as a plain ndarray (np.matrix, memmap, ...), so every
     backend sees the same thing; a masked array is refused, as its mask would
-    be silently ignored. Anything else passes through unchanged."""
+    be silently ignored; a torch tensor becomes its numpy view. Anything else
+    passes through unchanged."""
+    if _is_tensor(value):
+        value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
         if isinstance(value, np.ma.MaskedArray):
             raise TypeError(f"{name} is a masked array, whose mask bptt cannot honour: pass "

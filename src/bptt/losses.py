@@ -50,7 +50,10 @@ def _reduction(reduction: str, count: int) -> float:
 def sum_of_squares(prediction, target) -> tuple[float, Array]:
     """J = 1/2 sum (prediction - target)^2 and dJ/d(prediction) = prediction - target."""
     prediction = _floating("prediction", prediction)
-    target = np.asarray(plain("target", target), dtype=prediction.dtype)
+    target = np.asarray(plain("target", target))
+    if target.dtype.kind not in "biuf":
+        raise TypeError(f"target must hold real numbers, got dtype {target.dtype}")
+    target = target.astype(prediction.dtype, copy=False)
     if target.shape != prediction.shape:
         raise ValueError(f"target must have the prediction's shape {prediction.shape}, "
                          f"got {target.shape}")
