@@ -40,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         from ._check import run
 
         return run()
-    return importlib.import_module(f"bptt.experiments.{args.command}").run_cli(args)
+    try:
+        return importlib.import_module(f"bptt.experiments.{args.command}").run_cli(args)
+    except (ValueError, TypeError, OSError, MemoryError) as exc:
+        # bad input met inside a command: one line, argparse's status, no traceback
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"bptt {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
