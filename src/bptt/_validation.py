@@ -8,6 +8,7 @@ aligned, writeable array of the expected dtype, which kernels then trust.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 
@@ -351,6 +352,7 @@ def check_dropout(dropout) -> float:
     return float(dropout)
 
 
+@functools.lru_cache(maxsize=1)
 def machine_memory() -> int:
     """Bytes of physical memory here: more than any allocation can get."""
     try:
