@@ -35,12 +35,13 @@ def warn_fallback(module: torch.nn.Module, reason: str) -> None:
     )
 
 
+_PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter)
+_is_wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", lambda t: False)
+
+
 def _plain(t: torch.Tensor) -> bool:
     """A tensor whose memory numpy can read: not a subclass or a functorch wrapper."""
-    if type(t) not in (torch.Tensor, torch.nn.Parameter):
-        return False
-    is_wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
-    return not (is_wrapped is not None and is_wrapped(t))
+    return type(t) in _PLAIN_TYPES and not _is_wrapped(t)
 
 
 def unsupported(data: torch.Tensor, tensors, weights) -> str | None:
