@@ -23,6 +23,17 @@ ranks; with equal blocks that is the gradient of the mean loss over the
 whole global batch, so an N-process run computes what one process would on
 the concatenated batch (to rounding).
 
+Rank 0 prints the loss (the mean over the global batch) per step and the
+global chars/s.
+
+The script ends with ``os._exit`` (after flushing its output): with torch
+2.13, DDP keeps the gloo process group and its worker threads alive past
+``destroy_process_group``, and a worker that drops its reference to a
+finished collective's tensors while the interpreter shuts down cannot take
+the GIL and aborts the process ("terminate called without an active
+exception", rank exit code -6) after all the work is done. Skipping the
+interpreter's shutdown leaves nothing for that thread to race with.
+
 Dropout: with ``--dropout`` > 0 each rank draws its own masks for its own
 rows from its own generator (seeded ``--seed + 1 + rank`` after the model is
 built), as torch.nn.GRU under DDP would; the masks then differ from the ones
@@ -210,14 +221,13 @@ def train(args: argparse.Namespace, rank: int, world: int) -> None:
         norm = torch.nn.utils.clip_grad_norm_(ddp.parameters(), args.clip)
         optimizer.step()
 
-        global_loss = loss.detach().clone()
-        dist.all_reduce(global_loss)  # the mean over the global batch, for the log
-        global_loss /= world
+        global_loss = loss.detach().to(torch.float64)
+        dist.all_reduce(global_loss)  # summed over the ranks: the global mean, times world
         seconds = time.perf_counter() - start
         if step > 1:  # step 1 includes compiling (numba) and DDP's first-call setup
             timed_chars += chars_per_step
             timed_seconds += seconds
-        log(f"step {step:4d}/{args.steps}  loss {global_loss.item():.4f} nats/char  "
+        log(f"step {step:4d}/{args.steps}  loss {global_loss.item() / world:.4f} nats/char  "
             f"grad norm {norm.item():.3f}  {chars_per_step / seconds:,.0f} chars/s", flush=True)
 
     if dump is not None:
@@ -241,4 +251,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # no interpreter shutdown for gloo's worker threads to race (see above)
