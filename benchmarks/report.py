@@ -1,7 +1,9 @@
 """Turn a pytest-benchmark JSON file into a markdown table: one row per
 workload, each bptt backend's median time with its speed-up over torch
 (torch's median / that backend's, same run), torch's time, and the fastest
-bptt backend's GFLOP/s as a share of the matmul peak measured in that run.
+bptt backend's GFLOP/s as a share of the matmul peak measured in that run;
+then, if the run has them, bptt.torch's modules against torch.nn's (training
+steps and per-call costs, test_bench_torch.py) with torch / bptt.torch.
 
     python -m pytest benchmarks --benchmark-only --benchmark-json=bench.json
     python benchmarks/report.py bench.json

@@ -56,6 +56,11 @@ CALL_MARK = pytest.mark.benchmark(min_rounds=2000, max_time=1.0, warmup=True,
                                   warmup_iterations=2000)
 
 
+# torch's own BLAS (MKL) and oneDNN are linked in, out of threadpoolctl's sight
+TORCH_INFO = {"version": torch.__version__, "mkl": torch.backends.mkl.is_available(),
+              "mkldnn": torch.backends.mkldnn.is_available()}
+
+
 def _blas_info() -> list[dict]:
     """Each BLAS/OpenMP pool: which library, kernel (OpenBLAS's "architecture") and threads."""
     return [{key: info.get(key) for key in ("internal_api", "version", "architecture",
@@ -103,7 +108,8 @@ def label(benchmark, describe):
                           f"threads={threads}"
         if pass_ == "train":  # describe's FLOPs count the recurrent layer's forward only
             benchmark.extra_info.pop("flops", None)
-        benchmark.extra_info.update({"suite": "bptt.torch", "blas": _blas_info(), **extra})
+        benchmark.extra_info.update({"suite": "bptt.torch", "blas": _blas_info(),
+                                     "torch": TORCH_INFO, **extra})
 
     return label
 

@@ -9,7 +9,11 @@ and ``bench.md`` (the table) to ``--out``.
 The table has one row per workload group: each bptt backend's median time
 with torch's median divided by it, torch's time, and the achieved GFLOP/s of
 the fastest bptt backend against the single-thread matrix-multiply peak
-measured in the same run (the "matmul peak float32" group).
+measured in the same run (the "matmul peak float32" group). The bptt.torch
+modules against torch.nn's (benchmarks/test_bench_torch.py: training steps at
+one and at the default thread count, and the fixed cost of one call) get a
+second table: torch's median, bptt.torch's with torch / bptt.torch, and the
+bare bptt layer or cell where the group has one.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 BPTT_BACKENDS = ("cython", "numba", "numpy")
+#: The ``backend`` of benchmarks/test_bench_torch.py's bptt.torch rows: their own table.
+MODULES_BACKEND = "bptt.torch"
 PEAK_GROUP = "matmul peak float32"
 _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4, "LAYERNORMGRU": 3, "LAYERNORMLSTM": 4,
           "PEEPHOLELSTM": 4}
@@ -77,10 +83,22 @@ def _percent(value: float) -> str:
 
 
 def report_table(data: dict) -> str:
-    """The markdown table of a ``--benchmark-json`` file's contents."""
+    """The markdown table of a ``--benchmark-json`` file's contents; groups with a
+    "bptt.torch" row (benchmarks/test_bench_torch.py) get a second table."""
     groups: dict[str, dict[str, dict]] = defaultdict(dict)
     for bench in data["benchmarks"]:
         groups[bench["group"] or bench["name"]][_backend(bench)] = bench
+    modules = {group: groups.pop(group) for group in list(groups)
+               if MODULES_BACKEND in groups[group]}
+    if not modules:
+        return _backend_table(groups, data)
+    # the second table's rows need none of the first's: a bptt.torch-only run has one table
+    first = _backend_table(groups, data) + "\n\n" if groups else ""
+    return first + _modules_table(modules, data)
+
+
+def _backend_table(groups: dict[str, dict[str, dict]], data: dict) -> str:
+    """bptt's backends against torch, with GFLOP/s against the matmul peak."""
     peak_row = groups.pop(PEAK_GROUP, {})
     peaks = {b: g for b, g in ((b, _gflops(bench)) for b, bench in peak_row.items()) if g}
     peak = max(peaks.values(), default=None)
@@ -110,8 +128,8 @@ def report_table(data: dict) -> str:
         lines.append(f"| {group} | " + " | ".join(cells) + " |")
     info = data.get("machine_info", {})
     cpu = (info.get("cpu") or {}).get("brand_raw", "unknown CPU")
-    threads = sorted({str(b["extra_info"]["threads"]) for b in data["benchmarks"]
-                      if "threads" in (b.get("extra_info") or {})})
+    threads = sorted({str(b["extra_info"]["threads"]) for row in (*groups.values(), peak_row)
+                      for b in row.values() if "threads" in (b.get("extra_info") or {})})
     if peak:
         detail = ", ".join(f"{b} {g:.2f}" for b, g in sorted(peaks.items()))
         peak_text = (f"matmul peak {peak:.2f} GFLOP/s (1024^3 float32; {detail}; float64 "
@@ -121,6 +139,46 @@ def report_table(data: dict) -> str:
     lines += ["", f"Median times; (Nx) = torch / bptt; GFLOP/s of the fastest bptt backend. "
                   f"{cpu}, Python {info.get('python_version', '?')}, "
                   f"threads: {'/'.join(threads) or '?'} (torch and BLAS), {peak_text}."]
+    return "\n".join(lines)
+
+
+def _modules_table(groups: dict[str, dict[str, dict]], data: dict) -> str:
+    """bptt.torch's modules against torch.nn's: one row per workload and thread count,
+    with the bare bptt layer or cell where the group has one (the wrapper's cost is the
+    difference)."""
+    bare = [b for b in BPTT_BACKENDS if any(b in row for row in groups.values())]
+    columns = ["threads", "torch", f"{MODULES_BACKEND} (torch / {MODULES_BACKEND})"]
+    if bare:
+        columns += ["bare bptt", f"{MODULES_BACKEND} - bare"]
+    lines = ["| workload | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for group in sorted(groups, key=_natural):
+        row = groups[group]
+        ours = row[MODULES_BACKEND]
+        seconds = ours["stats"]["median"]
+        torch_time = row["torch"]["stats"]["median"] if "torch" in row else None
+        info = ours.get("extra_info") or {}
+        workload = re.sub(r" threads=\d+$", "", group.removeprefix(MODULES_BACKEND + " "))
+        cells = [str(info.get("threads", "?")), _format(torch_time) if torch_time else "",
+                 _format(seconds) + (f" ({torch_time / seconds:.2f}x)" if torch_time else "")]
+        if bare:
+            own = next((row[b] for b in bare if b in row), None)
+            if own is None:
+                cells += ["", ""]
+            else:
+                base = own["stats"]["median"]
+                cells += [f"{_format(base)} ({_backend(own)})", _format(seconds - base)]
+        lines.append(f"| {workload} | " + " | ".join(cells) + " |")
+    info = data.get("machine_info", {})
+    cpu = (info.get("cpu") or {}).get("brand_raw", "unknown CPU")
+    kernels = sorted({f"{lib.get('internal_api')} {lib.get('version')} "
+                      f"{lib.get('architecture')}"
+                      for row in groups.values() for b in row.values()
+                      for lib in (b.get("extra_info") or {}).get("blas") or ()
+                      if lib.get("architecture")})
+    lines += ["", f"Median times; (Nx) = torch / {MODULES_BACKEND}, same run; \"train\" is "
+                  f"a whole training step (embedding, layer, linear, cross-entropy, backward, "
+                  f"Adam); bare = bptt's own layer or cell on numpy arrays. {cpu}, Python "
+                  f"{info.get('python_version', '?')}, BLAS: {'; '.join(kernels) or '?'}."]
     return "\n".join(lines)
 
 
