@@ -18,6 +18,7 @@ def one_thread():
     torch = pytest.importorskip("torch")
     from threadpoolctl import threadpool_limits
 
+    bptt.backends()  # loads the backends (and scipy's OpenBLAS) first, so the limit reaches it
     torch.set_num_threads(THREADS)
     with threadpool_limits(limits=THREADS):
         yield

@@ -152,7 +152,9 @@ class _Pool:
     def __init__(self, dtype: np.dtype):
         self.dtype = dtype
         self._free: dict[tuple[int, ...], list[Array]] = {}
-        self._lock = threading.Lock()   # eval-mode forwards may share a layer across threads
+        # eval-mode forwards may share a layer across threads; reentrant, as bptt.torch
+        # hands caches back from a finaliser, which may run while this thread holds it
+        self._lock = threading.RLock()
 
     def take(self, shape: tuple[int, ...]) -> Array:
         with self._lock:
