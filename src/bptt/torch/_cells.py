@@ -18,9 +18,9 @@ from .. import cells as _bptt_cells
 from . import _seed
 from ._common import (
     _DTYPES,
+    BpttModule,
     Engine,
     array,
-    backend_name,
     first_derivatives_only,
     needs_grad,
     tensor,
@@ -92,41 +92,21 @@ class _CellFunction(torch.autograd.Function):
         return (None, dx.reshape(x.shape) if needed[1] else None, *d_old, *grads)
 
 
-class _BpttCell:
+class _BpttCell(BpttModule):
     """What the cells add to their torch.nn class (or to torch.nn.Module)."""
 
     _lstm = False
 
     def _bptt_setup(self, backend: str, names: tuple[str, ...]) -> None:
-        self._bptt_backend = backend_name(backend)
+        super()._bptt_setup(backend)
         self._bptt_names = names
-        self._bptt_engines: dict = {}
-
-    def __getstate__(self):  # engines hold views of this module's tensors: never copied
-        state = dict(super().__getstate__())
-        state["_bptt_engines"] = {}
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        self._bptt_engines = {}
-
-    @property
-    def backend(self) -> str:
-        """The backend requested ("auto" picks the fastest installed)."""
-        return self._bptt_backend
 
     def extra_repr(self) -> str:
-        s = super().extra_repr()
-        return s + (f", backend={self._bptt_backend!r}" if self._bptt_backend != "auto" else "")
+        return super().extra_repr() + self._backend_repr()
 
     def _engine(self, dtype) -> Engine:
         key = (dtype, self.input_size, self.hidden_size, self._bptt_names, self._bptt_option())
-        engine = self._bptt_engines.get(key)
-        if engine is None:
-            engine = Engine(self._bptt_model(dtype), self._bptt_names)
-            self._bptt_engines[key] = engine
-        return engine
+        return self._engine_for(key, lambda: self._bptt_model(dtype), self._bptt_names)
 
     def _bptt_option(self):
         return None
@@ -271,8 +251,7 @@ class GRU_Cell(_BpttCell, torch.nn.Module):  # noqa: N801 - the homework's class
             torch.nn.init.uniform_(p, -bound, bound)
 
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
-        return s + (f", backend={self._bptt_backend!r}" if self._bptt_backend != "auto" else "")
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}" + self._backend_repr()
 
     def _bptt_model(self, dtype):
         return _bptt_cells.GRU_Cell(self.input_size, self.hidden_size, self.bias,

@@ -135,3 +135,37 @@ def first_derivatives_only(engine: Engine) -> None:
 def backend_name(backend: str) -> str:
     """Check ``backend`` now (a clear error at construction, not at the first call)."""
     return get_backend(backend).name if backend != "auto" else "auto"
+
+
+class BpttModule:
+    """What every bptt.torch module adds to its torch class: the backend it
+    asked for and its engines, one per configuration (dtype and sizes), built
+    on first use and never copied or pickled (they hold views of this
+    module's tensors; a copy builds its own)."""
+
+    def _bptt_setup(self, backend: str) -> None:
+        self._bptt_backend = backend_name(backend)
+        self._bptt_engines: dict = {}
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state["_bptt_engines"] = {}
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._bptt_engines = {}
+
+    @property
+    def backend(self) -> str:
+        """The backend requested ("auto" picks the fastest installed)."""
+        return self._bptt_backend
+
+    def _backend_repr(self) -> str:
+        return f", backend={self._bptt_backend!r}" if self._bptt_backend != "auto" else ""
+
+    def _engine_for(self, key: tuple, build, names: tuple[str, ...]) -> Engine:
+        engine = self._bptt_engines.get(key)
+        if engine is None:
+            engine = self._bptt_engines[key] = Engine(build(), names)
+        return engine

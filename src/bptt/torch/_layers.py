@@ -23,9 +23,9 @@ from .. import layers as _bptt_layers
 from . import _seed
 from ._common import (
     _DTYPES,
+    BpttModule,
     Engine,
     array,
-    backend_name,
     first_derivatives_only,
     needs_grad,
     tensor,
@@ -142,37 +142,17 @@ class _LayerFunction(torch.autograd.Function):
         return (None, dx if needed[1] else None, *d_states, *grads)
 
 
-class _BpttRNN:
+class _BpttRNN(BpttModule):
     """What GRU, RNN and LSTM add to their torch.nn class."""
 
     _state_names = ("h0",)
     _variant = "torch"
 
-    def _bptt_setup(self, backend: str) -> None:
-        self._bptt_backend = backend_name(backend)
-        self._bptt_engines: dict = {}
-
-    def __getstate__(self):  # engines hold views of this module's tensors: never copied
-        state = dict(super().__getstate__())
-        state["_bptt_engines"] = {}
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        self._bptt_engines = {}
-
-    @property
-    def backend(self) -> str:
-        """The backend requested ("auto" picks the fastest installed)."""
-        return self._bptt_backend
-
     def extra_repr(self) -> str:
         s = super().extra_repr()
         if self._variant != "torch":
             s += f", variant={self._variant!r}"
-        if self._bptt_backend != "auto":
-            s += f", backend={self._bptt_backend!r}"
-        return s
+        return s + self._backend_repr()
 
     def _bptt_model(self, dtype):
         """A time-major bptt layer of this module's sizes; its parameters get replaced."""
@@ -181,11 +161,8 @@ class _BpttRNN:
     def _engine(self, dtype: np.dtype) -> Engine:
         key = (dtype, self.input_size, self.hidden_size, self.num_layers, self.bias,
                self.bidirectional, self.proj_size, self.mode)
-        engine = self._bptt_engines.get(key)
-        if engine is None:
-            engine = Engine(self._bptt_model(dtype), tuple(self._flat_weights_names))
-            self._bptt_engines[key] = engine
-        return engine
+        return self._engine_for(key, lambda: self._bptt_model(dtype),
+                                tuple(self._flat_weights_names))
 
     def _torch_forward(self, input, hx):
         return super().forward(input, hx)
