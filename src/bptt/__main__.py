@@ -13,6 +13,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bptt", description="Fast CPU recurrent-network kernels with hand-derived BPTT."
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"bptt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser(
         "check",
@@ -33,9 +36,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(" ".join(backends()))
         return 0
-    if args.command is None:
-        build_parser().print_help()
-        return 0
+    if args.command is None:  # a command is required: argparse's usage error
+        build_parser().print_help(sys.stderr)
+        return 2
     if args.command == "check":
         from ._check import run
 
