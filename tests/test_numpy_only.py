@@ -27,7 +27,13 @@ sys.meta_path.insert(0, Blocked())
 '''
 
 CHECK = BLOCKER + '''
-import bptt
+import warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import bptt
+said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+assert len(said) == 1 and "Cython backend is not available" in said[0], said
+assert "NumPy (10-60x slower)" in said[0] and "BPTT_NO_CYTHON=1" in said[0], said
 assert bptt.backends() == ("numpy",), bptt.backends()
 missing = bptt.unavailable()
 assert set(missing) == {"cython", "numba"} and all(missing.values()), missing
@@ -40,9 +46,12 @@ print("numpy-only ok")
 '''
 
 
-def _env() -> dict:
+def _env(quiet: bool = False) -> dict:
     package_root = str(Path(bptt.__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=package_root)
+    env.pop("BPTT_NO_CYTHON", None)
+    if quiet:  # the suite turns RuntimeWarnings into errors; this run expects no Cython
+        env["BPTT_NO_CYTHON"] = "1"
     env.pop("BPTT_REQUIRE_ALL_BACKENDS", None)   # in this child the others are absent
     env.pop("BPTT_BACKEND", None)
     return env
@@ -62,8 +71,19 @@ def test_part_of_the_suite_passes_on_numpy_alone():
         "import pytest, sys\n"
         f"sys.exit(pytest.main({[str(HERE / f) for f in files]!r} + "
         "['-q', '-p', 'no:cacheprovider', '-x']))\n")
-    result = subprocess.run([sys.executable, "-c", code], env=_env(), cwd=HERE,
+    result = subprocess.run([sys.executable, "-c", code], env=_env(quiet=True), cwd=HERE,
                             capture_output=True, text=True, timeout=600)
     tail = result.stdout[-3000:]
     assert result.returncode == 0, f"{tail}\n{result.stderr[-2000:]}"
     assert " passed" in tail
+
+
+def test_bptt_no_cython_silences_the_import_warning():
+    code = BLOCKER + (
+        "import warnings\n"
+        "warnings.simplefilter('error')\n"
+        "import bptt\n"
+        "assert bptt.backends()[-1] == 'numpy'\n")
+    result = subprocess.run([sys.executable, "-c", code], env=_env(quiet=True),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr

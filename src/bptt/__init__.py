@@ -19,6 +19,10 @@ from .linear import Linear
 
 __version__ = "0.1.0"
 
+from ._backend import warn_without_cython  # noqa: E402 - after the API it describes
+
+warn_without_cython()
+
 __all__ = [
     "GradcheckResult",
     "Linear",

@@ -10,7 +10,9 @@ backend.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import warnings
 from types import SimpleNamespace
 
 from ._families import FAMILIES
@@ -21,6 +23,15 @@ ENV_VAR = "BPTT_BACKEND"
 
 _loaded: dict[str, SimpleNamespace] = {}
 _failed: dict[str, str] = {}
+
+#: What to do about each missing backend.
+FIXES = {
+    "cython": "install a C compiler (gcc or clang; MSVC Build Tools on Windows) and reinstall "
+              "bptt from source (pip install --force-reinstall --no-deps --no-binary bptt bptt, "
+              "or pip install . in a clone); set BPTT_NO_CYTHON=1 to run without it quietly",
+    "numba": 'pip install "bptt[numba]" (or pip install numba)',
+    "numpy": "reinstall bptt: its NumPy backend is plain Python",
+}
 
 
 def _probe(name: str) -> None:
@@ -43,9 +54,35 @@ def backends() -> tuple[str, ...]:
 
 
 def unavailable() -> dict[str, str]:
-    """Why each missing backend is missing (backend name -> import error)."""
+    """Why each missing backend is missing and how to get it (backend name ->
+    "import error. Fix: ...")."""
     backends()
-    return dict(_failed)
+    return {name: f"{why}. Fix: {FIXES[name]}" for name, why in _failed.items()}
+
+
+def _findable(module: str) -> bool:
+    """Whether ``module`` is installed, without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def warn_without_cython() -> None:
+    """Say once, at import, that the compiled backend is missing: everything
+    still works, on Numba or 10-60x slower on NumPy. ``BPTT_NO_CYTHON=1``
+    silences it. Only looks for the compiled files (importing them would pull
+    in scipy.linalg at ``import bptt``); one that is there but fails to load
+    shows in ``unavailable()``."""
+    if os.environ.get("BPTT_NO_CYTHON", "") == "1":
+        return
+    missing = [f for f in FAMILIES if not _findable(f"bptt._cython.{f}")]
+    if missing:
+        fallback = "Numba" if _findable("numba") else "NumPy (10-60x slower)"
+        warnings.warn(
+            f"bptt's compiled Cython backend is not available (no compiled module "
+            f"bptt._cython.{missing[0]}), so bptt runs on {fallback}. Fix: {FIXES['cython']}.",
+            RuntimeWarning, stacklevel=3)
 
 
 def get_backend(backend: str | None = "auto") -> SimpleNamespace:
