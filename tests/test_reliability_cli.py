@@ -129,3 +129,37 @@ def test_seed_errors_name_seed(seed, error):
 def test_exploding_loss_stops_the_run(tmp_path):
     result = train_charlm(text=TINY, out=tmp_path, steps=20, **{**TINY_RUN, "lr": 1e30})
     assert result["status"] == "diverged" and result["steps"] < 20
+
+
+def test_a_fresh_run_never_overwrites_a_checkpoint(checkpoint, tmp_path):
+    out = checkpoint.parent
+    with pytest.raises(ValueError, match="already holds a checkpoint.*--resume.*--overwrite"):
+        train_charlm(text=TINY, out=out, steps=1, **TINY_RUN)
+    _, meta = load_npz(checkpoint)
+    assert meta["step"] == 3                                  # untouched
+    fresh = tmp_path / "fresh"
+    train_charlm(text=TINY, out=fresh, steps=1, **TINY_RUN)
+    result = train_charlm(text=TINY, out=fresh, steps=2, overwrite=True, **TINY_RUN)
+    assert result["steps"] == 2
+
+
+def test_demo_stops_when_charlm_is_interrupted(tmp_path, monkeypatch):
+    from bptt.experiments import demo
+
+    calls = []
+    monkeypatch.setattr("bptt.experiments.nback.run_nback",
+                        lambda **kw: {"final_loss": 0.01})
+    monkeypatch.setattr("bptt.experiments.charlm.train_charlm",
+                        lambda **kw: {"status": "interrupted", "checkpoint": "c.npz"})
+    monkeypatch.setattr("bptt.experiments.match.run_match",
+                        lambda *a, **kw: calls.append("match"))
+    summary = demo.run_demo(tmp_path, quick=True, progress=False)
+    assert summary["status"] == "interrupted" and calls == []
+
+
+def test_version_bare_command_and_plain_help(tmp_path):
+    assert _cli("--version", cwd=tmp_path).stdout.strip() == f"bptt {bptt.__version__}"
+    bare = _cli(cwd=tmp_path)
+    assert bare.returncode == 2 and "usage: bptt" in bare.stderr
+    demo_help = _cli("demo", "--help", cwd=tmp_path).stdout
+    assert "``" not in demo_help and "issue 6" not in _cli("bench", "--help", cwd=tmp_path).stdout

@@ -8,7 +8,7 @@ its subcommand (with ``--help``, ``--seed`` and ``--out``), and
 The functions the subcommands run: ``run_demo``, ``run_nback``,
 ``parameter_counts`` (params), ``train_charlm``, ``run_match``,
 ``run_minchar`` and ``run_bench`` (bench: the pytest-benchmark suite in the
-repository's benchmarks/, issue 6). None of these modules imports matplotlib
+repository's benchmarks/). None of these modules imports matplotlib
 or tqdm before it draws a plot or a bar, and ``import bptt`` does not import
 this package.
 """

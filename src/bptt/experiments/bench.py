@@ -1,5 +1,5 @@
 """``bptt bench``: run the pytest-benchmark suite in ``benchmarks/`` and print
-its markdown table (issue 6).
+its markdown table.
 
 The suite lives in the repository, not in the installed package, so the
 command runs from a clone (or is given ``--benchmarks DIR``). It writes
@@ -215,7 +215,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``bptt bench``."""
     p = subparsers.add_parser(
         "bench",
-        help="issue 6: time every backend against torch, print the markdown table",
+        help="time every backend against torch, print the markdown table",
         description="Run the pytest-benchmark suite (bptt's backends and torch, one thread) "
                     "and print a markdown table of median times, torch/bptt ratios and "
                     "GFLOP/s against the matmul peak measured in the same run. Runs from a "

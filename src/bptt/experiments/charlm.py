@@ -562,7 +562,7 @@ class CharLMTrainer:
 def train_charlm(config: CharLMConfig | None = None, *, out: str | Path | None = None,
                  text: str | None = None, resume: str | Path | None = None,
                  progress: bool = True, on_step: Callable | None = None,
-                 **overrides) -> dict:
+                 overwrite: bool = False, **overrides) -> dict:
     """Train a character model and return its result (as ``result.json``).
 
     ``config`` defaults to ``CharLMConfig()`` (the seed 001 GRU on the shipped
@@ -571,8 +571,15 @@ def train_charlm(config: CharLMConfig | None = None, *, out: str | Path | None =
     the text itself instead of a file (``text_file=``). ``resume`` continues from a checkpoint
     (then only the run fields may be overridden). ``out`` defaults to
     ``runs/charlm``, or the checkpoint's directory when resuming.
-    ``on_step(trainer)`` is called after every step.
+    ``on_step(trainer)`` is called after every step. A fresh run refuses an
+    ``out`` that already holds a checkpoint unless ``overwrite=True``.
     """
+    if resume is None and not overwrite:
+        existing = Path(out or "runs/charlm") / CHECKPOINT
+        if existing.is_file():
+            raise ValueError(
+                f"out {str(existing.parent)!r} already holds a checkpoint; continue it with "
+                f"--resume {existing.parent}, or pass --overwrite to start afresh")
     if resume is not None:
         trainer = CharLMTrainer.resume(resume, out=out, overrides=overrides, text=text,
                                        progress=progress)
@@ -659,6 +666,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "with --resume, the checkpoint's directory)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue from this checkpoint "
                    "(a checkpoint.npz or its directory)")
+    p.add_argument("--overwrite", action="store_true", help="start afresh even if --out "
+                   "already holds a checkpoint (which is then replaced)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -683,6 +692,7 @@ def run_cli(args: argparse.Namespace) -> int:
         overrides["clip_norm"] = None
     try:
         result = train_charlm(out=args.out, resume=args.resume, progress=not args.no_progress,
+                              overwrite=args.overwrite,
                               **overrides)
     except (ValueError, TypeError, OSError, MemoryError) as exc:
         print(f"bptt charlm: error: {_as_flags(str(exc))}", file=sys.stderr)
