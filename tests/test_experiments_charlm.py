@@ -248,3 +248,18 @@ def test_min_char_rnn_settings_train(tmp_path):
     train = arrays["history/train_loss"]  # per character, though the gradient is summed
     assert np.mean(train[-10:]) < 0.7 * np.mean(train[:5])
     assert result["config"]["optimizer"] == "adagrad" and meta["model"]["cell"] == "rnn"
+
+
+def test_blas_threads_give_bptts_blas_the_threads_and_numpys_one():
+    """numpy's and scipy's OpenBLAS copies at N threads each spin against each
+    other (charlm --threads 2 ran at half the speed of --threads 1 on 2 cores)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from bptt.experiments.charmodel import blas_threads
+
+    with blas_threads(3):
+        counts = {Path(i["filepath"]).parent.name: i["num_threads"]
+                  for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"}
+    if len(counts) < 2:
+        pytest.skip(f"one BLAS serves numpy and scipy here: {counts}")
+    assert counts.pop("numpy.libs", counts.pop(".dylibs", None)) == 1
+    assert set(counts.values()) == {3}

@@ -44,21 +44,37 @@ _META = "__meta__"
 
 
 def blas_threads(threads: int | None = 1, log: Callable[[str], None] | None = print):
-    """Context manager: BLAS limited to ``threads`` (None: untouched), if
-    threadpoolctl is installed. The recurrent GEMMs are small, so one thread
-    wastes less time spinning, and numpy and scipy each bring their own
-    OpenBLAS, whose thread pools would otherwise wait on each other (measured
-    on a 2-core machine: training with 1 thread about twice as fast as with 2)."""
+    """Context manager: bptt's BLAS (the one its compiled kernels call, scipy's)
+    limited to ``threads`` and every other BLAS (numpy's, which only the small
+    read-out products use) to one, if threadpoolctl is installed; None leaves
+    them alone. numpy and scipy each bring their own OpenBLAS: given N threads
+    each, their pools spin against each other on N cores (measured on 2
+    cores: --threads 2 at half the speed of --threads 1)."""
     if threads is None:
         return contextlib.nullcontext()
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
         if log is not None:
             log("threadpoolctl is not installed, so BLAS keeps its own thread count "
                 "(OPENBLAS_NUM_THREADS=1 in the environment is usually faster)")
         return contextlib.nullcontext()
-    return threadpool_limits(limits=int(threads), user_api="blas")
+    from .. import backends
+
+    backends()  # loads the kernels, and with them the BLAS they call
+    blas = ThreadpoolController().select(user_api="blas")
+    # numpy's wheels carry their own copy in numpy.libs (numpy/.dylibs on macOS);
+    # where one BLAS serves both (conda, system), there is nothing to split
+    others = [c.filepath for c in blas.lib_controllers
+              if Path(c.filepath).parent.name in ("numpy.libs", ".dylibs")
+              and "numpy" in c.filepath]
+    ours = [c.filepath for c in blas.lib_controllers if c.filepath not in others]
+    stack = contextlib.ExitStack()
+    if ours:
+        stack.enter_context(blas.select(filepath=ours).limit(limits=int(threads)))
+    if others:
+        stack.enter_context(blas.select(filepath=others).limit(limits=1 if ours else int(threads)))
+    return stack
 
 
 # -- pickle-free checkpoint files ---------------------------------------------
