@@ -155,11 +155,29 @@ def test_forgotten_eval_keeps_at_most_max_pending_caches():
     assert not layer._caches
 
 
-def _train_share(layer, data, barrier):
-    barrier.wait()
-    for x in data:
-        output, _ = layer.forward(x)
-        layer.backward(np.ones_like(output))
+def _in_threads(work, jobs) -> None:
+    """``work(job)`` for every job, each in its own thread, all released at once."""
+    barrier = threading.Barrier(len(jobs))
+
+    def run(job):
+        barrier.wait()
+        work(job)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _train_steps(module, chunk, step) -> None:
+    for x in chunk:
+        step(module, x)
+
+
+def _layer_step(layer, x):
+    output, _ = layer.forward(x)
+    layer.backward(np.ones_like(output))
 
 
 def test_training_a_layer_shared_between_threads_is_safe(backend):
@@ -169,17 +187,9 @@ def test_training_a_layer_shared_between_threads_is_safe(backend):
     data = [[rng.standard_normal((20, 4, 3)) for _ in range(15)] for _ in range(4)]
     serial = bptt.LSTM(3, 8, backend=backend, seed=0)
     for chunk in data:
-        for x in chunk:
-            output, _ = serial.forward(x)
-            serial.backward(np.ones_like(output))
+        _train_steps(serial, chunk, _layer_step)
     shared = bptt.LSTM(3, 8, backend=backend, seed=0)
-    barrier = threading.Barrier(len(data))
-    threads = [threading.Thread(target=_train_share, args=(shared, chunk, barrier))
-               for chunk in data]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(lambda chunk: _train_steps(shared, chunk, _layer_step), data)
     for name, g in serial.grads.items():
         assert_close(shared.grads[name], g, 1e-12, name)
 
@@ -190,23 +200,14 @@ def test_cells_shared_between_threads_backward_their_own_step(backend):
     serial = bptt.GRUCell(4, 5, backend=backend, seed=0)
     shared = bptt.GRUCell(4, 5, backend=backend, seed=0)
     h = np.zeros((3, 5))
+
+    def cell_step(cell, x):
+        cell.forward(x, h)
+        cell.backward(np.ones((3, 5)))
+
     for chunk in data:
-        for x in chunk:
-            serial.forward(x, h)
-            serial.backward(np.ones((3, 5)))
-    barrier = threading.Barrier(len(data))
-
-    def work(chunk):
-        barrier.wait()
-        for x in chunk:
-            shared.forward(x, h)
-            shared.backward(np.ones((3, 5)))
-
-    threads = [threading.Thread(target=work, args=(chunk,)) for chunk in data]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        _train_steps(serial, chunk, cell_step)
+    _in_threads(lambda chunk: _train_steps(shared, chunk, cell_step), data)
     for name, g in serial.grads.items():
         assert_close(shared.grads[name], g, 1e-12, name)
 
@@ -217,17 +218,11 @@ def test_eval_forward_of_a_shared_layer_is_safe(backend):
     inputs = [rng.standard_normal((30, 5, 3)) for _ in range(8)]
     expected = [layer.forward(x)[0] for x in inputs]
     results = [None] * len(inputs)
-    barrier = threading.Barrier(len(inputs))
 
     def work(k):
-        barrier.wait()
         for _ in range(10):
             results[k] = layer.forward(inputs[k])[0]
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(inputs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(work, list(range(len(inputs))))
     for got, want in zip(results, expected, strict=True):
         assert np.array_equal(got, want)

@@ -22,6 +22,17 @@ class Module:
     """Shared parameter bookkeeping; subclasses fill ``_params`` / ``_grads``."""
 
     dtype: np.dtype
+    #: sizes and options the parameter arrays and kernels were made for: set once,
+    #: in the constructor (as ``name`` or as ``_name`` behind a property), then fixed
+    _READ_ONLY: frozenset[str] = frozenset()
+
+    def __setattr__(self, name, value):
+        if name in self._READ_ONLY and (name in self.__dict__ or "_" + name in self.__dict__):
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is fixed at construction ({name}="
+                f"{getattr(self, name)!r}); build a new {type(self).__name__} to change it"
+            )
+        super().__setattr__(name, value)
 
     def _init_parameters(self, shapes: Mapping[str, tuple[int, ...]], fan: int, rng) -> None:
         """Create each parameter U(-1/sqrt(fan), 1/sqrt(fan)) (torch's init), in order."""

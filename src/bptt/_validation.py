@@ -85,8 +85,6 @@ def as_array(name: str, value, dtype: np.dtype) -> np.ndarray:
     Arrays and tensors keep their dtype: one that differs is an error, never a
     silent conversion. Plain Python sequences have no dtype and take ``dtype``.
     """
-    if _is_tensor(value):
-        value = value.detach().cpu().numpy()
     value = plain(name, value)
     if isinstance(value, np.ndarray):
         if value.dtype != dtype:
@@ -136,8 +134,6 @@ def loadable_parameter(name: str, value, shape: tuple[int, ...], dtype: np.dtype
     conversion (a float64 beyond float32's range is refused). Unlike
     ``parameter``, which refuses any other dtype, this converts, as torch's
     ``load_state_dict`` does."""
-    if _is_tensor(value):
-        value = value.detach().cpu().numpy()
     if isinstance(value, (list, tuple)):
         value = np.asarray(value, dtype=dtype)
     value = plain(name, value)
@@ -223,8 +219,6 @@ def sequence_lengths(lengths, T: int, B: int, batched: bool, input_size: int):
     if not batched:
         raise ValueError(f"lengths needs batched 3-D x (one length per batch row), "
                          f"got unbatched 2-D x of shape ({T}, {input_size})")
-    if _is_tensor(lengths):
-        lengths = lengths.detach().cpu().numpy()
     lengths = np.asarray(plain("lengths", lengths))
     if lengths.shape != (B,):
         raise ValueError(f"lengths must have shape ({B},), one per batch row, "

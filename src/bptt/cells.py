@@ -61,10 +61,6 @@ def _serialised(backward):
     return locked
 
 
-#: Sizes and options: the parameter arrays and kernels were made for them.
-_READ_ONLY = frozenset({"input_size", "hidden_size", "bias", "dtype", "nonlinearity", "d", "h"})
-
-
 class _Cell(Module):
     """Parameters, gradients, state dicts and backend choice, shared by all cells.
 
@@ -73,6 +69,7 @@ class _Cell(Module):
     """
 
     family: str
+    _READ_ONLY = frozenset({"input_size", "hidden_size", "bias", "dtype", "nonlinearity", "d", "h"})
     _option = 0.0  # the family kernels' scalar setting (RNNCell: the activation code)
 
     def __init__(self, input_size, hidden_size, bias, backend, dtype, seed, rng):
@@ -100,14 +97,6 @@ class _Cell(Module):
         # weight slots once, and the arguments that follow them
         self._weights = self._weight_args()
         self._options = ((), self._option)
-
-    def __setattr__(self, name, value):
-        if name in _READ_ONLY and name in self.__dict__:
-            raise AttributeError(
-                f"{type(self).__name__}.{name} is fixed at construction ({name}="
-                f"{getattr(self, name)!r}); build a new cell to change it"
-            )
-        super().__setattr__(name, value)
 
     @property
     def _cache(self) -> tuple | None:

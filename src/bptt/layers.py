@@ -226,6 +226,9 @@ class _Recurrent(Module):
 
     #: caches one thread's training-mode forwards may keep waiting for backward
     max_pending = 16
+    _READ_ONLY = frozenset({"input_size", "hidden_size", "num_layers", "bias", "batch_first",
+                            "dropout", "bidirectional", "dtype", "proj_size", "variant",
+                            "nonlinearity", "peepholes", "clip"})
 
     def __init__(self, family: str, input_size, hidden_size, num_layers, bias, batch_first,
                  dropout, bidirectional, backend, dtype, seed, rng, *, proj_size=0, option=0.0,
@@ -356,14 +359,6 @@ class _Recurrent(Module):
             scratch += dzero
         return _Slots(tuple(values[:4]), tuple(values[4:]), tuple(grads[:4]), tuple(grads[4:]),
                       tuple(scratch))
-
-    def __setattr__(self, name, value):
-        if name in _READ_ONLY and hasattr(self, "_" + name):
-            raise AttributeError(
-                f"{type(self).__name__}.{name} is fixed at construction ({name}="
-                f"{getattr(self, name)!r}); build a new layer to change it"
-            )
-        super().__setattr__(name, value)
 
     def train(self, mode: bool = True):
         """In training mode (the default) forward keeps what backward needs."""
@@ -610,9 +605,6 @@ class _Recurrent(Module):
         return np.ascontiguousarray(a.transpose(1, 0, 2)) if self.batch_first else a
 
 
-_READ_ONLY = frozenset({"input_size", "hidden_size", "num_layers", "bias", "batch_first",
-                        "dropout", "bidirectional", "dtype", "proj_size", "variant", "nonlinearity",
-                        "peepholes", "clip"})
 
 
 class RNN(_Recurrent):
@@ -774,7 +766,31 @@ class LSTM(_Recurrent):
         return dx, (dh0, dc0)
 
 
-class LayerNormGRU(_Recurrent):
+class _LayerNorm(_Recurrent):
+    """The layer-normalised layers' constructor: torch's, for the family ``_kind``."""
+
+    _kind: str
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        backend: str = "auto",
+        dtype=np.float64,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ):
+        super().__init__(self._kind, input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, backend, dtype, seed, rng)
+
+
+class LayerNormGRU(_LayerNorm):
     """Layer-normalised GRU (haste's LayerNormGRU), torch.nn.GRU's interface.
 
     torch's gate equations on normalised pre-activations, each row's W_ih x
@@ -790,29 +806,12 @@ class LayerNormGRU(_Recurrent):
     ``layernorm_hh_weight`` (3H,), the gains, initialised to 1.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        *,
-        backend: str = "auto",
-        dtype=np.float64,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-    ):
-        super().__init__("ln_gru", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, backend, dtype, seed, rng)
-
+    _kind = "ln_gru"
     forward = GRU.forward
     backward = GRU.backward
 
 
-class LayerNormLSTM(_Recurrent):
+class LayerNormLSTM(_LayerNorm):
     """Layer-normalised LSTM (Ba et al. 2016, haste's LayerNormLSTM),
     torch.nn.LSTM's interface (gates i, f, g, o)::
 
@@ -828,23 +827,6 @@ class LayerNormLSTM(_Recurrent):
     ``layernorm_c_bias`` (H,) (initialised to 0).
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        *,
-        backend: str = "auto",
-        dtype=np.float64,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-    ):
-        super().__init__("ln_lstm", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, backend, dtype, seed, rng)
-
+    _kind = "ln_lstm"
     forward = LSTM.forward
     backward = LSTM.backward

@@ -115,8 +115,8 @@ class _BpttCell(BpttModule):
         """The parameter tensors in the order of the kernels' names."""
         return tuple(getattr(self, name) for name in self._bptt_names)
 
-    def _check_dims(self, input, states) -> bool:
-        """torch's dimension rules; returns whether the input is batched."""
+    def _check_dims(self, input, states) -> None:
+        """torch's dimension rules for a cell's input and states."""
         name = type(self).__name__
         if input.dim() not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
@@ -124,7 +124,6 @@ class _BpttCell(BpttModule):
             if s is not None and s.dim() not in (1, 2):
                 raise ValueError(f"{name}: Expected hidden to be 1D or 2D, got {s.dim()}D "
                                  "instead")
-        return input.dim() == 2
 
     def _step(self, input, states: tuple, fallback):
         """Run one step on bptt, or ``fallback()`` with the warning."""

@@ -180,8 +180,6 @@ class _BpttRNN(BpttModule):
         self._update_flat_weights()
         weights = self._flat_weights
         reason = unsupported(data, [s for s in states if s is not None], weights)
-        if reason is None and not isinstance(input, (torch.Tensor, PackedSequence)):
-            reason = f"input of type {type(input).__name__}"
         engine = None
         if reason is None:
             engine = self._engine(_DTYPES[data.dtype])
