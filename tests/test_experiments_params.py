@@ -111,7 +111,7 @@ def test_cli_seed_changes_nothing(tmp_path):
 
 def test_cli_rejects_bad_sizes(tmp_path, capsys):
     assert main(["params", "--input", "0", "--hidden", "4", "--out", str(tmp_path)]) == 2
-    assert "input_size" in capsys.readouterr().err
+    assert "argument --input: must be > 0" in capsys.readouterr().err
     assert not (tmp_path / "result.json").exists()
 
 
@@ -119,7 +119,7 @@ def test_cli_reports_an_unwritable_out(tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     assert main(["params", "--input", "2", "--hidden", "3", "--out", str(blocker)]) == 2
-    assert "cannot write" in capsys.readouterr().err
+    assert "argument --out:" in capsys.readouterr().err
 
 
 def test_help(capsys):

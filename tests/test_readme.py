@@ -1,4 +1,5 @@
-"""Every Python example in README.md runs as written."""
+"""Every Python example in README.md runs as written and prints something
+a reader can check."""
 
 import os
 import re
@@ -27,3 +28,4 @@ def test_readme_example_runs(index, tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                             text=True, timeout=300, env=env)
     assert result.returncode == 0, f"README example {index} failed:\n{code}\n{result.stderr}"
+    assert result.stdout.strip(), f"README example {index} prints nothing:\n{code}"

@@ -9,8 +9,17 @@ import sys
 from .experiments import COMMANDS
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported on one line (the flag, what is
+    wrong, where the usage is) instead of the whole usage and then the error.
+    Subcommands' parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bptt", description="Fast CPU recurrent-network kernels with hand-derived BPTT."
     )
     from . import __version__
@@ -30,7 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; return its exit status (2: bad input, named by its flag).
+
+    A bad flag is refused while the arguments are parsed, before any work:
+    one error line naming it on stderr, and ``main`` returns 2.
+    ``--help`` and ``--version`` still exit (status 0) as argparse does.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            raise
+        return exc.code if isinstance(exc.code, int) else 2
     if args.command == "backends":
         from . import backends
 

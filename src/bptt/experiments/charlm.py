@@ -24,7 +24,6 @@ import argparse
 import dataclasses
 import json
 import math
-import re
 import signal
 import sys
 import threading
@@ -35,6 +34,17 @@ from pathlib import Path
 import numpy as np
 
 from .. import optim
+from ._args import (
+    BACKENDS,
+    COUNT,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    as_flags,
+    checkpoint,
+    out_dir,
+    text_file,
+)
 from .charmodel import CELLS, CharModel, blas_threads, load_npz
 from .text import (
     DEFAULT_TEXT,
@@ -158,6 +168,11 @@ class _Interrupt:
     def __exit__(self, *exc):
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+def _flag(name: str) -> str:
+    """The flag of a config field: max_minutes -> --max-minutes."""
+    return "--text" if name == "text_file" else "--" + name.replace("_", "-")
 
 
 def _make_optimizer(config: CharLMConfig, model: CharModel) -> optim.Optimizer:
@@ -330,9 +345,9 @@ class CharLMTrainer:
         saved = meta["config"]
         for key, value in (overrides or {}).items():
             if key not in CharLMConfig.RUN_FIELDS and key in saved and saved[key] != value:
+                changeable = ", ".join(_flag(name) for name in CharLMConfig.RUN_FIELDS)
                 raise ValueError(f"--resume keeps the checkpoint's {key}={saved[key]!r}; "
-                                 f"got {key}={value!r} (only {', '.join(CharLMConfig.RUN_FIELDS)}"
-                                 " may change)")
+                                 f"got {key}={value!r} (only {changeable} may change)")
         config = CharLMConfig.from_dict({**saved, **(overrides or {})})
         source = meta["text"]["source"]
         if text is None:
@@ -594,29 +609,6 @@ def train_charlm(config: CharLMConfig | None = None, *, out: str | Path | None =
 _D = CharLMConfig()
 
 
-def _number(kind, low: float, strict: bool):
-    """An argparse type: ``kind`` (int or float), finite, > low (>= low unless strict)."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an int' if kind is int else 'a number'},"
-                                             f" got {text!r}") from None
-        if not math.isfinite(value) or value < low or (strict and value == low):
-            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low:g}, "
-                                             f"got {text}")
-        return value
-
-    return parse
-
-
-_POSITIVE_INT = _number(int, 0, strict=True)
-_COUNT = _number(int, 0, strict=False)
-_POSITIVE = _number(float, 0, strict=True)
-_NON_NEGATIVE = _number(float, 0, strict=False)
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "charlm",
@@ -630,42 +622,41 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "--resume continues it bit-identically."
         ),
     )
-    p.add_argument("--text", dest="text_file", metavar="FILE",
+    p.add_argument("--text", dest="text_file", metavar="FILE", type=text_file,
                    help="train on this UTF-8 text file instead of the shipped On the Origin of "
                    "Species")
     p.add_argument("--model", choices=CELLS, help=f"the recurrent cell (default {_D.model})")
-    p.add_argument("--hidden", type=_POSITIVE_INT, help=f"hidden units (default {_D.hidden})")
-    p.add_argument("--batch", type=_POSITIVE_INT, help=f"parallel streams B (default {_D.batch})")
-    p.add_argument("--chunk", type=_POSITIVE_INT, help=f"BPTT chunk length T (default {_D.chunk})")
-    p.add_argument("--steps", type=_COUNT, help=f"training steps, one chunk each "
+    p.add_argument("--hidden", type=POSITIVE_INT, help=f"hidden units (default {_D.hidden})")
+    p.add_argument("--batch", type=POSITIVE_INT, help=f"parallel streams B (default {_D.batch})")
+    p.add_argument("--chunk", type=POSITIVE_INT, help=f"BPTT chunk length T (default {_D.chunk})")
+    p.add_argument("--steps", type=COUNT, help=f"training steps, one chunk each "
                    f"(default {_D.steps})")
-    p.add_argument("--lr", type=_POSITIVE, help=f"learning rate (default {_D.lr})")
+    p.add_argument("--lr", type=POSITIVE, help=f"learning rate (default {_D.lr})")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {_D.optimizer}")
-    p.add_argument("--clip-norm", type=_NON_NEGATIVE, help=f"clip gradients to this global norm "
+    p.add_argument("--clip-norm", type=NON_NEGATIVE, help=f"clip gradients to this global norm "
                    f"(default {_D.clip_norm}; 0 turns it off)")
-    p.add_argument("--max-minutes", type=_POSITIVE, help=f"stop training after this many minutes "
+    p.add_argument("--max-minutes", type=POSITIVE, help=f"stop training after this many minutes "
                    f"(default {_D.max_minutes})")
-    p.add_argument("--backend", choices=("auto", "cython", "numba", "numpy"),
-                   help=f"kernel backend (default {_D.backend})")
+    p.add_argument("--backend", choices=BACKENDS, help=f"kernel backend (default {_D.backend})")
     p.add_argument("--dtype", choices=("float32", "float64"), help=f"default {_D.dtype}")
-    p.add_argument("--threads", type=_POSITIVE_INT, help=f"BLAS threads while training "
+    p.add_argument("--threads", type=POSITIVE_INT, help=f"BLAS threads while training "
                    f"(default {_D.threads})")
-    p.add_argument("--eval-every", type=_COUNT, help=f"held-out loss every N steps "
+    p.add_argument("--eval-every", type=COUNT, help=f"held-out loss every N steps "
                    f"(default {_D.eval_every}; 0: only at the end)")
-    p.add_argument("--sample-every", type=_COUNT, help=f"print a sample every N steps "
+    p.add_argument("--sample-every", type=COUNT, help=f"print a sample every N steps "
                    f"(default {_D.sample_every}; 0: never)")
-    p.add_argument("--sample-length", type=_COUNT, help=f"characters per sample "
+    p.add_argument("--sample-length", type=COUNT, help=f"characters per sample "
                    f"(default {_D.sample_length})")
-    p.add_argument("--temperature", type=_POSITIVE, help=f"sampling temperature "
+    p.add_argument("--temperature", type=POSITIVE, help=f"sampling temperature "
                    f"(default {_D.temperature})")
-    p.add_argument("--checkpoint-every", type=_COUNT, help=f"save a checkpoint every N steps "
+    p.add_argument("--checkpoint-every", type=COUNT, help=f"save a checkpoint every N steps "
                    f"(default {_D.checkpoint_every}; 0: only at the end)")
-    p.add_argument("--seed", type=_COUNT, help=f"initialisation and sampling seed "
+    p.add_argument("--seed", type=COUNT, help=f"initialisation and sampling seed "
                    f"(default {_D.seed})")
-    p.add_argument("--out", metavar="DIR", help="output directory (default runs/charlm; "
-                   "with --resume, the checkpoint's directory)")
-    p.add_argument("--resume", metavar="CHECKPOINT", help="continue from this checkpoint "
-                   "(a checkpoint.npz or its directory)")
+    p.add_argument("--out", metavar="DIR", type=out_dir, help="output directory (default "
+                   "runs/charlm; with --resume, the checkpoint's directory)")
+    p.add_argument("--resume", metavar="CHECKPOINT", type=checkpoint, help="continue from "
+                   "this checkpoint (a checkpoint.npz or its directory)")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if --out "
                    "already holds a checkpoint (which is then replaced)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -677,13 +668,13 @@ _FLAG_FIELDS = ("text_file", "model", "hidden", "batch", "chunk", "steps", "lr",
                 "sample_every", "sample_length", "temperature", "checkpoint_every", "seed")
 
 
+#: Config fields, and the words load_text and the trainer use, as the flags that set them.
+_FLAGS = {**{name: _flag(name) for name in _FLAG_FIELDS}, "out": "--out", "text file": "--text"}
+
+
 def _as_flags(message: str) -> str:
-    """A message about config fields, in the command line's words (max_minutes
-    -> --max-minutes), on one line."""
-    for name in (*_FLAG_FIELDS, "out"):
-        flag = "--text" if name == "text_file" else "--" + name.replace("_", "-")
-        message = re.sub(rf"\b{name}(?=[ =])", flag, message)
-    return " ".join(message.split())
+    """A message about config fields in the command line's words, on one line."""
+    return as_flags(message, _FLAGS)
 
 
 def run_cli(args: argparse.Namespace) -> int:

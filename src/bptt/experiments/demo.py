@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from ._args import BACKENDS, COUNT, out_dir
+
 QUICK = {"hidden": 128, "steps": 500, "chunk": 50, "eval_every": 100, "sample_every": 100}
 
 
@@ -79,11 +81,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--out", type=out_dir, default="runs/demo",
+                   help="output directory (default: runs/demo)")
+    p.add_argument("--seed", type=COUNT, default=0, help="random seed (default: 0)")
     p.add_argument("--quick", action="store_true",
                    help="a short smoke run of charlm (well under a minute)")
-    p.add_argument("--backend", default="auto", help="cython, numba, numpy or auto")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="kernel backend (default: auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 

@@ -22,11 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ._args import BACKENDS, COUNT, POSITIVE_INT, as_flags, out_dir, text_file
 from .charmodel import CharModel, blas_threads, load_npz
 from .text import DEFAULT_TEXT, load_text, split_held_out, text_digest
 
 PRIME_LENGTH = 10
 GENERATE_LENGTH = 100
+#: run_match's arguments, and the words load_text uses, as the flags that set them.
+_FLAGS = {"trials": "--trials", "seed": "--seed", "out": "--out", "text file": "--text"}
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -182,14 +185,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="a checkpoint.npz written by bptt charlm, or its directory")
-    p.add_argument("--trials", type=int, default=200, help="priming strings (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the prime positions "
+    p.add_argument("--trials", type=POSITIVE_INT, default=200,
+                   help="priming strings (default 200)")
+    p.add_argument("--seed", type=COUNT, default=0, help="seed for the prime positions "
                    "(default 0)")
-    p.add_argument("--out", metavar="DIR", help="output directory "
+    p.add_argument("--out", metavar="DIR", type=out_dir, help="output directory "
                    "(default: CHECKPOINT's directory/match)")
-    p.add_argument("--text", metavar="FILE", help="the training text, if the checkpoint's "
-                   "cannot be found where it was")
-    p.add_argument("--backend", default="auto", choices=("auto", "cython", "numba", "numpy"),
+    p.add_argument("--text", metavar="FILE", type=text_file, help="the training text, if "
+                   "the checkpoint's cannot be found where it was")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="kernel backend (default auto)")
     return p
 
@@ -199,8 +203,8 @@ def run_cli(args: argparse.Namespace) -> int:
         text = load_text(args.text) if args.text is not None else None
         result = run_match(args.checkpoint, trials=args.trials, out=args.out, seed=args.seed,
                            text=text, backend=args.backend)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"bptt match: error: {exc}", file=sys.stderr)
+    except (ValueError, OSError) as exc:
+        print(f"bptt match: error: {as_flags(str(exc), _FLAGS)}", file=sys.stderr)
         return 2
     counts = result["counts"]
     shown = ", ".join(f">={n}: {counts[n]}" for n in (0, 1, 2, 5, 10, 20, 50, 100)

@@ -58,6 +58,7 @@ import numpy as np
 
 from .. import optim
 from .._gradcheck import GradcheckResult, gradcheck
+from ._args import BACKENDS, COUNT, POSITIVE, POSITIVE_INT, as_flags, out_dir, text_file
 from .charlm import CharLMConfig, CharLMTrainer, _text_source
 from .charmodel import CharModel, blas_threads
 from .text import load_text
@@ -76,6 +77,12 @@ GRADCHECK_CHARS = 10  # the gradient check's chunk
 GRADCHECK_ENTRIES = 200  # entries checked per parameter array, at most
 GRADCHECK_EPS = 1e-4
 FORMAT = "bptt.minchar/1"
+#: run_minchar's arguments, the config fields they set, and the words load_text
+#: uses, as the flags that set them, for error messages.
+_FLAGS = {"seq_length": "--seq-length", "chunk": "--seq-length", "steps": "--iterations",
+          **{name: "--" + name.replace("_", "-") for name in
+             ("hidden", "lr", "iterations", "sample_every", "sample_length", "seed", "out")},
+          "text file": "--text"}
 #: min-char-rnn's names for the RNN's parameters.
 SEED_NAMES = {"layer.weight_ih_l0": "Wxh", "layer.weight_hh_l0": "Whh",
               "layer.bias_ih_l0": "bh", "layer.bias_hh_l0": "bh's other half, kept 0",
@@ -302,8 +309,8 @@ def run_minchar(
     if not given:
         text = load_text(config.text_file)
     if len(text) < config.chunk + 1:
-        raise ValueError(f"the text has {len(text)} characters, too few for one chunk of "
-                         f"seq_length {config.chunk} plus its target")
+        raise ValueError(f"the text has {len(text)} characters, too few for one chunk "
+                         f"(seq_length={config.chunk}) plus its target")
     trainer = MinCharTrainer(config, out, text=text, progress=progress)
     if not given:  # loaded here, but recorded as its file (or the shipped text's name)
         trainer.source = _text_source(config)
@@ -390,28 +397,27 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "Ctrl-C stops and still writes them.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--text", dest="text_file", metavar="FILE", default=None,
+    p.add_argument("--text", dest="text_file", metavar="FILE", type=text_file, default=None,
                    help="train on this UTF-8 text file (min-char-rnn's input.txt) instead of "
                         "the shipped On the Origin of Species")
     p.add_argument("--model", choices=MODELS, default=d["model"],
                    help="rnn: min-char-rnn; lstm: the LSTM character model")
-    p.add_argument("--hidden", type=int, default=d["hidden"], help="hidden units")
-    p.add_argument("--seq-length", type=int, default=d["seq_length"],
+    p.add_argument("--hidden", type=POSITIVE_INT, default=d["hidden"], help="hidden units")
+    p.add_argument("--seq-length", type=POSITIVE_INT, default=d["seq_length"],
                    help="characters per chunk (BPTT length)")
-    p.add_argument("--lr", type=float, default=d["lr"], help="Adagrad learning rate")
-    p.add_argument("--iterations", type=int, default=d["iterations"],
+    p.add_argument("--lr", type=POSITIVE, default=d["lr"], help="Adagrad learning rate")
+    p.add_argument("--iterations", type=COUNT, default=d["iterations"],
                    help="chunks to train on (min-char-rnn runs until stopped: Ctrl-C "
                         "stops this one too, and still writes the results)")
-    p.add_argument("--sample-every", type=int, default=d["sample_every"],
+    p.add_argument("--sample-every", type=COUNT, default=d["sample_every"],
                    help="print a sample and the smoothed loss every N iterations (0: never)")
-    p.add_argument("--sample-length", type=int, default=d["sample_length"],
+    p.add_argument("--sample-length", type=COUNT, default=d["sample_length"],
                    help="characters per sample")
-    p.add_argument("--seed", type=int, default=d["seed"],
+    p.add_argument("--seed", type=COUNT, default=d["seed"],
                    help="seed for the weights, the gradient check and the samples")
-    p.add_argument("--out", metavar="DIR", default=d["out"],
+    p.add_argument("--out", metavar="DIR", type=out_dir, default=d["out"],
                    help="directory for loss.png, result.json and checkpoint.npz")
-    p.add_argument("--backend", choices=("auto", "cython", "numba", "numpy"), default="auto",
-                   help="kernel backend")
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help="kernel backend")
     p.add_argument("--dtype", choices=("float64", "float32"), default=d["dtype"],
                    help="training dtype (min-char-rnn is NumPy float64; the gradient check "
                         "is always float64)")
@@ -429,8 +435,8 @@ def run_cli(args: argparse.Namespace) -> int:
                              sample_length=args.sample_length, seed=args.seed, out=args.out,
                              backend=args.backend, dtype=args.dtype,
                              progress=not args.no_progress)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"bptt minchar: error: {exc}", file=sys.stderr)
+    except (ValueError, OSError) as exc:
+        print(f"bptt minchar: error: {as_flags(str(exc), _FLAGS)}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
         print(f"bptt minchar: error: {exc}", file=sys.stderr)

@@ -44,6 +44,7 @@ from .._gradcheck import GradcheckResult, gradcheck
 from ..layers import RNN
 from ..linear import Linear
 from ..optim import SGD
+from ._args import BACKENDS, COUNT, NON_NEGATIVE, POSITIVE, POSITIVE_INT, as_flags, out_dir
 
 Array = np.ndarray
 
@@ -54,6 +55,8 @@ GRADCHECK_TOLERANCE = 1e-6
 PROGRESS_AFTER = 2.0  # seconds
 DIVERGED = 1e6  # stop once J exceeds this many times max(J at the start, 1)
 INSTALL_HINT = 'pip install "bptt[all]"'
+#: run_nback's arguments as the flags that set them, for error messages.
+_FLAGS = {name: "--" + name.replace("_", "-") for name in (*DEFAULTS, "out", "backend")}
 
 
 def _optional(module: str):
@@ -316,29 +319,38 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "result.json.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--n", type=int, default=d["n"], help="how many steps back the target is")
-    p.add_argument("--length", type=int, default=d["length"], help="sequence length T")
-    p.add_argument("--lr", type=float, default=d["lr"], help="SGD learning rate")
-    p.add_argument("--iterations", type=int, default=d["iterations"],
+    p.add_argument("--n", type=COUNT, default=d["n"], help="how many steps back the target is")
+    p.add_argument("--length", type=POSITIVE_INT, default=d["length"], help="sequence length T")
+    p.add_argument("--lr", type=POSITIVE, default=d["lr"], help="SGD learning rate")
+    p.add_argument("--iterations", type=COUNT, default=d["iterations"],
                    help="maximum number of SGD steps")
-    p.add_argument("--target-loss", type=float, default=d["target_loss"],
+    p.add_argument("--target-loss", type=NON_NEGATIVE, default=d["target_loss"],
                    help="stop once J falls below this")
-    p.add_argument("--seed", type=int, default=d["seed"], help="seed for weights and data")
-    p.add_argument("--out", default="runs/nback", help="directory for loss.png and result.json")
-    p.add_argument("--print-every", type=int, default=d["print_every"],
+    p.add_argument("--seed", type=COUNT, default=d["seed"], help="seed for weights and data")
+    p.add_argument("--out", type=out_dir, default="runs/nback",
+                   help="directory for loss.png and result.json")
+    p.add_argument("--print-every", type=POSITIVE_INT, default=d["print_every"],
                    help="print J every this many iterations")
-    p.add_argument("--backend", default="auto", help="numpy, numba, cython or auto")
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help="kernel backend")
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     return p
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """Run ``bptt nback`` from parsed arguments: 0 if J < target, 1 if not or on error."""
+    """Run ``bptt nback`` from parsed arguments: 0 if J < target, 1 if not (or if
+    the gradient check failed), 2 on bad input."""
+    if args.n >= args.length:  # each flag alone was checked by argparse
+        print(f"bptt nback: error: --n must be smaller than --length ({args.length}), "
+              f"got {args.n}", file=sys.stderr)
+        return 2
     try:
         result = run_nback(args.n, args.length, args.lr, args.iterations, args.target_loss,
                            args.seed, args.out, not args.no_progress,
                            print_every=args.print_every, backend=args.backend)
-    except (ImportError, RuntimeError, ValueError) as exc:
+    except (ImportError, RuntimeError) as exc:
         print(f"bptt nback: error: {exc}", file=sys.stderr)
         return 1
+    except (ValueError, OSError) as exc:
+        print(f"bptt nback: error: {as_flags(str(exc), _FLAGS)}", file=sys.stderr)
+        return 2
     return 0 if result["reached"] else 1

@@ -25,10 +25,13 @@ import sys
 from pathlib import Path
 
 from ..layers import count_parameters
+from ._args import COUNT, POSITIVE_INT, as_flags, out_dir
 
 KINDS = ("rnn", "lstm", "gru")
 _LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+#: parameter_counts' arguments as the flags that set them, for error messages.
+_FLAGS = {"input_size": "--input", "hidden_size": "--hidden", "num_layers": "--layers"}
 
 
 def parameter_counts(
@@ -82,15 +85,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "(h(n+h) + 2h per gate block, = sum(p.numel()) in torch).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--input", type=int, required=True, metavar="N", help="input size n")
-    p.add_argument("--hidden", type=int, required=True, metavar="H", help="hidden size h")
-    p.add_argument("--layers", type=int, default=1, help="number of stacked layers")
+    p.add_argument("--input", type=POSITIVE_INT, required=True, metavar="N",
+                   help="input size n")
+    p.add_argument("--hidden", type=POSITIVE_INT, required=True, metavar="H",
+                   help="hidden size h")
+    p.add_argument("--layers", type=POSITIVE_INT, default=1, help="number of stacked layers")
     p.add_argument("--bidirectional", action="store_true", help="two directions per layer")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     # --seed only so that every subcommand takes one: counting draws nothing at random
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=COUNT, default=0,
                    help="accepted like every subcommand's --seed, but unused: nothing is random")
-    p.add_argument("--out", metavar="DIR", default="runs/params",
+    p.add_argument("--out", metavar="DIR", type=out_dir, default="runs/params",
                    help="directory for result.json")
     return p
 
@@ -101,7 +106,7 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         counts = parameter_counts(args.input, args.hidden, args.layers, args.bidirectional)
     except ValueError as exc:
-        print(f"bptt params: error: {exc}", file=sys.stderr)
+        print(f"bptt params: error: {as_flags(str(exc), _FLAGS)}", file=sys.stderr)
         return 2
     result = {"input_size": args.input, "hidden_size": args.hidden, "num_layers": args.layers,
               "bidirectional": args.bidirectional, "counts": counts}
@@ -110,7 +115,7 @@ def run_cli(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=2) + "\n")
     except OSError as exc:
-        print(f"bptt params: error: cannot write {path}: {exc}", file=sys.stderr)
+        print(f"bptt params: error: --out: cannot write {path}: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(result, indent=2))  # stdout stays pure JSON: no "wrote" line

@@ -38,13 +38,19 @@ def load_text(path: str | Path | None = None) -> str:
     if path is None:
         return shipped_text()
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"text file {str(path)!r} is a directory")
     if not path.is_file():
         raise FileNotFoundError(f"text file {str(path)!r} does not exist")
-    if path.suffix == ".gz":
-        with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+                return f.read()
+        with open(path, encoding="utf-8", newline="") as f:
             return f.read()
-    with open(path, encoding="utf-8", newline="") as f:
-        return f.read()
+    except UnicodeDecodeError as exc:  # a ValueError, as before, but naming the file
+        raise ValueError(f"text file {str(path)!r} is not UTF-8 text ({exc.reason} at byte "
+                         f"{exc.start})") from None
 
 
 def text_digest(text: str) -> str:
