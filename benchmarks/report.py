@@ -1,9 +1,12 @@
-"""Turn a pytest-benchmark JSON file into a markdown table: one row per
-workload, each bptt backend's median time with its speed-up over torch
-(torch's median / that backend's, same run), torch's time, and the fastest
-bptt backend's GFLOP/s as a share of the matmul peak measured in that run;
-then, if the run has them, bptt.torch's modules against torch.nn's (training
-steps and per-call costs, test_bench_torch.py) with torch / bptt.torch.
+"""Turn a pytest-benchmark JSON file into markdown tables, one row per
+workload group: bptt's backends against torch (each backend's median with
+torch / that backend, torch's time, the fastest backend's GFLOP/s as a share
+of the matmul peak measured in that run); inference, with bptt.torch, torch
+and onnxruntime, torch / bptt and onnxruntime / bptt (bptt = the row's
+fastest backend); the default-threads groups, torch / bptt at N threads and
+each side's gain from one thread to N; and bptt.torch's modules against
+torch.nn's (test_bench_torch.py) with torch / bptt.torch. Above 1, bptt is
+faster.
 
     python -m pytest benchmarks --benchmark-only --benchmark-json=bench.json
     python benchmarks/report.py bench.json

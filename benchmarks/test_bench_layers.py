@@ -1,6 +1,14 @@
-"""Sequence layers, T = 100: forward (inference) and forward + backward
-through time for every bptt backend and torch, in the same run, on the same
-seeded data, one thread. Each workload and pass is its own group.
+"""Sequence layers, T = 100, on the same seeded data, in the same run. Each
+workload, pass and thread count is its own group:
+
+- "inference": a forward that keeps nothing for backward: bptt's backends in
+  ``.eval()``, bptt.torch's module and torch.nn's in ``.eval()`` under
+  ``torch.inference_mode()``, and onnxruntime running the torch.nn module
+  exported to ONNX (_onnx_contender.py); one thread each.
+- "fwd+bwd": forward and backward through time, bptt's backends and torch,
+  one thread; the batch-32 GRU and LSTM rows again on every core this process
+  may use ("... threads=N"): torch against bptt there, and bptt's own gain
+  from more cores against the one-thread group of the same workload.
 
     python -m pytest benchmarks/test_bench_layers.py --benchmark-only
 """
@@ -9,14 +17,18 @@ import numpy as np
 import pytest
 
 import bptt
+from _threads import ONE, THREAD_COUNTS
 
 torch = pytest.importorskip("torch")
 
+import bptt.torch as bt  # noqa: E402 - after the importorskip of torch
+from _onnx_contender import exported  # noqa: E402 - imports torch
+
 T = 100
 KINDS = {
-    "GRU": (bptt.GRU, torch.nn.GRU),
-    "RNN": (bptt.RNN, torch.nn.RNN),
-    "LSTM": (bptt.LSTM, torch.nn.LSTM),
+    "GRU": (bptt.GRU, torch.nn.GRU, bt.GRU),
+    "RNN": (bptt.RNN, torch.nn.RNN, bt.RNN),
+    "LSTM": (bptt.LSTM, torch.nn.LSTM, bt.LSTM),
 }
 SMALL_TO_LARGE = [(1, 6, 1), (65, 128, 1), (65, 128, 32), (256, 256, 32)]  # (input, hidden, batch)
 # (kind, (input, hidden, batch), dtype): issue 6's list
@@ -26,7 +38,12 @@ WORKLOADS = (
     + [("GRU", (65, 128, 32), np.float64)]
     + [(kind, s, np.float32) for kind in ("RNN", "LSTM") for s in SMALL_TO_LARGE]
 )
-BACKENDS = ["cython", "numba", "numpy", "torch"]
+# the training rows run again on every core
+THREADED = [(kind, s, np.float32) for kind in ("GRU", "LSTM")
+            for s in [(65, 128, 32), (256, 256, 32)]]
+BPTT_BACKENDS = ["cython", "numba", "numpy"]
+BACKENDS = [*BPTT_BACKENDS, "torch"]
+INFERENCE_BACKENDS = [*BPTT_BACKENDS, "bptt.torch", "torch", "onnxruntime"]
 TORCH_DTYPES = {np.float32: torch.float32, np.float64: torch.float64}
 
 
@@ -35,6 +52,14 @@ def _id(workload):
     kind, shape, dtype = workload
     suffix = "" if dtype is np.float32 else f"-{np.dtype(dtype).name}"
     return "{}-I{}-H{}-B{}".format(kind, *shape) + suffix
+
+
+# (workload, threads): one thread everywhere (the ids of earlier runs), then every core
+TRAIN_CASES = (
+    [pytest.param(w, ONE, id=_id(w)) for w in WORKLOADS]
+    + [pytest.param(w, n, id=f"{_id(w)}-threads{n}") for w in THREADED
+       for n in THREAD_COUNTS if n != ONE]
+)
 
 
 def _data(shape, dtype):
@@ -56,32 +81,44 @@ def _torch_layer(kind, shape, dtype):
     return KINDS[kind][1](*shape[:2]).to(TORCH_DTYPES[dtype])
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("workload", WORKLOADS, ids=_id)
-def test_layer_forward(benchmark, describe, workload, backend):
-    kind, shape, dtype = workload
-    describe(kind, shape, dtype, "fwd", backend, T=T)
-    x, _ = _data(shape, dtype)
-    if backend == "torch":
-        layer, tx = _torch_layer(kind, shape, dtype), torch.from_numpy(x)
+def _bptt_torch_layer(kind, shape, dtype):
+    """bptt.torch's module with the torch.nn layer's weights."""
+    module = KINDS[kind][2](*shape[:2]).to(TORCH_DTYPES[dtype])
+    module.load_state_dict(_torch_layer(kind, shape, dtype).state_dict())
+    return module
 
-        def step():
-            with torch.no_grad():
-                return layer(tx)
-    else:
-        # inference mode keeps no cache: repeated forwards do not pile up memory
+
+@pytest.mark.parametrize("backend", INFERENCE_BACKENDS)
+@pytest.mark.parametrize("workload", WORKLOADS, ids=_id)
+def test_layer_inference(benchmark, describe, workload, backend):
+    kind, shape, dtype = workload
+    describe(kind, shape, dtype, "inference", backend, T=T)
+    x, _ = _data(shape, dtype)
+    if backend in BPTT_BACKENDS:
+        # eval mode keeps no cache: repeated forwards do not pile up memory
         layer = _bptt_layer(kind, shape, dtype, backend).eval()
 
         def step():
             return layer.forward(x)
+    elif backend == "onnxruntime":
+        if dtype is not np.float32:
+            pytest.skip("onnxruntime's GRU operator has no float64 kernel")
+        step = exported(_torch_layer(kind, shape, dtype), x)
+    else:
+        make = _torch_layer if backend == "torch" else _bptt_torch_layer
+        module, tx = make(kind, shape, dtype).eval(), torch.from_numpy(x)
+
+        def step():
+            with torch.inference_mode():
+                return module(tx)
 
     step()
     benchmark(step)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("workload", WORKLOADS, ids=_id)
-def test_layer_forward_backward(benchmark, describe, workload, backend):
+@pytest.mark.parametrize("workload, threads", TRAIN_CASES, indirect=["threads"])
+def test_layer_forward_backward(benchmark, describe, workload, threads, backend):
     kind, shape, dtype = workload
     describe(kind, shape, dtype, "fwd+bwd", backend, T=T)
     x, d_output = _data(shape, dtype)

@@ -8,7 +8,8 @@
    (1, 6, 1) (a one-float embedding, the existing tables' "(1, 6, 1)" rows),
    (65, 128, 32) and (256, 256, 32). Each pair starts from the same weights
    (the torch model's ``state_dict`` loaded into the bptt.torch one) and
-   trains on the same tokens, at one thread and at the default thread count.
+   trains on the same tokens, at one thread and on every core this process
+   may use (_threads.py).
 2. The fixed cost of one call, T = 1, (1, 6, 1): ``GRU`` and ``GRUCell``,
    forward + backward and forward alone under ``torch.no_grad()``, torch.nn
    against bptt.torch, with bptt's bare layer or cell on numpy arrays
@@ -16,8 +17,8 @@
    difference between bptt.torch and the bare row is the autograd wrapper.
 
 A group holds one workload, shape and thread count; its rows' ``backend`` is
-"torch", "bptt.torch" or a bptt backend, so report.py's second table gives
-torch / bptt.torch. ``extra_info`` follows the ``describe`` fixture (kind,
+"torch", "bptt.torch" or a bptt backend, so report.py's bptt.torch table
+gives torch / bptt.torch. ``extra_info`` follows the ``describe`` fixture (kind,
 shape (I, H, B), T, dtype, pass, backend, threads) and adds each BLAS
 library's kernel and thread count as threadpoolctl reports them.
 
@@ -28,6 +29,7 @@ import numpy as np
 import pytest
 
 import bptt
+from _threads import THREAD_COUNTS
 
 torch = pytest.importorskip("torch")
 threadpoolctl = pytest.importorskip("threadpoolctl")
@@ -37,9 +39,6 @@ import bptt.torch as bt  # noqa: E402 - after the importorskip of torch
 # Load every bptt backend (and with Cython's, scipy's BLAS) at collection, before the
 # session fixture limits the thread pools: threadpoolctl limits only loaded libraries.
 BACKENDS = bptt.backends()
-# torch's default, read before conftest's session fixture pins one thread
-DEFAULT_THREADS = torch.get_num_threads()
-THREAD_COUNTS = sorted({1, DEFAULT_THREADS})
 
 VOCAB = 65
 T = 100
@@ -69,37 +68,12 @@ def _blas_info() -> list[dict]:
             for info in threadpoolctl.threadpool_info()]
 
 
-@pytest.fixture(params=THREAD_COUNTS, ids=lambda n: f"threads{n}")
-def threads(request):
-    """Run the test at this many threads for torch and every BLAS/OpenMP pool, then
-    restore what was there (one thread, from conftest's session fixture)."""
-    count = request.param
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        with threadpoolctl.threadpool_limits(limits=count):
-            yield count
-    finally:
-        torch.set_num_threads(before)
-
-
-@pytest.fixture
-def one_call_thread():
-    """One thread for the per-call rows, whatever was loaded after the session started."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpoolctl.threadpool_limits(limits=1):
-            yield 1
-    finally:
-        torch.set_num_threads(before)
-
-
 @pytest.fixture
 def label(benchmark, describe):
     """``describe`` with this suite's group names: the thread count in the name (the
-    same workload runs at two), "bptt.torch" first so that none collides with the
-    bptt-only suites' groups (test_bench_cells.py has a "GRUCell fwd+bwd (1, 6)")."""
+    same workload runs on one thread and on every core), "bptt.torch" first so that
+    none collides with the bptt-only suites' groups (test_bench_cells.py has a
+    "GRUCell fwd+bwd (1, 6)")."""
 
     def label(kind, shape, pass_, backend, T, **extra):
         describe(kind, shape, np.float32, pass_, backend, T=T)
@@ -154,6 +128,7 @@ def _loss(model, inputs, targets):
 @pytest.mark.parametrize("backend", ["torch", "bptt.torch"])
 @pytest.mark.parametrize("shape", TRAIN_SHAPES, ids=lambda s: "I{}-H{}-B{}".format(*s))
 @pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("threads", THREAD_COUNTS, indirect=True, ids=lambda n: f"threads{n}")
 def test_train_step(benchmark, label, threads, kind, shape, backend):
     inputs, targets = _tokens(shape[2])
     reference, ours = _models(kind, shape)
@@ -232,7 +207,7 @@ def _bare_call(kind, pass_):
 @pytest.mark.parametrize("backend", ["torch", "bptt.torch", "bare"])
 @pytest.mark.parametrize("pass_", ["fwd+bwd", "fwd"])
 @pytest.mark.parametrize("kind", ["GRU", "GRUCell"])
-def test_call_overhead(benchmark, label, one_call_thread, kind, pass_, backend):
+def test_call_overhead(benchmark, label, threads, kind, pass_, backend):
     if backend == "bare":
         module, step = _bare_call(kind, pass_)
         backend = module.backend  # the bptt backend that ran: cython, numba or numpy

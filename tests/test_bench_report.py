@@ -1,6 +1,7 @@
 """``bptt bench`` and benchmarks/report.py without running a benchmark: the
-FLOP counts, the table made from a hand-written pytest-benchmark JSON, and the
-command line's help and its message when there is no benchmarks folder."""
+FLOP counts, the tables made from hand-written pytest-benchmark JSON (bptt
+against torch, inference with onnxruntime, default threads, bptt.torch), and
+the command line's help and its message when there is no benchmarks folder."""
 
 from __future__ import annotations
 
@@ -26,10 +27,23 @@ def test_flops_of_known_shapes():
     assert flops("lstm", 1024, 1024, 32, 100) == 2 * 100 * 32 * 4 * 1024 * 2048
 
 
-def _bench(group, backend, median, work):
+def _bench(group, backend, median, work, **info):
     return {"group": group, "name": f"test_x[{backend}]", "params": {},
             "stats": {"median": median},
-            "extra_info": {"backend": backend, "flops": work, "threads": 1}}
+            "extra_info": {"backend": backend, "flops": work, "threads": 1, **info}}
+
+
+def _tables(data: dict) -> tuple[list[str], list[str]]:
+    """The report's tables and their footers: each table is followed by a blank line
+    and its footer."""
+    chunks = report_table(data).split("\n\n")
+    return chunks[0::2], chunks[1::2]
+
+
+def _rows(table: str) -> dict[str, str]:
+    """Each row of a markdown table (the header's too), by its first cell."""
+    return {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines()
+            if line.startswith("| ") and not line.startswith("|---")}
 
 
 DATA = {
@@ -73,6 +87,86 @@ def test_report_table_without_a_peak_or_torch():
     table = report_table(data)
     assert "| 1.00 ms |  | 1.00 numba |" in table  # no ratio, no torch time, no share
     assert "no matmul peak in this run" in table
+
+
+INFER = "LSTM T=100 inference (65, 128, 32) float32"
+TRAIN = "GRU T=100 fwd+bwd (65, 128, 32) float32"
+INFERENCE = {"pass": "inference"}  # extra_info of an inference row
+SPLIT_DATA = {
+    "machine_info": {"cpu": {"brand_raw": "Test CPU 9000"}, "python_version": "3.11.7"},
+    "benchmarks": [
+        _bench(PEAK_GROUP, "torch", 2e-3, 2 * 10**9),  # peak 1000 GFLOP/s
+        # inference, 1e9 FLOPs: numba 5 ms beats cython 8 ms, so bptt = 5 ms = 200 GFLOP/s
+        _bench(INFER, "cython", 8e-3, 10**9, **INFERENCE),
+        _bench(INFER, "numba", 5e-3, 10**9, **INFERENCE),
+        _bench(INFER, "bptt.torch", 6e-3, 10**9, **INFERENCE),
+        _bench(INFER, "torch", 10e-3, 10**9, **INFERENCE),  # 10 / 5 = 2.00x
+        _bench(INFER, "onnxruntime", 4e-3, 10**9, onnxruntime="1.32.0",
+               **INFERENCE),  # 4 / 5 = 0.80x: onnxruntime is faster here
+        # an inference group without onnxruntime (float64): an empty cell, no ratio
+        _bench("GRU T=100 inference (65, 128, 32) float64", "cython", 2e-3, 10**6,
+               **INFERENCE),
+        # one thread: bptt 20 ms (cython), torch 30 ms
+        _bench(TRAIN, "cython", 20e-3, 10**9, **{"pass": "fwd+bwd"}),
+        _bench(TRAIN, "torch", 30e-3, 10**9, **{"pass": "fwd+bwd"}),
+        # two threads: bptt 16 ms (numpy beats cython's 18 ms), torch 12 ms
+        _bench(TRAIN + " threads=2", "cython", 18e-3, 10**9, threads=2),
+        _bench(TRAIN + " threads=2", "numpy", 16e-3, 10**9, threads=2),
+        _bench(TRAIN + " threads=2", "torch", 12e-3, 10**9, threads=2),
+        # bptt.torch's own suite keeps its table
+        _bench("bptt.torch GRU T=100 train (65, 128, 32) float32 threads=1", "torch",
+               9e-3, None),
+        _bench("bptt.torch GRU T=100 train (65, 128, 32) float32 threads=1", "bptt.torch",
+               3e-3, None),
+    ],
+}
+
+
+def test_report_splits_groups_into_tables():
+    tables, _ = _tables(SPLIT_DATA)
+    heads = [t.splitlines()[0] for t in tables]
+    assert heads == [
+        "| workload | cython | torch | best GFLOP/s (% of peak) |",
+        "| workload | cython | numba | bptt.torch | torch (torch / bptt) "
+        "| onnxruntime (onnxruntime / bptt) | best GFLOP/s (% of peak) |",
+        "| workload | threads | cython | numpy | torch (torch / bptt) "
+        "| bptt, 1 thread (1 / N threads) | torch, 1 thread (1 / N threads) |",
+        "| workload | threads | torch | bptt.torch (torch / bptt.torch) |",
+    ]
+    backend, _, _, modules = map(_rows, tables)
+    # the one-thread training row stays in the first table, the N-thread one does not
+    assert set(backend) == {"workload", TRAIN}
+    assert set(modules) == {"workload", "GRU T=100 train (65, 128, 32) float32"}
+    assert "(3.00x)" in modules["GRU T=100 train (65, 128, 32) float32"]
+
+
+def test_inference_table_ratios_over_the_fastest_bptt_backend():
+    tables, footers = _tables(SPLIT_DATA)
+    rows = _rows(tables[1])
+    # the bptt.torch row is a column here, not a move to bptt.torch's table
+    assert rows[INFER] == (
+        f"| {INFER} | 8.00 ms | 5.00 ms | 6.00 ms | 10.00 ms (2.00x) | 4.00 ms (0.80x) "
+        f"| 200.00 numba (20%) |")
+    assert rows["GRU T=100 inference (65, 128, 32) float64"] == (
+        "| GRU T=100 inference (65, 128, 32) float64 | 2.00 ms |  |  |  |  "
+        "| 0.50 cython (0.05%) |")
+    for text in ("onnxruntime 1.32.0", "torch.inference_mode()", "> 1: bptt is faster",
+                 "1000.00 GFLOP/s"):
+        assert text in footers[1], text
+
+
+def test_threads_table_gains_from_more_cores():
+    rows = _rows(_tables(SPLIT_DATA)[0][2])
+    # torch / bptt at 2 threads: 12 / 16; bptt's gain: 20 / 16; torch's: 30 / 12
+    assert rows[TRAIN] == (
+        f"| {TRAIN} | 2 | 18.00 ms | 16.00 ms | 12.00 ms (0.75x) | 20.00 ms (1.25x) "
+        f"| 30.00 ms (2.50x) |")
+
+
+def test_threads_table_without_its_one_thread_group():
+    data = {"benchmarks": [b for b in SPLIT_DATA["benchmarks"] if b["group"] != TRAIN]}
+    rows = _rows(_tables(data)[0][-2])  # the threads table, before bptt.torch's
+    assert rows[TRAIN] == f"| {TRAIN} | 2 | 18.00 ms | 16.00 ms | 12.00 ms (0.75x) |  |  |"
 
 
 def test_help(capsys):

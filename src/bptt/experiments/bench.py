@@ -1,19 +1,31 @@
 """``bptt bench``: run the pytest-benchmark suite in ``benchmarks/`` and print
-its markdown table.
+its markdown tables.
 
 The suite lives in the repository, not in the installed package, so the
 command runs from a clone (or is given ``--benchmarks DIR``). It writes
 ``bench.json`` (pytest-benchmark's own format, for ``--benchmark-compare``)
-and ``bench.md`` (the table) to ``--out``.
+and ``bench.md`` (the tables) to ``--out``.
 
-The table has one row per workload group: each bptt backend's median time
-with torch's median divided by it, torch's time, and the achieved GFLOP/s of
-the fastest bptt backend against the single-thread matrix-multiply peak
-measured in the same run (the "matmul peak float32" group). The bptt.torch
-modules against torch.nn's (benchmarks/test_bench_torch.py: training steps at
-one and at the default thread count, and the fixed cost of one call) get a
-second table: torch's median, bptt.torch's with torch / bptt.torch, and the
-bare bptt layer or cell where the group has one.
+One row per workload group, in up to four tables:
+
+1. bptt's backends against torch, one thread (forward + backward, cells):
+   each backend's median time with torch's median divided by it, torch's
+   time, and the achieved GFLOP/s of the fastest bptt backend against the
+   single-thread matrix-multiply peak measured in the same run (the "matmul
+   peak float32" group).
+2. Inference (groups whose pass is "inference": a forward keeping nothing
+   for backward), one thread: bptt's backends, bptt.torch, torch and
+   onnxruntime, with torch / bptt and onnxruntime / bptt, "bptt" being the
+   fastest bptt backend of the row.
+3. Default threads (groups run on more than one thread, named "... threads=N"):
+   torch / bptt at N threads, and bptt's and torch's own gain from one thread
+   to N (their one-thread group of the same workload, if the run has it).
+4. The bptt.torch modules against torch.nn's (benchmarks/test_bench_torch.py:
+   training steps at one thread and on every core, and the fixed cost of one
+   call): torch's median, bptt.torch's with torch / bptt.torch, and the bare
+   bptt layer or cell where the group has one.
+
+Every ratio is the other's median over bptt's: above 1, bptt is faster.
 """
 
 from __future__ import annotations
@@ -28,9 +40,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 BPTT_BACKENDS = ("cython", "numba", "numpy")
-#: The ``backend`` of benchmarks/test_bench_torch.py's bptt.torch rows: their own table.
+#: The ``backend`` of bptt.torch's rows, and the prefix of the group names of
+#: benchmarks/test_bench_torch.py, whose groups get their own table.
 MODULES_BACKEND = "bptt.torch"
 PEAK_GROUP = "matmul peak float32"
+#: The ``pass`` of the inference groups (a forward keeping nothing for backward).
+INFERENCE_PASS = "inference"
+#: The inference table's rivals, each divided by the fastest bptt backend.
+CONTENDERS = ("torch", "onnxruntime")
 _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4, "LAYERNORMGRU": 3, "LAYERNORMLSTM": 4,
           "PEEPHOLELSTM": 4}
 
@@ -59,12 +76,38 @@ def _backend(bench: dict) -> str:
     return "torch" if "torch" in bench["name"] else "?"
 
 
+def _info(row: dict[str, dict], key: str, default=None):
+    """``key`` of the first of this group's benchmarks whose extra_info has it."""
+    for bench in row.values():
+        info = bench.get("extra_info") or {}
+        if key in info:
+            return info[key]
+    return default
+
+
+def _median(row: dict[str, dict], backend: str) -> float | None:
+    return row[backend]["stats"]["median"] if backend in row else None
+
+
+def _fastest(row: dict[str, dict], backends: Sequence[str]) -> dict | None:
+    """The benchmark of the fastest of ``backends`` in this group, if any ran."""
+    ours = [row[b] for b in backends if b in row]
+    return min(ours, key=lambda bench: bench["stats"]["median"]) if ours else None
+
+
 def _format(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:.1f} us"
     if seconds < 1:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.2f} s"
+
+
+def _timed(seconds: float | None, over: float | None = None) -> str:
+    """A median, with ``(seconds / over)x`` when there is something to divide by."""
+    if seconds is None:
+        return ""
+    return _format(seconds) + (f" ({seconds / over:.2f}x)" if over else "")
 
 
 def _natural(text: str) -> list:
@@ -82,63 +125,133 @@ def _percent(value: float) -> str:
     return f"{value:.0f}%" if value >= 10 else f"{value:.2g}%"
 
 
+def _rate(best: dict | None, peak: float | None) -> str:
+    """The "best GFLOP/s (% of peak)" cell: the fastest bptt backend's rate, its name."""
+    rate = _gflops(best) if best else None
+    if rate is None:
+        return ""
+    return f"{rate:.2f} {_backend(best)}" + (f" ({_percent(100 * rate / peak)})" if peak else "")
+
+
+def _machine(data: dict) -> str:
+    info = data.get("machine_info", {})
+    cpu = (info.get("cpu") or {}).get("brand_raw", "unknown CPU")
+    return f"{cpu}, Python {info.get('python_version', '?')}"
+
+
+def _header(columns: Sequence[str]) -> list[str]:
+    return ["| workload | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+
+
 def report_table(data: dict) -> str:
-    """The markdown table of a ``--benchmark-json`` file's contents; groups with a
-    "bptt.torch" row (benchmarks/test_bench_torch.py) get a second table."""
+    """The markdown tables of a ``--benchmark-json`` file's contents, split by kind of
+    group: bptt against torch, inference, default threads, bptt.torch's modules;
+    a table with no group in this run is left out."""
     groups: dict[str, dict[str, dict]] = defaultdict(dict)
     for bench in data["benchmarks"]:
         groups[bench["group"] or bench["name"]][_backend(bench)] = bench
-    modules = {group: groups.pop(group) for group in list(groups)
-               if MODULES_BACKEND in groups[group]}
-    if not modules:
-        return _backend_table(groups, data)
-    # the second table's rows need none of the first's: a bptt.torch-only run has one table
-    first = _backend_table(groups, data) + "\n\n" if groups else ""
-    return first + _modules_table(modules, data)
-
-
-def _backend_table(groups: dict[str, dict[str, dict]], data: dict) -> str:
-    """bptt's backends against torch, with GFLOP/s against the matmul peak."""
+    every = dict(groups)  # the threads table looks up each workload's one-thread group
+    modules = {g: groups.pop(g) for g in list(groups) if g.startswith(MODULES_BACKEND + " ")}
     peak_row = groups.pop(PEAK_GROUP, {})
+    threaded = {g: groups.pop(g) for g in list(groups) if _info(groups[g], "threads", 1) > 1}
+    inference = {g: groups.pop(g) for g in list(groups)
+                 if _info(groups[g], "pass") == INFERENCE_PASS}
     peaks = {b: g for b, g in ((b, _gflops(bench)) for b, bench in peak_row.items()) if g}
+    tables = []
+    if groups or peak_row or not (inference or threaded or modules):
+        tables.append(_backend_table(groups, peak_row, peaks, data))
+    if inference:
+        tables.append(_inference_table(inference, peaks, data))
+    if threaded:
+        tables.append(_threads_table(threaded, every, data))
+    if modules:
+        tables.append(_modules_table(modules, data))
+    return "\n\n".join(tables)
+
+
+def _peak_text(peaks: dict[str, float]) -> str:
+    if not peaks:
+        return "no matmul peak in this run"
+    detail = ", ".join(f"{b} {g:.2f}" for b, g in sorted(peaks.items()))
+    return (f"matmul peak {max(peaks.values()):.2f} GFLOP/s (1024^3 float32; {detail}; "
+            f"float64 rows are shares of this float32 peak too)")
+
+
+def _backend_table(groups: dict[str, dict[str, dict]], peak_row: dict[str, dict],
+                   peaks: dict[str, float], data: dict) -> str:
+    """bptt's backends against torch, with GFLOP/s against the matmul peak."""
     peak = max(peaks.values(), default=None)
     present = [b for b in BPTT_BACKENDS if any(b in row for row in groups.values())]
-    columns = [*present, "torch", "best GFLOP/s (% of peak)"]
-    lines = ["| workload | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines = _header([*present, "torch", "best GFLOP/s (% of peak)"])
     for group in sorted(groups, key=_natural):
         row = groups[group]
-        torch_time = row["torch"]["stats"]["median"] if "torch" in row else None
-        cells = []
-        for backend in present:
-            if backend not in row:
-                cells.append("")
-                continue
-            seconds = row[backend]["stats"]["median"]
-            ratio = f" ({torch_time / seconds:.1f}x)" if torch_time else ""
-            cells.append(_format(seconds) + ratio)
-        cells.append(_format(torch_time) if torch_time else "")
-        ours = [row[b] for b in present if b in row]
-        best = min(ours, key=lambda bench: bench["stats"]["median"]) if ours else None
-        rate = _gflops(best) if best else None
-        if rate is None:
-            cells.append("")
-        else:
-            share = f" ({_percent(100 * rate / peak)})" if peak else ""
-            cells.append(f"{rate:.2f} {_backend(best)}{share}")
+        torch_time = _median(row, "torch")
+        cells = [_format(row[b]["stats"]["median"])
+                 + (f" ({torch_time / row[b]['stats']['median']:.1f}x)" if torch_time else "")
+                 if b in row else "" for b in present]
+        cells += [_timed(torch_time), _rate(_fastest(row, present), peak)]
         lines.append(f"| {group} | " + " | ".join(cells) + " |")
-    info = data.get("machine_info", {})
-    cpu = (info.get("cpu") or {}).get("brand_raw", "unknown CPU")
     threads = sorted({str(b["extra_info"]["threads"]) for row in (*groups.values(), peak_row)
                       for b in row.values() if "threads" in (b.get("extra_info") or {})})
-    if peak:
-        detail = ", ".join(f"{b} {g:.2f}" for b, g in sorted(peaks.items()))
-        peak_text = (f"matmul peak {peak:.2f} GFLOP/s (1024^3 float32; {detail}; float64 "
-                     f"rows are shares of this float32 peak too)")
-    else:
-        peak_text = "no matmul peak in this run"
     lines += ["", f"Median times; (Nx) = torch / bptt; GFLOP/s of the fastest bptt backend. "
-                  f"{cpu}, Python {info.get('python_version', '?')}, "
-                  f"threads: {'/'.join(threads) or '?'} (torch and BLAS), {peak_text}."]
+                  f"{_machine(data)}, threads: {'/'.join(threads) or '?'} (torch and BLAS), "
+                  f"{_peak_text(peaks)}."]
+    return "\n".join(lines)
+
+
+def _inference_table(groups: dict[str, dict[str, dict]], peaks: dict[str, float],
+                     data: dict) -> str:
+    """Inference: bptt's backends, bptt.torch, torch and onnxruntime; torch and
+    onnxruntime each divided by the fastest bptt backend of the row."""
+    peak = max(peaks.values(), default=None)
+    present = [b for b in BPTT_BACKENDS if any(b in row for row in groups.values())]
+    wrapper = [MODULES_BACKEND] if any(MODULES_BACKEND in row for row in groups.values()) else []
+    lines = _header([*present, *wrapper, *(f"{c} ({c} / bptt)" for c in CONTENDERS),
+                     "best GFLOP/s (% of peak)"])
+    for group in sorted(groups, key=_natural):
+        row = groups[group]
+        best = _fastest(row, present)
+        ours = best["stats"]["median"] if best else None
+        cells = [_timed(_median(row, b)) for b in (*present, *wrapper)]
+        cells += [_timed(_median(row, c), ours) for c in CONTENDERS]
+        cells.append(_rate(best, peak))
+        lines.append(f"| {group} | " + " | ".join(cells) + " |")
+    versions = sorted({f"onnxruntime {b['extra_info']['onnxruntime']}" for row in groups.values()
+                       for b in row.values() if "onnxruntime" in (b.get("extra_info") or {})})
+    lines += ["", f"Inference (a forward keeping nothing for backward), one thread: bptt in "
+                  f".eval(); torch.nn and {MODULES_BACKEND} in .eval() under "
+                  f"torch.inference_mode(); onnxruntime running the torch.nn module exported "
+                  f"by torch.onnx.export (the peephole LSTM: ONNX's LSTM operator), one-thread "
+                  f"session. Median times; (Nx) = that contender / the fastest bptt backend "
+                  f"of the row (> 1: bptt is faster). {_machine(data)}, "
+                  f"{'; '.join(versions) or 'no onnxruntime rows'}, {_peak_text(peaks)}."]
+    return "\n".join(lines)
+
+
+def _threads_table(groups: dict[str, dict[str, dict]], every: dict[str, dict[str, dict]],
+                   data: dict) -> str:
+    """The groups run on N > 1 threads: torch / bptt at N, and each side's one-thread
+    median of the same workload over its N-thread one (its gain from more cores)."""
+    present = [b for b in BPTT_BACKENDS if any(b in row for row in groups.values())]
+    lines = _header(["threads", *present, "torch (torch / bptt)",
+                     "bptt, 1 thread (1 / N threads)", "torch, 1 thread (1 / N threads)"])
+    for group in sorted(groups, key=_natural):
+        row = groups[group]
+        workload = re.sub(r" threads=\d+$", "", group)
+        alone = every.get(workload, {})  # the same workload's one-thread group
+        best, best_alone = _fastest(row, present), _fastest(alone, present)
+        ours = best["stats"]["median"] if best else None
+        ours_alone = best_alone["stats"]["median"] if best_alone else None
+        torch_time = _median(row, "torch")
+        cells = [str(_info(row, "threads", "?")), *(_timed(_median(row, b)) for b in present),
+                 _timed(torch_time, ours), _timed(ours_alone, ours),
+                 _timed(_median(alone, "torch"), torch_time)]
+        lines.append(f"| {workload} | " + " | ".join(cells) + " |")
+    lines += ["", "Default threads: every core allowed to torch and to every BLAS pool. "
+                  "Median times; torch (Nx) = torch / the fastest bptt backend, both at N "
+                  "threads; the 1-thread columns are that side's one-thread median (fastest "
+                  "backend, for bptt) over its N-thread one: its own gain from more cores. "
+                  f"{_machine(data)}."]
     return "\n".join(lines)
 
 
@@ -186,7 +299,7 @@ def run_bench(benchmarks: str | Path = "benchmarks", out: str | Path = "runs/ben
               select: str | None = None, pytest_args: Sequence[str] = ()) -> tuple[int, str]:
     """Run the suite in ``benchmarks`` with pytest (``select`` is its ``-k``,
     ``pytest_args`` go on its command line), write ``bench.json`` and
-    ``bench.md`` to ``out``; return pytest's exit code and the table."""
+    ``bench.md`` to ``out``; return pytest's exit code and the tables."""
     folder = Path(benchmarks)
     if not folder.is_dir():
         raise FileNotFoundError(
@@ -215,11 +328,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``bptt bench``."""
     p = subparsers.add_parser(
         "bench",
-        help="time every backend against torch, print the markdown table",
-        description="Run the pytest-benchmark suite (bptt's backends and torch, one thread) "
-                    "and print a markdown table of median times, torch/bptt ratios and "
-                    "GFLOP/s against the matmul peak measured in the same run. Runs from a "
-                    "clone of the repository: the suite is not installed with the package.",
+        help="time every backend against torch and onnxruntime, print the markdown tables",
+        description="Run the pytest-benchmark suite (bptt's backends, torch and, for "
+                    "inference, onnxruntime, on one thread; the batch-32 training rows "
+                    "again on every core) and print markdown tables of median times, "
+                    "torch/bptt and onnxruntime/bptt ratios, bptt's gain from more cores "
+                    "and GFLOP/s against the matmul peak measured in the same run. Runs "
+                    "from a clone of the repository: the suite is not installed with the "
+                    "package.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--benchmarks", metavar="DIR", default="benchmarks",
