@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import platform
 import timeit
+from typing import Any
 
 import numpy as np
 
@@ -73,8 +74,11 @@ def torch_parity() -> float | None:
     (out * upstream).sum().backward()
     mine = ours.forward(x.detach().numpy(), h.detach().numpy())
     dx, dh = ours.backward(upstream.numpy())
-    pairs = [(mine, out.detach().numpy()), (dx, x.grad.numpy()), (dh, h.grad.numpy())]
-    pairs += [(ours.grads[k], p.grad.numpy()) for k, p in ref.named_parameters()]
+    # backward() above filled every .grad, which torch's stubs type as optional
+    pairs = [(mine, out.detach().numpy()), (dx, x.grad.numpy()),  # type: ignore[union-attr]
+             (dh, h.grad.numpy())]  # type: ignore[union-attr]
+    pairs += [(ours.grads[k], p.grad.numpy())  # type: ignore[union-attr]
+              for k, p in ref.named_parameters()]
     return max(float(np.abs(a - b).max() / np.abs(b).max()) for a, b in pairs)
 
 
@@ -111,14 +115,14 @@ def time_cells(shapes=((1, 6), (65, 128))) -> list[dict]:
 
         torch.set_num_threads(1)
     except ImportError:
-        torch = None
+        torch = None  # type: ignore[assignment]  # the module, or None without it
     for in_dim, hidden in shapes:
         rng = np.random.default_rng(0)
         x = rng.standard_normal(in_dim)
         h = rng.standard_normal(hidden)
         delta = rng.standard_normal((1, hidden))
         number = 2000 if hidden < 64 else 300
-        row = {"shape": (in_dim, hidden)}
+        row: dict[str, Any] = {"shape": (in_dim, hidden)}
         for name in backends():
             cell = GRU_Cell(in_dim, hidden, backend=name, seed=0)
             row[name] = _best_seconds(_bptt_step(cell, x, h, delta), number)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
+from ._typing import FloatArray
 from ._validation import check_bool, check_memory, loadable_parameter
 
 Array = np.ndarray
@@ -26,7 +28,7 @@ class Module:
     #: in the constructor (as ``name`` or as ``_name`` behind a property), then fixed
     _READ_ONLY: frozenset[str] = frozenset()
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         if name in self._READ_ONLY and (name in self.__dict__ or "_" + name in self.__dict__):
             raise AttributeError(
                 f"{type(self).__name__}.{name} is fixed at construction ({name}="
@@ -34,7 +36,8 @@ class Module:
             )
         super().__setattr__(name, value)
 
-    def _init_parameters(self, shapes: Mapping[str, tuple[int, ...]], fan: int, rng) -> None:
+    def _init_parameters(self, shapes: Mapping[str, tuple[int, ...]], fan: int,
+                         rng: np.random.Generator) -> None:
         """Create each parameter U(-1/sqrt(fan), 1/sqrt(fan)) (torch's init), in order."""
         total = sum(math.prod(shape) for shape in shapes.values())
         check_memory(f"{type(self).__name__}'s {total:,} parameters and their gradients",
@@ -46,12 +49,12 @@ class Module:
             self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
             self._grads[name] = np.zeros(shape, dtype=self.dtype)
 
-    def parameters(self) -> dict[str, Array]:
+    def parameters(self) -> dict[str, FloatArray]:
         """The live parameter arrays by name: update them in place to train."""
         return dict(self._params)
 
     @property
-    def grads(self) -> dict[str, Array]:
+    def grads(self) -> dict[str, FloatArray]:
         """The accumulated gradient of each parameter, keyed like ``parameters()``."""
         return dict(self._grads)
 
@@ -60,7 +63,7 @@ class Module:
         for g in self._grads.values():
             g.fill(0)
 
-    def state_dict(self, *, tensors: bool = False) -> dict:
+    def state_dict(self, *, tensors: bool = False) -> dict[str, Any]:
         """A copy of every parameter, keyed by name.
 
         With ``tensors=True`` the copies are torch tensors, ready for a torch
@@ -75,7 +78,7 @@ class Module:
             raise ImportError("state_dict(tensors=True) needs torch installed") from None
         return {name: torch.from_numpy(a) for name, a in copies.items()}
 
-    def load_state_dict(self, state_dict: Mapping) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Copy parameters in from numpy arrays or torch tensors.
 
         Keys must match ``parameters()`` exactly, and shapes too. A float32 or
@@ -101,9 +104,10 @@ class Module:
         for name, value in checked.items():
             np.copyto(params[name], value)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``forward(*args, **kwargs)``, as torch modules are called."""
         return self.forward(*args, **kwargs)
 
-    def forward(self, *args, **kwargs):  # pragma: no cover - every module overrides
+    def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 

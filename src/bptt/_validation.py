@@ -254,7 +254,7 @@ def sequence_gradient(name: str, value, shape: tuple[int, int, int], batched: bo
     T, B, F = shape
     a = as_array(name, value, dtype)
     if batched:
-        expected = (B, T, F) if batch_first else (T, B, F)
+        expected: tuple[int, ...] = (B, T, F) if batch_first else (T, B, F)
     else:
         expected = (T, F)
     if a.shape != expected:
@@ -317,7 +317,8 @@ def check_proj_size(proj_size, hidden_size: int, allowed: bool) -> int:
     """0 (no projection) or a size below hidden_size, as torch requires."""
     if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral):
         raise TypeError(f"proj_size must be an int, got {type(proj_size).__name__} {proj_size!r}")
-    if proj_size < 0 or proj_size >= hidden_size:
+    # typeshed's numbers.Integral declares no comparisons; every concrete one has them
+    if proj_size < 0 or proj_size >= hidden_size:  # type: ignore[operator]
         raise ValueError(f"proj_size must lie in 0..hidden_size - 1 = {hidden_size - 1}, "
                          f"got {proj_size}")
     if proj_size and not allowed:
@@ -331,7 +332,8 @@ def check_clip(clip) -> float | None:
         return None
     if isinstance(clip, bool) or not isinstance(clip, numbers.Real):
         raise TypeError(f"clip must be a positive float or None, got {type(clip).__name__}")
-    if not np.isfinite(clip) or clip <= 0:
+    # numpy's stubs do not take typeshed's numbers.Real (a concrete one is a float)
+    if not np.isfinite(clip) or clip <= 0:  # type: ignore[call-overload]
         raise ValueError(f"clip must be a positive finite float or None, got {clip!r}")
     return float(clip)
 
@@ -341,7 +343,8 @@ def check_dropout(dropout) -> float:
     if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
         raise TypeError(f"dropout must be a float in [0, 1], got {type(dropout).__name__} "
                         f"{dropout!r}")
-    if not 0 <= dropout <= 1:
+    # typeshed's numbers.Real declares no comparisons; every concrete one has them
+    if not 0 <= dropout <= 1:  # type: ignore[operator]
         raise ValueError(f"dropout must lie in [0, 1], got {dropout!r}")
     return float(dropout)
 

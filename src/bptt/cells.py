@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
 from ._backend import get_backend
 from ._families import ACTIVATIONS, FAMILIES
 from ._module import Module
+from ._typing import ArrayLike, DTypeLike, FloatArray
 from ._validation import (
     check_bool,
     check_choice,
@@ -50,11 +53,18 @@ STEP = "step"  # (STEP, x, old, new, gates, batched): the one-step kernels kept 
 #                (B, H) each, and gates (B, C)
 
 
-def _serialised(backward):
+_CellT = TypeVar("_CellT", bound="_Cell")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _serialised(
+    backward: Callable[Concatenate[_CellT, _P], _R],
+) -> Callable[Concatenate[_CellT, _P], _R]:
     """One backward at a time per cell: they add into the same gradient arrays."""
 
     @functools.wraps(backward)
-    def locked(self, *args, **kwargs):
+    def locked(self: _CellT, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         with self._lock:
             return backward(self, *args, **kwargs)
 
@@ -71,6 +81,11 @@ class _Cell(Module):
     family: str
     _READ_ONLY = frozenset({"input_size", "hidden_size", "bias", "dtype", "nonlinearity", "d", "h"})
     _option = 0.0  # the family kernels' scalar setting (RNNCell: the activation code)
+    # the fast path's kernels (None where there is none) and argument tuples
+    _fast_forward: Any
+    _fast_backward: Any
+    _fast_args: tuple[Array, ...]
+    _fast_grads: tuple[Array | None, ...]
 
     def __init__(self, input_size, hidden_size, bias, backend, dtype, seed, rng):
         self.input_size = check_size("input_size", input_size)
@@ -209,7 +224,7 @@ class _Cell(Module):
 
     def _storage_shapes(self) -> dict[str, tuple[int, ...]]:
         rows = FAMILIES[self.family].gates * self.hidden_size
-        shapes = {
+        shapes: dict[str, tuple[int, ...]] = {
             "weight_ih": (rows, self.input_size),
             "weight_hh": (rows, self.hidden_size),
         }
@@ -273,13 +288,13 @@ class _Cell(Module):
 def _block(storage: str, index: int, what: str) -> property:
     """A property exposing rows [index*H, (index+1)*H) of a stacked parameter."""
 
-    def get(self):
+    def get(self: GRU_Cell) -> FloatArray:
         if storage not in self._params:
             raise AttributeError(f"GRU_Cell(bias=False) has no {what}")
         H = self.hidden_size
         return self._params[storage][index * H : (index + 1) * H]
 
-    def set(self, value):
+    def set(self: GRU_Cell, value: ArrayLike) -> None:
         current = get(self)
         np.copyto(current, parameter(what, value, current.shape, self.dtype))
 
@@ -287,7 +302,7 @@ def _block(storage: str, index: int, what: str) -> property:
 
 
 def _grad_block(storage: str, index: int, what: str) -> property:
-    def get(self):
+    def get(self: GRU_Cell) -> FloatArray:
         if storage not in self._grads:
             raise AttributeError(f"GRU_Cell(bias=False) has no d{what}")
         H = self.hidden_size
@@ -328,10 +343,10 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
         bias: bool = False,
         *,
         backend: str = "auto",
-        dtype=np.float64,
+        dtype: DTypeLike = np.float64,
         seed: int | None = None,
         rng: np.random.Generator | None = None,
-    ):
+    ) -> None:
         # checked here so that errors name this class's own arguments
         check_size("in_dim", in_dim)
         check_size("hidden_dim", hidden_dim)
@@ -372,12 +387,12 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
     def _names(self) -> tuple[str, ...]:
         return self._WEIGHT_NAMES + (self._BIAS_NAMES if self.bias else ())
 
-    def parameters(self) -> dict[str, Array]:
+    def parameters(self) -> dict[str, FloatArray]:
         """The six weight blocks (and three biases) by their homework names."""
         return {name: getattr(self, name) for name in self._names()}
 
     @property
-    def grads(self) -> dict[str, Array]:
+    def grads(self) -> dict[str, FloatArray]:
         """``dWzh`` ... keyed by the parameter's name ("Wzh", ...)."""
         return {name: getattr(self, "d" + name) for name in self._names()}
 
@@ -412,7 +427,7 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
              for name, v in values.items()}
         )
 
-    def forward(self, x: Array, h: Array) -> Array:
+    def forward(self, x: Array, h: Array) -> FloatArray:
         """One step: h_t from x_t (d,) or (B, d) and h_{t-1} (h,) or (B, h)."""
         if self._fast_forward is not None:
             done = self._fast_forward(x, h, *self._fast_args)
@@ -428,7 +443,7 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
         return h_next if batched else h_next[0]
 
     @_serialised
-    def backward(self, delta: Array) -> tuple[Array, Array]:
+    def backward(self, delta: Array) -> tuple[FloatArray, FloatArray]:
         """dL/dh_t in; (dx, dh) out. Adds this step's weight gradients into dW*."""
         cache = self._cached()
         if cache[0] is FAST:
@@ -469,10 +484,10 @@ class _TorchCell(_Cell):
         bias: bool = True,
         *,
         backend: str = "auto",
-        dtype=np.float64,
+        dtype: DTypeLike = np.float64,
         seed: int | None = None,
         rng: np.random.Generator | None = None,
-    ):
+    ) -> None:
         super().__init__(input_size, hidden_size, bias, backend, dtype, seed, rng)
 
     def _unbatch(self, batched: bool, *arrays: Array):
@@ -490,7 +505,7 @@ class GRUCell(_TorchCell):
     family = "gru"
     _fast = "gru_cell"
 
-    def forward(self, x: Array, h: Array | None = None) -> Array:
+    def forward(self, x: Array, h: Array | None = None) -> FloatArray:
         """One step: x (I,) or (B, I); h (H,) or (B, H), zeros if omitted."""
         if self._fast_forward is not None and h is not None:
             done = self._fast_forward(x, h, *self._fast_args)
@@ -504,7 +519,7 @@ class GRUCell(_TorchCell):
         return h_next if batched else h_next[0]
 
     @_serialised
-    def backward(self, dh_next: Array) -> tuple[Array, Array]:
+    def backward(self, dh_next: Array) -> tuple[FloatArray, FloatArray]:
         """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
         cache = self._cached()
         if cache[0] is FAST:
@@ -538,10 +553,10 @@ class RNNCell(_TorchCell):
         nonlinearity: str = "tanh",
         *,
         backend: str = "auto",
-        dtype=np.float64,
+        dtype: DTypeLike = np.float64,
         seed: int | None = None,
         rng: np.random.Generator | None = None,
-    ):
+    ) -> None:
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, ACTIVATIONS)
         self._activation = ACTIVATIONS[nonlinearity]
         self._option = float(self._activation)
@@ -552,7 +567,7 @@ class RNNCell(_TorchCell):
     def _extra_repr(self) -> str:
         return f", nonlinearity={self.nonlinearity!r}"
 
-    def forward(self, x: Array, h: Array | None = None) -> Array:
+    def forward(self, x: Array, h: Array | None = None) -> FloatArray:
         """One step: x (I,) or (B, I); h (H,) or (B, H), zeros if omitted."""
         if self._fast_forward is not None and h is not None:
             h_next = self._fast_forward(x, h, *self._fast_args, self._activation)
@@ -565,7 +580,7 @@ class RNNCell(_TorchCell):
         return h_next if batched else h_next[0]
 
     @_serialised
-    def backward(self, dh_next: Array) -> tuple[Array, Array]:
+    def backward(self, dh_next: Array) -> tuple[FloatArray, FloatArray]:
         """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
         cache = self._cached()
         if cache[0] is FAST:  # its saved array is h'
@@ -592,7 +607,9 @@ class LSTMCell(_TorchCell):
     family = "lstm"
     _fast = "lstm_cell"
 
-    def forward(self, x: Array, state: tuple[Array, Array] | None = None) -> tuple[Array, Array]:
+    def forward(
+        self, x: Array, state: tuple[Array, Array] | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         """One step: x (I,) or (B, I); state (h, c), each (H,) or (B, H)."""
         if self._fast_forward is not None and type(state) is tuple and len(state) == 2:
             done = self._fast_forward(x, *state, *self._fast_args)
@@ -612,7 +629,7 @@ class LSTMCell(_TorchCell):
     @_serialised
     def backward(
         self, dh_next: Array, dc_next: Array | None = None
-    ) -> tuple[Array, tuple[Array, Array]]:
+    ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:
         """dL/dh' (and dL/dc', zeros if omitted) in; (dx, (dh, dc)) out."""
         cache = self._cached()
         if cache[0] is FAST:

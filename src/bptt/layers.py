@@ -24,13 +24,14 @@ from __future__ import annotations
 import math
 import threading
 import warnings
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
 from ._backend import get_backend
 from ._families import ACTIVATIONS, FAMILIES, Family
 from ._module import Module
+from ._typing import ArrayLike, DTypeLike, FloatArray
 from ._validation import (
     check_bool,
     check_choice,
@@ -203,11 +204,14 @@ class SequenceCache(NamedTuple):
 class _Slots(NamedTuple):
     """One layer-direction's arrays in the kernels' slot order, and their gradients."""
 
-    weights: tuple[Array, Array, Array, Array]     # weight_ih, weight_hh, bias_ih, bias_hh
+    weights: tuple[Array, ...]                     # weight_ih, weight_hh, bias_ih, bias_hh
     extras: tuple[Array, ...]
-    dweights: tuple[Array, Array, Array, Array]
+    dweights: tuple[Array, ...]
     dextras: tuple[Array, ...]
     scratch: tuple[Array, ...]                      # stand-in gradients, cleared before use
+
+
+_RecurrentT = TypeVar("_RecurrentT", bound="_Recurrent")  # train() and eval() return self
 
 
 class _Recurrent(Module):
@@ -360,7 +364,7 @@ class _Recurrent(Module):
         return _Slots(tuple(values[:4]), tuple(values[4:]), tuple(grads[:4]), tuple(grads[4:]),
                       tuple(scratch))
 
-    def train(self, mode: bool = True):
+    def train(self: _RecurrentT, mode: bool = True) -> _RecurrentT:
         """In training mode (the default) forward keeps what backward needs."""
         self.training = check_bool("mode", mode)
         if not self.training:
@@ -385,7 +389,7 @@ class _Recurrent(Module):
                     "forward drops one more). For inference call .eval(), which keeps none.",
                     UserWarning, stacklevel=4)
 
-    def eval(self):
+    def eval(self: _RecurrentT) -> _RecurrentT:
         """Inference mode: forward keeps no cache, so backward is unavailable."""
         return self.train(False)
 
@@ -440,7 +444,7 @@ class _Recurrent(Module):
         padding = ~_valid_steps(lengths, T) if padded else None      # (T, B, 1)
         if padded:
             # Padding never reaches the math: zero it so it cannot leak (NaN * 0).
-            x = np.where(padding, 0, x).astype(self.dtype)
+            x = np.where(padding, 0, x).astype(self.dtype)  # type: ignore[arg-type]  # padded
         elif keep and copy_input and _may_share_memory(x, source):
             # The cache must not be the caller's buffer, which may be refilled
             # (the next chunk of a stream) before backward reads it.
@@ -526,7 +530,7 @@ class _Recurrent(Module):
         padding = ~_valid_steps(lengths, T) if cache.padded else None
         if cache.padded:
             # dL/d(output) past each length is ignored; zeroed, a NaN there cannot leak.
-            d_layer = np.where(padding, 0, d_layer).astype(self.dtype)
+            d_layer = np.where(padding, 0, d_layer).astype(self.dtype)  # type: ignore[arg-type]
         LD = self.num_layers * D
         d_finals = [
             np.zeros((LD, B, width), dtype=self.dtype) if value is None
@@ -558,9 +562,9 @@ class _Recurrent(Module):
                     for d_state, value in zip(d_states0, d0, strict=True):
                         d_state[k] = value
                 if cache.padded:  # x past a row's length never mattered: dx is 0 there
-                    np.copyto(dx, 0, where=padding)
+                    np.copyto(dx, 0, where=padding)  # type: ignore[arg-type]  # dx: set above
                 if layer_cache.mask is not None:  # mirror of the dropout below this layer
-                    np.multiply(dx, layer_cache.mask, out=dx)
+                    np.multiply(dx, layer_cache.mask, out=dx)  # type: ignore[arg-type]
                 d_layer = dx
             if release:  # training mode: the first input is never the caller's x
                 self._release(cache, keep_first_input=False)
@@ -627,10 +631,10 @@ class RNN(_Recurrent):
         bidirectional: bool = False,
         *,
         backend: str = "auto",
-        dtype=np.float64,
+        dtype: DTypeLike = np.float64,
         seed: int | None = None,
         rng: np.random.Generator | None = None,
-    ):
+    ) -> None:
         self._nonlinearity = check_choice("nonlinearity", nonlinearity, ACTIVATIONS)
         super().__init__("rnn", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, backend, dtype, seed, rng,
@@ -641,12 +645,14 @@ class RNN(_Recurrent):
     def _extra_repr(self) -> str:
         return f", nonlinearity={self.nonlinearity!r}"
 
-    def forward(self, x, h0=None, lengths=None) -> tuple[Array, Array]:
+    def forward(self, x: ArrayLike, h0: ArrayLike | None = None,
+                lengths: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:
         """x (T, B, I) ((B, T, I) with batch_first, (T, I) unbatched) -> output, h_n."""
         output, (h_n,) = self._forward(x, [("h0", h0)], lengths)
         return output, h_n
 
-    def backward(self, d_output, d_h_n=None) -> tuple[Array, Array]:
+    def backward(self, d_output: ArrayLike,
+                 d_h_n: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:
         """dL/d(output) (and dL/d(h_n)) in; (dx, dh0) out; parameter gradients added."""
         dx, (dh0,) = self._backward(d_output, [("d_h_n", d_h_n)])
         return dx, dh0
@@ -674,10 +680,10 @@ class GRU(_Recurrent):
         *,
         variant: str = "torch",
         backend: str = "auto",
-        dtype=np.float64,
+        dtype: DTypeLike = np.float64,
         seed: int | None = None,
         rng: np.random.Generator | None = None,
-    ):
+    ) -> None:
         self._variant = check_choice("variant", variant, ("torch", "seed"))
         super().__init__("gru" if variant == "torch" else "gru_seed", input_size, hidden_size,
                          num_layers, bias, batch_first, dropout, bidirectional, backend, dtype,
@@ -688,12 +694,15 @@ class GRU(_Recurrent):
     def _extra_repr(self) -> str:
         return f", variant={self.variant!r}"
 
-    def forward(self, x, h0=None, lengths=None) -> tuple[Array, Array]:
+    # self: _Recurrent, since LayerNormGRU runs this forward and backward too
+    def forward(self: _Recurrent, x: ArrayLike, h0: ArrayLike | None = None,
+                lengths: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:
         """x (T, B, I) ((B, T, I) with batch_first, (T, I) unbatched) -> output, h_n."""
         output, (h_n,) = self._forward(x, [("h0", h0)], lengths)
         return output, h_n
 
-    def backward(self, d_output, d_h_n=None) -> tuple[Array, Array]:
+    def backward(self: _Recurrent, d_output: ArrayLike,
+                 d_h_n: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:
         """dL/d(output) (and dL/d(h_n)) in; (dx, dh0) out; parameter gradients added."""
         dx, (dh0,) = self._backward(d_output, [("d_h_n", d_h_n)])
         return dx, dh0
@@ -731,10 +740,10 @@ class LSTM(_Recurrent):
         peepholes: bool = False,
         clip: float | None = None,
         backend: str = "auto",
-        dtype=np.float64,
+        dtype: DTypeLike = np.float64,
         seed: int | None = None,
         rng: np.random.Generator | None = None,
-    ):
+    ) -> None:
         proj_size = check_proj_size(proj_size, check_size("hidden_size", hidden_size), True)
         self._peepholes = check_bool("peepholes", peepholes)
         self._clip = check_clip(clip)
@@ -753,14 +762,21 @@ class LSTM(_Recurrent):
             extra += ", peepholes=True"
         return extra + (f", clip={self.clip}" if self.clip is not None else "")
 
-    def forward(self, x, h0=None, lengths=None) -> tuple[Array, tuple[Array, Array]]:
+    # self: _Recurrent, since LayerNormLSTM runs this forward and backward too
+    def forward(
+        self: _Recurrent, x: ArrayLike, h0: tuple[ArrayLike, ArrayLike] | None = None,
+        lengths: ArrayLike | None = None,
+    ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:
         """x (T, B, I) ((B, T, I) with batch_first, (T, I) unbatched);
         h0 = (h_0, c_0), zeros if None -> output, (h_n, c_n)."""
         h_0, c_0 = state_pair("h0", h0, "(h_0, c_0)")
         output, (h_n, c_n) = self._forward(x, [("h0", h_0), ("c0", c_0)], lengths)
         return output, (h_n, c_n)
 
-    def backward(self, d_output, d_h_n=None, d_c_n=None) -> tuple[Array, tuple[Array, Array]]:
+    def backward(
+        self: _Recurrent, d_output: ArrayLike, d_h_n: ArrayLike | None = None,
+        d_c_n: ArrayLike | None = None,
+    ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:
         """dL/d(output) (and dL/d(h_n), dL/d(c_n)) in; (dx, (dh0, dc0)) out."""
         dx, (dh0, dc0) = self._backward(d_output, [("d_h_n", d_h_n), ("d_c_n", d_c_n)])
         return dx, (dh0, dc0)
@@ -782,10 +798,10 @@ class _LayerNorm(_Recurrent):
         bidirectional: bool = False,
         *,
         backend: str = "auto",
-        dtype=np.float64,
+        dtype: DTypeLike = np.float64,
         seed: int | None = None,
         rng: np.random.Generator | None = None,
-    ):
+    ) -> None:
         super().__init__(self._kind, input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, backend, dtype, seed, rng)
 

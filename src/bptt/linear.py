@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._module import Module
+from ._typing import ArrayLike, DTypeLike, FloatArray
 from ._validation import as_array, check_bool, check_dtype, check_rng, check_size
 
 Array = np.ndarray
@@ -24,26 +25,26 @@ class Linear(Module):
         out_features: int,
         bias: bool = True,
         *,
-        dtype=np.float64,
+        dtype: DTypeLike = np.float64,
         seed: int | None = None,
         rng: np.random.Generator | None = None,
-    ):
+    ) -> None:
         self.in_features = check_size("in_features", in_features)
         self.out_features = check_size("out_features", out_features)
         self.bias = check_bool("bias", bias)
         self.dtype = check_dtype(dtype)
-        shapes = {"weight": (self.out_features, self.in_features)}
+        shapes: dict[str, tuple[int, ...]] = {"weight": (self.out_features, self.in_features)}
         if self.bias:
             shapes["bias"] = (self.out_features,)
         # torch's init: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias
         self._init_parameters(shapes, self.in_features, check_rng(seed, rng))
-        self._x = None
+        self._x: Array | None = None
 
     def __repr__(self) -> str:
         return (f"Linear({self.in_features}, {self.out_features}, bias={self.bias}, "
                 f"dtype={self.dtype.name})")
 
-    def forward(self, x: Array) -> Array:
+    def forward(self, x: ArrayLike) -> FloatArray:
         """y = x W^T + b over the last axis."""
         x = as_array("x", x, self.dtype)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
@@ -54,7 +55,7 @@ class Linear(Module):
             y += self._params["bias"]
         return y
 
-    def backward(self, dy: Array) -> Array:
+    def backward(self, dy: ArrayLike) -> FloatArray:
         """dL/dy in; dL/dx out; dL/dW and dL/db added into ``grads``."""
         if self._x is None:
             raise ValueError("Linear.backward() called before forward()")

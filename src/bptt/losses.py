@@ -11,22 +11,25 @@ dL/d(its first argument), an array of the same shape and dtype.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ._typing import ArrayLike, FloatArray
 from ._validation import plain
 
 Array = np.ndarray
 _REDUCTIONS = ("sum", "mean")
 
 
-def _floating(name: str, a) -> Array:
+def _floating(name: str, a: Any) -> FloatArray:
     a = np.asarray(plain(name, a))
     if a.dtype.kind != "f":
         raise TypeError(f"{name} must be a floating array, got dtype {a.dtype}")
     return a
 
 
-def _targets(targets, logits: Array, name: str = "logits") -> Array:
+def _targets(targets: Any, logits: Array, name: str = "logits") -> Array:
     if logits.ndim == 0:
         raise ValueError(f"{name} must have a class axis (..., C), got shape {logits.shape}")
     t = np.asarray(plain("targets", targets))
@@ -47,7 +50,7 @@ def _reduction(reduction: str, count: int) -> float:
     return 1.0 if reduction == "sum" else 1.0 / max(count, 1)
 
 
-def sum_of_squares(prediction, target) -> tuple[float, Array]:
+def sum_of_squares(prediction: ArrayLike, target: ArrayLike) -> tuple[float, FloatArray]:
     """J = 1/2 sum (prediction - target)^2 and dJ/d(prediction) = prediction - target."""
     prediction = _floating("prediction", prediction)
     target = np.asarray(plain("target", target))
@@ -61,19 +64,19 @@ def sum_of_squares(prediction, target) -> tuple[float, Array]:
     return 0.5 * float(np.sum(diff * diff)), diff
 
 
-def log_softmax(logits, axis: int = -1) -> Array:
+def log_softmax(logits: ArrayLike, axis: int = -1) -> FloatArray:
     """log(softmax(logits)) without overflow: the row maximum is taken out first."""
     logits = _floating("logits", logits)
     shifted = logits - logits.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-def softmax(logits, axis: int = -1) -> Array:
+def softmax(logits: ArrayLike, axis: int = -1) -> FloatArray:
     """Probabilities along ``axis``, computed through ``log_softmax``."""
     return np.exp(log_softmax(logits, axis))
 
 
-def log_softmax_backward(dlog_probs, log_probs, axis: int = -1) -> Array:
+def log_softmax_backward(dlog_probs: ArrayLike, log_probs: ArrayLike, axis: int = -1) -> FloatArray:
     """Mirror of ``log_softmax``: dL/dz = dL/dy - softmax(z) * sum(dL/dy)."""
     dlog_probs = _floating("dlog_probs", dlog_probs)
     log_probs = _floating("log_probs", log_probs)
@@ -83,7 +86,8 @@ def log_softmax_backward(dlog_probs, log_probs, axis: int = -1) -> Array:
     return dlog_probs - np.exp(log_probs) * dlog_probs.sum(axis=axis, keepdims=True)
 
 
-def nll_loss(log_probs, targets, reduction: str = "sum") -> tuple[float, Array]:
+def nll_loss(log_probs: ArrayLike, targets: ArrayLike,
+             reduction: str = "sum") -> tuple[float, FloatArray]:
     """-sum log_probs[..., target] (or the mean) and its gradient w.r.t. log_probs."""
     log_probs = _floating("log_probs", log_probs)
     targets = _targets(targets, log_probs, "log_probs")
@@ -94,7 +98,8 @@ def nll_loss(log_probs, targets, reduction: str = "sum") -> tuple[float, Array]:
     return -scale * float(picked.sum()), grad
 
 
-def softmax_cross_entropy(logits, targets, reduction: str = "sum") -> tuple[float, Array]:
+def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike,
+                          reduction: str = "sum") -> tuple[float, FloatArray]:
     """Cross-entropy of softmax(logits) against integer targets, and dL/d(logits)
     = scale * (softmax(logits) - onehot(targets))."""
     logits = _floating("logits", logits)

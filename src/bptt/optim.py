@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -22,8 +23,11 @@ from ._module import Module
 
 Array = np.ndarray
 
+#: What an optimizer or clip takes: one bptt module (a layer, cell or Linear) or several.
+Modules: TypeAlias = Module | Iterable[Module]
 
-def _pairs(modules) -> list[tuple[str, Array, Array]]:
+
+def _pairs(modules: Modules) -> list[tuple[str, Array, Array]]:
     """(name, parameter, gradient) for every parameter of one module or several."""
     if isinstance(modules, Module):
         modules = [modules]
@@ -56,7 +60,7 @@ class Optimizer:
     #: The state buffers kept per parameter are named parameter + suffix.
     _buffer_suffixes: tuple[str, ...] = ("",)
 
-    def __init__(self, modules, lr: float):
+    def __init__(self, modules: Modules, lr: float) -> None:
         self._pairs = _pairs(modules)
         self.lr = _positive("lr", lr)
         self.steps = 0
@@ -81,12 +85,12 @@ class Optimizer:
             self._state[key] = np.full_like(like, fill)
         return self._state[key]
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         """Everything ``load_state_dict`` needs to continue bit-identically."""
         return {"steps": self.steps, "lr": self.lr,
                 "state": {k: v.copy() for k, v in self._state.items()}}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore ``state_dict()``'s output. Every buffer must belong to one of
         this optimizer's parameters and have its shape; nothing is changed
         unless all of them do."""
@@ -121,11 +125,11 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional (heavy-ball) momentum."""
 
-    def __init__(self, modules, lr: float, momentum: float = 0.0):
+    def __init__(self, modules: Modules, lr: float, momentum: float = 0.0) -> None:
         super().__init__(modules, lr)
         self.momentum = _positive("momentum", momentum, allow_zero=True)
 
-    def _update(self, name, p, g):
+    def _update(self, name: str, p: Array, g: Array) -> None:
         if self.momentum == 0:
             p -= self.lr * g
             return
@@ -141,11 +145,11 @@ class SGD(Optimizer):
 class Adagrad(Optimizer):
     """Adagrad: per-entry step lr / (sqrt(sum of squared gradients) + eps)."""
 
-    def __init__(self, modules, lr: float = 0.1, eps: float = 1e-8):
+    def __init__(self, modules: Modules, lr: float = 0.1, eps: float = 1e-8) -> None:
         super().__init__(modules, lr)
         self.eps = _positive("eps", eps, allow_zero=True)
 
-    def _update(self, name, p, g):
+    def _update(self, name: str, p: Array, g: Array) -> None:
         squares = self._buffer(name, p)
         squares += g * g
         p -= self.lr * g / (np.sqrt(squares) + self.eps)
@@ -156,8 +160,8 @@ class Adam(Optimizer):
 
     _buffer_suffixes = (".m", ".v")
 
-    def __init__(self, modules, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8):
+    def __init__(self, modules: Modules, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
         super().__init__(modules, lr)
         try:
             beta1, beta2 = betas
@@ -168,7 +172,7 @@ class Adam(Optimizer):
         self.betas = (float(beta1), float(beta2))
         self.eps = _positive("eps", eps, allow_zero=True)
 
-    def _update(self, name, p, g):
+    def _update(self, name: str, p: Array, g: Array) -> None:
         beta1, beta2 = self.betas
         m = self._buffer(name + ".m", p)
         v = self._buffer(name + ".v", p)
@@ -181,7 +185,7 @@ class Adam(Optimizer):
         p -= (self.lr / correction1) * m / denominator
 
 
-def clip_grad_value(modules, clip_value: float) -> None:
+def clip_grad_value(modules: Modules, clip_value: float) -> None:
     """Clamp every gradient entry to [-clip_value, clip_value] in place
     (min-char-rnn clips to [-5, 5])."""
     clip_value = _positive("clip_value", clip_value)
@@ -189,7 +193,7 @@ def clip_grad_value(modules, clip_value: float) -> None:
         np.clip(g, -clip_value, clip_value, out=g)
 
 
-def clip_grad_norm(modules, max_norm: float) -> float:
+def clip_grad_norm(modules: Modules, max_norm: float) -> float:
     """Scale all gradients together so their global L2 norm is at most
     ``max_norm``; returns the norm before clipping (as torch does)."""
     max_norm = _positive("max_norm", max_norm)

@@ -11,6 +11,8 @@ a wrong gradient.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -34,10 +36,11 @@ class _CellCall:
 
     __slots__ = ("engine", "lstm", "n_states")
 
-    def __init__(self, engine: Engine, lstm: bool, n_states: int):
+    def __init__(self, engine: Engine, lstm: bool, n_states: int) -> None:
         self.engine, self.lstm, self.n_states = engine, lstm, n_states
 
-    def forward(self, x, states, weights, keep: bool):
+    def forward(self, x: Any, states: Sequence[torch.Tensor | None],
+                weights: Sequence[torch.Tensor], keep: bool) -> tuple[tuple[Any, ...], Any]:
         self.engine.bind(weights)
         cell = self.engine.model
         x = array(x)
@@ -48,7 +51,9 @@ class _CellCall:
         cache, cell._cache = cell._cache, None
         return tuple(map(tensor, outputs)), (cache if keep else None)
 
-    def backward(self, cache, d_new, weights):
+    def backward(self, cache: Any, d_new: Sequence[torch.Tensor],
+                 weights: Sequence[torch.Tensor],
+                 ) -> tuple[Any, tuple[Any, ...], list[torch.Tensor]]:
         cell = self.engine.model
         with cell._lock:  # the engine's gradient arrays serve one backward at a time
             self.engine.bind(weights)
@@ -68,7 +73,7 @@ class _CellFunction(torch.autograd.Function):
     """One cell step: bptt forward, bptt backward."""
 
     @staticmethod
-    def forward(ctx, call: _CellCall, x, *tensors):
+    def forward(ctx: Any, call: _CellCall, x: torch.Tensor, *tensors: torch.Tensor) -> Any:
         n = call.n_states
         states, weights = tensors[:n], tensors[n:]
         outputs, cache = call.forward(x, states, weights, keep=True)
@@ -78,7 +83,7 @@ class _CellFunction(torch.autograd.Function):
         return outputs if call.lstm else outputs[0]
 
     @staticmethod
-    def backward(ctx, *d_new):
+    def backward(ctx: Any, *d_new: torch.Tensor) -> Any:
         call = ctx.call
         first_derivatives_only(call.engine)
         n = call.n_states
@@ -96,26 +101,31 @@ class _BpttCell(BpttModule):
     """What the cells add to their torch.nn class (or to torch.nn.Module)."""
 
     _lstm = False
+    # the torch.nn class's, after this mixin in the MRO (GRU_Cell sets its own)
+    input_size: int
+    hidden_size: int
 
-    def _bptt_setup(self, backend: str, names: tuple[str, ...]) -> None:
+    # the cells also name their kernels' weights
+    def _bptt_setup(self, backend: str, names: tuple[str, ...]) -> None:  # type: ignore[override]
         super()._bptt_setup(backend)
         self._bptt_names = names
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + self._backend_repr()
+        return super().extra_repr() + self._backend_repr()  # type: ignore[misc]  # torch's
 
-    def _engine(self, dtype) -> Engine:
+    def _engine(self, dtype: Any) -> Engine:
         key = (dtype, self.input_size, self.hidden_size, self._bptt_names, self._bptt_option())
-        return self._engine_for(key, lambda: self._bptt_model(dtype), self._bptt_names)
+        return self._engine_for(key, lambda: self._bptt_model(dtype),  # type: ignore[attr-defined]
+                                self._bptt_names)  # (each cell class defines _bptt_model)
 
-    def _bptt_option(self):
+    def _bptt_option(self) -> str | None:
         return None
 
     def _kernel_weights(self) -> tuple[torch.Tensor, ...]:
         """The parameter tensors in the order of the kernels' names."""
         return tuple(getattr(self, name) for name in self._bptt_names)
 
-    def _check_dims(self, input, states) -> None:
+    def _check_dims(self, input: torch.Tensor, states: Sequence[torch.Tensor | None]) -> None:
         """torch's dimension rules for a cell's input and states."""
         name = type(self).__name__
         if input.dim() not in (1, 2):
@@ -125,7 +135,8 @@ class _BpttCell(BpttModule):
                 raise ValueError(f"{name}: Expected hidden to be 1D or 2D, got {s.dim()}D "
                                  "instead")
 
-    def _step(self, input, states: tuple, fallback):
+    def _step(self, input: torch.Tensor, states: tuple[torch.Tensor | None, ...],
+              fallback: Callable[[], Any]) -> Any:
         """Run one step on bptt, or ``fallback()`` with the warning."""
         weights = self._kernel_weights()
         reason = unsupported(input, [s for s in states if s is not None], weights)
@@ -140,48 +151,50 @@ class _BpttCell(BpttModule):
         self._check_dims(input, states)
         if self._lstm and (states[0] is None) != (states[1] is None):
             raise TypeError("LSTMCell: hx must be a tuple (h, c) of two tensors or None")
-        call = _CellCall(engine, self._lstm, len(states))
+        call = _CellCall(engine, self._lstm, len(states))  # type: ignore[arg-type]  # not None
         if needs_grad(input, *states, *weights):
             return _CellFunction.apply(call, input, *states, *weights)
         outputs, _ = call.forward(input, states, weights, keep=False)
         return outputs if self._lstm else outputs[0]
 
 
-def _names(bias: bool, biases=("bias_ih", "bias_hh")) -> tuple[str, ...]:
+def _names(bias: bool, biases: tuple[str, ...] = ("bias_ih", "bias_hh")) -> tuple[str, ...]:
     return ("weight_ih", "weight_hh") + (biases if bias else ())
 
 
 class GRUCell(_BpttCell, torch.nn.GRUCell):
     """``torch.nn.GRUCell`` on bptt's cell kernels."""
 
-    def __init__(self, *args, backend: str = "auto", **kwargs):
+    def __init__(self, *args: Any, backend: str = "auto", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._bptt_setup(backend, _names(self.bias))
 
-    def _bptt_model(self, dtype):
+    def _bptt_model(self, dtype: Any) -> _bptt_cells.GRUCell:
         return _bptt_cells.GRUCell(self.input_size, self.hidden_size, self.bias,
                                    backend=self._bptt_backend, dtype=dtype, seed=0)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: torch.Tensor, hx: torch.Tensor | None = None) -> torch.Tensor:
+        """One step: input (N, H_in) or (H_in,), hx (N, H) or (H,), zeros if None -> h'."""
         return self._step(input, (hx,), lambda: super(GRUCell, self).forward(input, hx))
 
 
 class RNNCell(_BpttCell, torch.nn.RNNCell):
     """``torch.nn.RNNCell`` (tanh or relu) on bptt's cell kernels."""
 
-    def __init__(self, *args, backend: str = "auto", **kwargs):
+    def __init__(self, *args: Any, backend: str = "auto", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._bptt_setup(backend, _names(self.bias))
 
-    def _bptt_option(self):
+    def _bptt_option(self) -> str:
         return self.nonlinearity
 
-    def _bptt_model(self, dtype):
+    def _bptt_model(self, dtype: Any) -> _bptt_cells.RNNCell:
         return _bptt_cells.RNNCell(self.input_size, self.hidden_size, self.bias,
                                    self.nonlinearity, backend=self._bptt_backend, dtype=dtype,
                                    seed=0)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: torch.Tensor, hx: torch.Tensor | None = None) -> torch.Tensor:
+        """One step: input (N, H_in) or (H_in,), hx (N, H) or (H,), zeros if None -> h'."""
         return self._step(input, (hx,), lambda: super(RNNCell, self).forward(input, hx))
 
 
@@ -190,15 +203,20 @@ class LSTMCell(_BpttCell, torch.nn.LSTMCell):
 
     _lstm = True
 
-    def __init__(self, *args, backend: str = "auto", **kwargs):
+    def __init__(self, *args: Any, backend: str = "auto", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._bptt_setup(backend, _names(self.bias))
 
-    def _bptt_model(self, dtype):
+    def _bptt_model(self, dtype: Any) -> _bptt_cells.LSTMCell:
         return _bptt_cells.LSTMCell(self.input_size, self.hidden_size, self.bias,
                                     backend=self._bptt_backend, dtype=dtype, seed=0)
 
-    def forward(self, input, hx=None):
+    def forward(
+        self, input: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: input (N, H_in) or (H_in,), hx = (h, c), each (N, H) or (H,),
+        zeros if None -> (h', c')."""
+        states: tuple[torch.Tensor | None, ...]
         if hx is None:
             states = (None, None)
         elif isinstance(hx, (tuple, list)) and len(hx) == 2:
@@ -223,17 +241,19 @@ class GRU_Cell(_BpttCell, torch.nn.Module):  # noqa: N801 - the homework's class
                ("bias", ("br", "bz", "bh")))
 
     def __init__(self, in_dim: int, hidden_dim: int, bias: bool = False, *,
-                 backend: str = "auto", device=None, dtype=None):
+                 backend: str = "auto", device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__()
         for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.input_size = self.d = in_dim
         self.hidden_size = self.h = hidden_dim
         self.bias = bias
+        shapes: dict[str, tuple[int, ...]]
         shapes = {"Wzh": (hidden_dim, hidden_dim), "Wrh": (hidden_dim, hidden_dim),
                   "Wh": (hidden_dim, hidden_dim), "Wzx": (hidden_dim, in_dim),
                   "Wrx": (hidden_dim, in_dim), "Wx": (hidden_dim, in_dim)}
@@ -245,6 +265,7 @@ class GRU_Cell(_BpttCell, torch.nn.Module):  # noqa: N801 - the homework's class
         self._bptt_setup(backend, tuple(n for n, _ in self._STACKS[: 3 if bias else 2]))
 
     def reset_parameters(self) -> None:
+        """Every parameter U(-1/sqrt(h), 1/sqrt(h)), from torch's generator."""
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             torch.nn.init.uniform_(p, -bound, bound)
@@ -252,7 +273,7 @@ class GRU_Cell(_BpttCell, torch.nn.Module):  # noqa: N801 - the homework's class
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}" + self._backend_repr()
 
-    def _bptt_model(self, dtype):
+    def _bptt_model(self, dtype: Any) -> _bptt_cells.GRU_Cell:
         return _bptt_cells.GRU_Cell(self.input_size, self.hidden_size, self.bias,
                                     backend=self._bptt_backend, dtype=dtype, seed=0)
 
@@ -260,7 +281,7 @@ class GRU_Cell(_BpttCell, torch.nn.Module):  # noqa: N801 - the homework's class
         return tuple(torch.cat([getattr(self, name) for name in blocks])
                      for _, blocks in self._STACKS[: 3 if self.bias else 2])
 
-    def _reference(self, x, h):
+    def _reference(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """The step in torch operators (what runs where bptt cannot)."""
         weight_ih, weight_hh, *bias = self._kernel_weights()
         batched = x.dim() == 2
@@ -272,7 +293,8 @@ class GRU_Cell(_BpttCell, torch.nn.Module):  # noqa: N801 - the homework's class
         h_next = _seed.step(gi, h2, weight_hh, None)
         return h_next if batched else h_next.squeeze(0)
 
-    def forward(self, x, h=None):
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        """One step: x (d,) or (B, d), h (h,) or (B, h), zeros if None -> h'."""
         if h is None:
             shape = (*x.shape[:-1], self.hidden_size)
             h = torch.zeros(shape, dtype=x.dtype, device=x.device)

@@ -11,17 +11,20 @@ optimizers update parameters in place, which the views see.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from .._backend import get_backend
 
-_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+_DTYPES: dict[torch.dtype, type[np.floating[Any]]] = {torch.float32: np.float32,
+                                                      torch.float64: np.float64}
 _warned: set[tuple[str, str]] = set()
 
 
-def warn_fallback(module: torch.nn.Module, reason: str) -> None:
+def warn_fallback(module: object, reason: str) -> None:
     """Say once per class and reason that torch's implementation runs instead."""
     key = (type(module).__name__, reason)
     if key in _warned:
@@ -44,7 +47,8 @@ def _plain(t: torch.Tensor) -> bool:
     return type(t) in _PLAIN_TYPES and not _is_wrapped(t)
 
 
-def unsupported(data: torch.Tensor, tensors, weights) -> str | None:
+def unsupported(data: object, tensors: Sequence[torch.Tensor],
+                weights: Sequence[torch.Tensor]) -> str | None:
     """Why bptt cannot run a call on these tensors, or None if it can.
     ``data`` is the input (a PackedSequence's data), ``tensors`` the given
     states, ``weights`` the parameters in use."""
@@ -79,7 +83,7 @@ def tensor(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a)
 
 
-def needs_grad(*tensors) -> bool:
+def needs_grad(*tensors: torch.Tensor | None) -> bool:
     """Whether autograd will want gradients from this call."""
     return torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in tensors)
@@ -93,16 +97,16 @@ class Engine:
     only when some tensor's storage or layout changed since the last call.
     """
 
-    def __init__(self, model, names: tuple[str, ...]):
+    def __init__(self, model: Any, names: tuple[str, ...]) -> None:
         self.model = model
         self.names = names
         self.shapes = tuple(model._params[name].shape for name in names)
-        self._key = None
+        self._key: tuple[tuple[int, bool], ...] | None = None
 
-    def shapes_match(self, weights) -> bool:
+    def shapes_match(self, weights: Sequence[torch.Tensor]) -> bool:
         return all(tuple(w.shape) == s for w, s in zip(weights, self.shapes, strict=True))
 
-    def bind(self, weights) -> None:
+    def bind(self, weights: Sequence[torch.Tensor]) -> None:
         key = tuple((w.data_ptr(), w.is_contiguous()) for w in weights)
         if key == self._key:
             return
@@ -145,15 +149,16 @@ class BpttModule:
 
     def _bptt_setup(self, backend: str) -> None:
         self._bptt_backend = backend_name(backend)
-        self._bptt_engines: dict = {}
+        self._bptt_engines: dict[tuple[Any, ...], Engine] = {}
 
-    def __getstate__(self):
-        state = dict(super().__getstate__())
+    def __getstate__(self) -> dict[str, Any]:
+        # a mixin: torch.nn.Module, after it in the MRO, has both
+        state = dict(super().__getstate__())  # type: ignore[misc]
         state["_bptt_engines"] = {}
         return state
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)  # type: ignore[misc]
         self._bptt_engines = {}
 
     @property
@@ -164,7 +169,8 @@ class BpttModule:
     def _backend_repr(self) -> str:
         return f", backend={self._bptt_backend!r}" if self._bptt_backend != "auto" else ""
 
-    def _engine_for(self, key: tuple, build, names: tuple[str, ...]) -> Engine:
+    def _engine_for(self, key: tuple[Any, ...], build: Callable[[], Any],
+                    names: tuple[str, ...]) -> Engine:
         engine = self._bptt_engines.get(key)
         if engine is None:
             engine = self._bptt_engines[key] = Engine(build(), names)

@@ -14,6 +14,8 @@ numbers.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,7 +40,7 @@ class _Packing:
     """Moves rows between a packed layout (N, F) and a padded time-major one
     (T, B, F), for one ``batch_sizes``. Also gives each row's length."""
 
-    def __init__(self, batch_sizes: torch.Tensor):
+    def __init__(self, batch_sizes: torch.Tensor) -> None:
         sizes = batch_sizes.numpy().astype(np.int64)
         self.T, self.B = len(sizes), int(sizes[0])
         starts = np.cumsum(sizes) - sizes
@@ -60,14 +62,16 @@ class _Call:
 
     __slots__ = ("engine", "state_names", "lengths", "packing", "masks")
 
-    def __init__(self, engine, state_names, lengths, packing, masks):
+    def __init__(self, engine: Engine, state_names: tuple[str, ...], lengths: np.ndarray | None,
+                 packing: _Packing | None, masks: list[Any]) -> None:
         self.engine = engine
         self.state_names = state_names
         self.lengths = lengths
         self.packing = packing
         self.masks = masks
 
-    def forward(self, x, states, weights, keep: bool):
+    def forward(self, x: Any, states: Sequence[torch.Tensor | None],
+                weights: Sequence[torch.Tensor], keep: bool) -> tuple[Any, tuple[Any, ...], Any]:
         """bptt's forward on time-major (or packed) x; returns tensors and
         the cache (None unless ``keep``)."""
         engine = self.engine
@@ -83,7 +87,9 @@ class _Call:
             output = self.packing.pack(output)
         return tensor(output), tuple(map(tensor, finals)), cache
 
-    def backward(self, cache, d_output, d_finals, weights):
+    def backward(self, cache: Any, d_output: Any, d_finals: Sequence[torch.Tensor | None],
+                 weights: Sequence[torch.Tensor],
+                 ) -> tuple[Any, tuple[Any, ...], list[torch.Tensor]]:
         engine = self.engine
         model = engine.model
         d_output = array(d_output)
@@ -110,7 +116,7 @@ class _Kept:
 
     __slots__ = ("cache", "__weakref__")
 
-    def __init__(self, cache, model):
+    def __init__(self, cache: Any, model: Any) -> None:
         self.cache = cache
         weakref.finalize(self, model._release, cache, True)
 
@@ -119,7 +125,7 @@ class _LayerFunction(torch.autograd.Function):
     """Every layer and direction of one call: bptt forward, bptt backward."""
 
     @staticmethod
-    def forward(ctx, call: _Call, x, *tensors):
+    def forward(ctx: Any, call: _Call, x: torch.Tensor, *tensors: torch.Tensor) -> Any:
         n = len(call.state_names)
         states, weights = tensors[:n], tensors[n:]
         output, finals, cache = call.forward(x, states, weights, keep=True)
@@ -131,7 +137,7 @@ class _LayerFunction(torch.autograd.Function):
         return (output, *finals)
 
     @staticmethod
-    def backward(ctx, d_output, *d_finals):
+    def backward(ctx: Any, d_output: torch.Tensor, *d_finals: torch.Tensor) -> Any:
         first_derivatives_only(ctx.call.engine)
         weights = ctx.saved_tensors[1:]
         dx, d_states, grads = ctx.call.backward(ctx.cache.cache, d_output, d_finals, weights)
@@ -145,53 +151,73 @@ class _LayerFunction(torch.autograd.Function):
 class _BpttRNN(BpttModule):
     """What GRU, RNN and LSTM add to their torch.nn class."""
 
-    _state_names = ("h0",)
+    _state_names: tuple[str, ...] = ("h0",)
     _variant = "torch"
+    # torch.nn.RNNBase's, after this mixin in the MRO
+    mode: str
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bias: bool
+    batch_first: bool
+    dropout: float
+    bidirectional: bool
+    proj_size: int
+    training: bool
+    _flat_weights_names: list[str]
+    _flat_weights: list[Any]  # tensors; torch's stubs allow None
 
     def extra_repr(self) -> str:
-        s = super().extra_repr()
+        s = super().extra_repr()  # type: ignore[misc]  # torch.nn.Module's
         if self._variant != "torch":
             s += f", variant={self._variant!r}"
         return s + self._backend_repr()
 
-    def _bptt_model(self, dtype):
+    def _bptt_model(self, dtype: Any) -> Any:
         """A time-major bptt layer of this module's sizes; its parameters get replaced."""
         raise NotImplementedError
 
-    def _engine(self, dtype: np.dtype) -> Engine:
+    def _engine(self, dtype: type[np.floating[Any]]) -> Engine:
         key = (dtype, self.input_size, self.hidden_size, self.num_layers, self.bias,
                self.bidirectional, self.proj_size, self.mode)
         return self._engine_for(key, lambda: self._bptt_model(dtype),
                                 tuple(self._flat_weights_names))
 
-    def _torch_forward(self, input, hx):
-        return super().forward(input, hx)
+    def _torch_forward(self, input: Any, hx: Any) -> Any:
+        return super().forward(input, hx)  # type: ignore[misc]  # torch.nn.RNNBase's
 
-    def _unpack_hx(self, hx) -> tuple:
+    def _unpack_hx(self, hx: Any) -> tuple[Any, ...]:
         return (hx,)
 
-    def _pack_hx(self, states: tuple):
+    def _pack_hx(self, states: tuple[Any, ...]) -> Any:
         return states[0]
 
-    def forward(self, input, hx=None):
+    def forward(self, input: torch.Tensor | PackedSequence, hx: Any = None) -> Any:
+        """The torch class's forward: ``input`` (L, N, H_in), (N, L, H_in) with
+        ``batch_first``, (L, H_in) unbatched, or a PackedSequence; ``hx`` the initial
+        state, zeros if None ((h_0, c_0) for the LSTM). Returns (output, h_n), or
+        (output, (h_n, c_n)) for the LSTM, as torch does."""
         packed = isinstance(input, PackedSequence)
         data = input.data if packed else input
         states = self._unpack_hx(hx)
-        self._update_flat_weights()
+        self._update_flat_weights()  # type: ignore[attr-defined]  # torch.nn.RNNBase's
         weights = self._flat_weights
         reason = unsupported(data, [s for s in states if s is not None], weights)
         engine = None
         if reason is None:
-            engine = self._engine(_DTYPES[data.dtype])
+            engine = self._engine(_DTYPES[data.dtype])  # type: ignore[union-attr]  # a tensor
             if not engine.shapes_match(weights):
                 reason = "parameters whose shapes do not match the module's sizes"
         if reason is not None:
             warn_fallback(self, reason)
             return self._torch_forward(input, hx)
-        return self._bptt_forward(engine, input, packed, states, weights)
+        return self._bptt_forward(engine, input, packed, states,  # type: ignore[arg-type]
+                                  weights)  # (engine is set whenever reason is None)
 
-    def _bptt_forward(self, engine, input, packed, states, weights):
+    def _bptt_forward(self, engine: Engine, input: Any, packed: bool, states: tuple[Any, ...],
+                      weights: Sequence[torch.Tensor]) -> Any:
         name = type(self).__name__
+        packing: _Packing | None
         if packed:
             x, batch_sizes, sorted_indices, unsorted_indices = input
             if sorted_indices is not None:  # states arrive in the caller's row order
@@ -218,9 +244,10 @@ class _BpttRNN(BpttModule):
             x = input
         # torch's own checks of the input and state sizes, for torch's messages
         if any(s is None for s in states):
-            self.check_input(x, batch_sizes)
+            self.check_input(x, batch_sizes)  # type: ignore[attr-defined]  # torch's, as above
         else:
-            self.check_forward_args(x, self._pack_hx(states), batch_sizes)
+            self.check_forward_args(  # type: ignore[attr-defined]
+                x, self._pack_hx(states), batch_sizes)
         if not packed and self.batch_first:
             x = x.transpose(0, 1)
         masks = self._dropout_masks(x, packing)
@@ -240,7 +267,7 @@ class _BpttRNN(BpttModule):
             output = output.transpose(0, 1)
         return output, self._pack_hx(tuple(finals))
 
-    def _dropout_masks(self, x: torch.Tensor, packing: _Packing | None):
+    def _dropout_masks(self, x: torch.Tensor, packing: _Packing | None) -> list[Any]:
         """torch's dropout between layers, drawn as torch draws it, as bptt masks:
         None (no dropout) or one (T, B, D*K) array per gap between layers."""
         p = float(self.dropout)
@@ -251,6 +278,7 @@ class _BpttRNN(BpttModule):
         rows = (len(packing.time),) if packing is not None else tuple(x.shape[:2])
         masks = []
         for _ in range(self.num_layers - 1):
+            noise: Any  # a tensor, then its numpy view
             if p == 1:  # torch zeroes the output without drawing
                 noise = torch.zeros(*rows, features, dtype=x.dtype)
             else:
@@ -261,7 +289,7 @@ class _BpttRNN(BpttModule):
         return masks
 
 
-def _factory(kwargs: dict) -> None:
+def _factory(kwargs: dict[str, Any]) -> None:
     """Refuse bptt keywords torch's constructor would reject less clearly."""
     for name in ("seed", "rng"):
         if name in kwargs:
@@ -276,7 +304,8 @@ class GRU(_BpttRNN, torch.nn.GRU):
     W_h, z weighting the candidate). ``backend``: "auto", "cython", "numba"
     or "numpy"."""
 
-    def __init__(self, *args, variant: str = "torch", backend: str = "auto", **kwargs):
+    def __init__(self, *args: Any, variant: str = "torch", backend: str = "auto",
+                 **kwargs: Any) -> None:
         _factory(kwargs)
         super().__init__(*args, **kwargs)
         if variant not in ("torch", "seed"):
@@ -286,14 +315,15 @@ class GRU(_BpttRNN, torch.nn.GRU):
 
     @property
     def variant(self) -> str:
+        """"torch" or "seed": whose GRU equations."""
         return self._variant
 
-    def _bptt_model(self, dtype):
+    def _bptt_model(self, dtype: Any) -> _bptt_layers.GRU:
         return _bptt_layers.GRU(self.input_size, self.hidden_size, self.num_layers, self.bias,
                                 False, 0.0, self.bidirectional, variant=self._variant,
                                 backend=self._bptt_backend, dtype=dtype, seed=0)
 
-    def _torch_forward(self, input, hx):
+    def _torch_forward(self, input: Any, hx: Any) -> Any:
         if self._variant == "seed":
             return _seed.gru_layers(self, input, hx)
         return super()._torch_forward(input, hx)
@@ -302,12 +332,12 @@ class GRU(_BpttRNN, torch.nn.GRU):
 class RNN(_BpttRNN, torch.nn.RNN):
     """``torch.nn.RNN`` (tanh or relu) on bptt's kernels."""
 
-    def __init__(self, *args, backend: str = "auto", **kwargs):
+    def __init__(self, *args: Any, backend: str = "auto", **kwargs: Any) -> None:
         _factory(kwargs)
         super().__init__(*args, **kwargs)
         self._bptt_setup(backend)
 
-    def _bptt_model(self, dtype):
+    def _bptt_model(self, dtype: Any) -> _bptt_layers.RNN:
         return _bptt_layers.RNN(self.input_size, self.hidden_size, self.num_layers,
                                 self.nonlinearity, self.bias, False, 0.0, self.bidirectional,
                                 backend=self._bptt_backend, dtype=dtype, seed=0)
@@ -319,22 +349,22 @@ class LSTM(_BpttRNN, torch.nn.LSTM):
 
     _state_names = ("h0", "c0")
 
-    def __init__(self, *args, backend: str = "auto", **kwargs):
+    def __init__(self, *args: Any, backend: str = "auto", **kwargs: Any) -> None:
         _factory(kwargs)
         super().__init__(*args, **kwargs)
         self._bptt_setup(backend)
 
-    def _bptt_model(self, dtype):
+    def _bptt_model(self, dtype: Any) -> _bptt_layers.LSTM:
         return _bptt_layers.LSTM(self.input_size, self.hidden_size, self.num_layers, self.bias,
                                  False, 0.0, self.bidirectional, self.proj_size,
                                  backend=self._bptt_backend, dtype=dtype, seed=0)
 
-    def _unpack_hx(self, hx) -> tuple:
+    def _unpack_hx(self, hx: Any) -> tuple[Any, ...]:
         if hx is None:
             return (None, None)
         if not isinstance(hx, (tuple, list)) or len(hx) != 2 or any(s is None for s in hx):
             raise TypeError(f"LSTM: hx must be a tuple of tensors (h_0, c_0), got {hx!r:.80}")
         return tuple(hx)
 
-    def _pack_hx(self, states: tuple):
+    def _pack_hx(self, states: tuple[Any, ...]) -> Any:
         return tuple(states)

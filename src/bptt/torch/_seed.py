@@ -13,6 +13,8 @@ SPEC.md, "GRU, the seed formulation", rows stacked r, z, h~::
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
@@ -32,7 +34,7 @@ def step(gi: torch.Tensor, h: torch.Tensor, weight_hh: torch.Tensor,
     return (1 - z) * h + z * torch.tanh(a)
 
 
-def gru_layers(module, input, hx):
+def gru_layers(module: Any, input: Any, hx: Any) -> Any:
     """``GRU(variant="seed")``'s forward, with torch's layouts and dropout."""
     packed = isinstance(input, PackedSequence)
     if packed:
@@ -68,7 +70,7 @@ def gru_layers(module, input, hx):
             if b_ih is not None:
                 gi = gi + b_ih
             h = hx[layer * D + direction]
-            out = [None] * T
+            out: list[Any] = [None] * T
             for t in (reversed(range(T)) if direction else range(T)):
                 h_next = step(gi[t], h, w_hh, b_hh)
                 if valid is not None:
