@@ -13,6 +13,7 @@ which of them this installation has, fastest first.
 from . import losses, optim
 from ._backend import backends, get_backend, unavailable
 from ._gradcheck import GradcheckResult, gradcheck
+from ._threads import get_num_threads, set_num_threads
 from .cells import GRU_Cell, GRUCell, LSTMCell, RNNCell
 from .layers import GRU, LSTM, RNN, LayerNormGRU, LayerNormLSTM, count_parameters
 from .linear import Linear
@@ -42,5 +43,7 @@ __all__ = [
     "backends",
     "get_backend",
     "unavailable",
+    "get_num_threads",
+    "set_num_threads",
     "__version__",
 ]

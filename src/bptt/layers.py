@@ -31,6 +31,7 @@ import numpy as np
 from ._backend import get_backend
 from ._families import ACTIVATIONS, FAMILIES, Family
 from ._module import Module
+from ._threads import get_num_threads, row_groups, run_parallel
 from ._typing import ArrayLike, DTypeLike, FloatArray
 from ._validation import (
     check_bool,
@@ -53,6 +54,12 @@ from ._validation import (
 Array = np.ndarray
 
 #: The public kind names of ``count_parameters`` and the family each means.
+# Threads (bptt._threads): a group of rows gets at least 8 (the panel kernel's
+# block), and a thread at least this many multiply-adds of one layer-direction's
+# forward; below that, starting the work on another thread costs more than it saves
+MIN_ROWS_PER_THREAD = 8
+MIN_WORK_PER_THREAD = 1_000_000
+
 KINDS = {"rnn": "rnn", "gru": "gru", "lstm": "lstm", "layernorm_gru": "ln_gru",
          "layernorm_lstm": "ln_lstm"}
 
@@ -199,6 +206,9 @@ class SequenceCache(NamedTuple):
     batched: bool               # x was 3-D
     T: int
     B: int
+    # rows split across threads: ((start, stop), that group's SequenceCache)
+    # per group, and ``layers`` is empty
+    parts: tuple[tuple[tuple[int, int], SequenceCache], ...] = ()
 
 
 class _Slots(NamedTuple):
@@ -432,8 +442,10 @@ class _Recurrent(Module):
         lengths, padded = sequence_lengths(lengths, T, B, batched, self.input_size)
         LD = self.num_layers * self.directions
         widths = self._widths()
+        # the cache (with keep) or the outputs
         floats = LD * ((T + 1) * B * sum(widths) + T * B * (
-            self._family.cache_width(self.hidden_size) + 2 * widths[0]))
+            self._family.cache_width(self.hidden_size) + 2 * widths[0])) if keep else (
+            2 * self.directions * T * B * widths[0])
         check_memory(f"{type(self).__name__}.forward on x of {T} steps x {B} rows",
                      floats * self.dtype.itemsize, MemoryError)
         states0 = [
@@ -444,46 +456,85 @@ class _Recurrent(Module):
         padding = ~_valid_steps(lengths, T) if padded else None      # (T, B, 1)
         if padded:
             # Padding never reaches the math: zero it so it cannot leak (NaN * 0).
-            x = np.where(padding, 0, x).astype(self.dtype)  # type: ignore[arg-type]  # padded
-        elif keep and copy_input and _may_share_memory(x, source):
-            # The cache must not be the caller's buffer, which may be refilled
-            # (the next chunk of a stream) before backward reads it.
-            kept = self._pool.take(x.shape)
-            np.copyto(kept, x)
-            x = kept
-        finals = [np.empty_like(s) for s in states0]
+            x = np.where(padding, 0, x).astype(self.dtype)
         if masks is None:
             masks = [None] * (self.num_layers - 1)
             if self.training and self.dropout:
                 masks = [self._dropout_mask((T, B, self.directions * self._widths()[0]))
                          for _ in masks]
+        threads = self._threads_for(T, B)
+        groups = row_groups(B, threads, MIN_ROWS_PER_THREAD) if threads > 1 else None
+        if groups is not None:
+            # every row's recurrence is its own: each thread runs the whole
+            # stack on its rows (a copy of them, which its cache keeps)
+            def rows(group):
+                b0, b1 = group
+                output, finals, layers = self._stack_forward(
+                    np.ascontiguousarray(x[:, b0:b1]),
+                    [np.ascontiguousarray(s[:, b0:b1]) for s in states0], lengths[b0:b1],
+                    None if padding is None else padding[:, b0:b1],
+                    [None if m is None else m[:, b0:b1] for m in masks], keep, threads=1)
+                return output, finals, SequenceCache(layers, lengths[b0:b1], padded, batched,
+                                                     T, b1 - b0) if keep else None
+
+            parts = run_parallel(rows, groups)
+            output = np.concatenate([part[0] for part in parts], axis=1)
+            finals = [np.concatenate([part[1][s] for part in parts], axis=1)
+                      for s in range(len(states0))]
+            cache = SequenceCache((), lengths, padded, batched, T, B,
+                                  tuple(zip(groups, (part[2] for part in parts), strict=True))
+                                  ) if keep else None
+        else:
+            if keep and copy_input and not padded and _may_share_memory(x, source):
+                # The cache must not be the caller's buffer, which may be refilled
+                # (the next chunk of a stream) before backward reads it.
+                kept = self._pool.take(x.shape)
+                np.copyto(kept, x)
+                x = kept
+            output, finals, layers = self._stack_forward(x, states0, lengths, padding, masks,
+                                                         keep, threads)
+            cache = SequenceCache(layers, lengths, padded, batched, T, B) if keep else None
+        output = self._from_time_major(output, batched)
+        finals = [f if batched else f[:, 0] for f in finals]
+        return output, finals, cache
+
+    def _threads_for(self, T: int, B: int) -> int:
+        """How many threads a call on T steps of B rows may use: those allowed
+        (bptt._threads), or 1 when a thread's share would be too small."""
+        weight_ih, weight_hh = self._slots[0, 0].weights[:2]
+        work = T * B * weight_ih.shape[0] * (weight_ih.shape[1] + weight_hh.shape[1])
+        return get_num_threads() if work >= 2 * MIN_WORK_PER_THREAD else 1
+
+    def _stack_forward(self, x, states0, lengths, padding, masks, keep, threads):
+        """Every layer and direction on x (T, B, I), time-major and ready:
+        (output (T, B, D*K), finals, the layers' caches (with ``keep``)).
+        With ``threads`` > 1, a bidirectional layer runs its directions at once."""
+        finals = [np.empty_like(s) for s in states0]
         layers = []
         layer_input, mask = x, None
         for layer in range(self.num_layers):
-            outputs, directions = [], []
-            for direction in range(self.directions):
+            def direction_forward(direction, layer=layer, layer_input=layer_input):
                 k = layer * self.directions + direction
-                output, direction_finals, cache = self._forward_direction(
-                    layer_input, tuple(s[k] for s in states0), lengths, layer, direction)
+                return self._forward_direction(layer_input, tuple(s[k] for s in states0),
+                                               lengths, layer, direction, keep)
+
+            directions = range(self.directions)
+            results = (run_parallel(direction_forward, directions) if threads > 1
+                       else [direction_forward(d) for d in directions])
+            for direction, (_, direction_finals, _) in enumerate(results):
                 for final, value in zip(finals, direction_finals, strict=True):
-                    final[k] = value
-                outputs.append(output)
-                directions.append(cache)
-            layers.append(LayerCache(layer_input, tuple(directions), mask))
-            layer_input = outputs[0] if self.directions == 1 else np.concatenate(outputs, axis=2)
-            if padded:  # past a row's length the output is 0, whatever its state holds
+                    final[layer * self.directions + direction] = value
+            if keep:
+                layers.append(LayerCache(layer_input, tuple(r[2] for r in results), mask))
+            layer_input = (results[0][0] if self.directions == 1
+                           else np.concatenate([r[0] for r in results], axis=2))
+            if padding is not None:  # past a row's length the output is 0, whatever its state
                 np.copyto(layer_input, 0, where=padding)
             if layer < self.num_layers - 1:
                 mask = masks[layer]
                 if mask is not None:  # dropout between layers; the output is ours to scale
                     np.multiply(layer_input, mask, out=layer_input)
-        cache = SequenceCache(tuple(layers), lengths, padded, batched, T, B)
-        if not keep:
-            self._release(cache, keep_first_input=True)
-            cache = None
-        output = self._from_time_major(layer_input, batched)
-        finals = [f if batched else f[:, 0] for f in finals]
-        return output, finals, cache
+        return layer_input, finals, tuple(layers)
 
     def _dropout_mask(self, shape: tuple[int, ...]) -> Array:
         """Keep each unit with probability 1 - p, scaled by 1/(1-p) (torch's
@@ -496,8 +547,11 @@ class _Recurrent(Module):
         return mask
 
     def _release(self, cache: SequenceCache, keep_first_input: bool) -> None:
-        """Hand a cache's arrays back to the pool. In eval mode the first
-        layer's input may be the caller's x, which is never pooled."""
+        """Hand a cache's arrays back to the pool. With ``keep_first_input``
+        the first layer's input may be the caller's x (bptt.torch keeps it
+        itself), which is never pooled."""
+        for _, part in cache.parts:  # the groups' inputs are their own copies
+            self._release(part, keep_first_input=False)
         for layer, layer_cache in enumerate(cache.layers):
             for direction in layer_cache.directions:
                 self._pool.give(*direction.states, direction.gates)
@@ -544,41 +598,94 @@ class _Recurrent(Module):
         """Backward through ``cache``: (dx, dL/d(initial states)) out, parameter
         gradients added; ``release=False`` leaves the cache's arrays alone
         (bptt.torch: autograd may run the same backward again, retain_graph)."""
-        T, lengths, batched = cache.T, cache.lengths, cache.batched
+        with self._lock:  # one backward at a time adds into the gradient arrays
+            if cache.parts:
+                dx, d_states0 = self._split_backward(cache, d_layer, d_finals)
+            else:
+                dx, d_states0 = self._stack_backward(cache, d_layer, d_finals, self._slots,
+                                                     self._threads_for(cache.T, cache.B))
+            if release:  # training mode: the first input is never the caller's x
+                self._release(cache, keep_first_input=False)
+        dx = self._from_time_major(dx, cache.batched)
+        d_states0 = [d if cache.batched else d[:, 0] for d in d_states0]
+        return dx, d_states0
+
+    def _split_backward(self, cache: SequenceCache, d_layer, d_finals):
+        """Backward of a forward whose rows were split across threads: each
+        group on its thread, the first adding into the parameter gradients,
+        the others into zeroed copies, added in after them in group order."""
+        def rows(item):
+            index, ((b0, b1), part) = item
+            slots = self._slots if index == 0 else {
+                key: slot._replace(dweights=tuple(np.zeros_like(d) for d in slot.dweights),
+                                   dextras=tuple(np.zeros_like(d) for d in slot.dextras),
+                                   scratch=tuple(np.zeros_like(d) for d in slot.scratch))
+                for key, slot in self._slots.items()}
+            dx, d_states0 = self._stack_backward(
+                part, np.ascontiguousarray(d_layer[:, b0:b1]),
+                [np.ascontiguousarray(d[:, b0:b1]) for d in d_finals], slots, threads=1)
+            return dx, d_states0, slots
+
+        results = run_parallel(rows, list(enumerate(cache.parts)))
+        for _, _, slots in results[1:]:
+            for key, slot in slots.items():
+                for total, part in zip(self._slots[key].dweights + self._slots[key].dextras,
+                                       slot.dweights + slot.dextras, strict=True):
+                    total += part
+        dx = np.concatenate([r[0] for r in results], axis=1)
+        d_states0 = [np.concatenate([r[1][s] for r in results], axis=1)
+                     for s in range(len(d_finals))]
+        return dx, d_states0
+
+    def _stack_backward(self, cache: SequenceCache, d_layer, d_finals, slots, threads):
+        """Mirror of ``_stack_forward``: (dx (T, B, I), dL/d(initial states)),
+        the parameter gradients added into ``slots``' arrays."""
+        T, lengths = cache.T, cache.lengths
         D, K = self.directions, self._widths()[0]
         padding = ~_valid_steps(lengths, T) if cache.padded else None
         d_states0 = [np.empty_like(d) for d in d_finals]
-        with self._lock:  # one backward at a time adds into the gradient arrays
-            for layer in reversed(range(self.num_layers)):
-                layer_cache = cache.layers[layer]
-                dx = None
-                for direction, direction_cache in enumerate(layer_cache.directions):
-                    k = layer * D + direction
-                    d_out = np.ascontiguousarray(d_layer[:, :, direction * K:(direction + 1) * K])
-                    dx_direction, d0 = self._backward_direction(
-                        d_out, tuple(kernel_ready(d[k]) for d in d_finals), direction_cache,
-                        layer_cache.input, lengths, layer, direction)
-                    dx = dx_direction if dx is None else dx + dx_direction
-                    for d_state, value in zip(d_states0, d0, strict=True):
-                        d_state[k] = value
-                if cache.padded:  # x past a row's length never mattered: dx is 0 there
-                    np.copyto(dx, 0, where=padding)  # type: ignore[arg-type]  # dx: set above
-                if layer_cache.mask is not None:  # mirror of the dropout below this layer
-                    np.multiply(dx, layer_cache.mask, out=dx)  # type: ignore[arg-type]
-                d_layer = dx
-            if release:  # training mode: the first input is never the caller's x
-                self._release(cache, keep_first_input=False)
-        dx = self._from_time_major(d_layer, batched)
-        d_states0 = [d if batched else d[:, 0] for d in d_states0]
-        return dx, d_states0
+        for layer in reversed(range(self.num_layers)):
+            layer_cache = cache.layers[layer]
 
-    def _forward_direction(self, x, initial, lengths, layer, direction):
-        """One layer-direction's whole time loop: one kernel call."""
+            def direction_backward(direction, layer=layer, layer_cache=layer_cache,
+                                   d_layer=d_layer):
+                k = layer * D + direction
+                d_out = np.ascontiguousarray(d_layer[:, :, direction * K:(direction + 1) * K])
+                return self._backward_direction(
+                    d_out, tuple(kernel_ready(d[k]) for d in d_finals),
+                    layer_cache.directions[direction], layer_cache.input, lengths,
+                    slots[layer, direction], direction)
+
+            directions = range(D)
+            results = (run_parallel(direction_backward, directions) if threads > 1
+                       else [direction_backward(d) for d in directions])
+            dx = results[0][0]
+            for direction, (dx_direction, d0) in enumerate(results):
+                if direction:
+                    dx = dx + dx_direction
+                for d_state, value in zip(d_states0, d0, strict=True):
+                    d_state[layer * D + direction] = value
+            if padding is not None:  # x past a row's length never mattered: dx is 0 there
+                np.copyto(dx, 0, where=padding)
+            if layer_cache.mask is not None:  # mirror of the dropout below this layer
+                np.multiply(dx, layer_cache.mask, out=dx)
+            d_layer = dx
+        return d_layer, d_states0
+
+    def _forward_direction(self, x, initial, lengths, layer, direction, keep):
+        """One layer-direction's whole time loop: one kernel call; with
+        ``keep``, the cache for backward, else the inference kernel, which
+        keeps nothing (and returns None)."""
         T, B, _ = x.shape
         widths = self._widths()
         slots = self._slots[layer, direction]
         output = np.empty((T, B, widths[0]), dtype=self.dtype)
         finals = tuple(np.empty((B, w), dtype=self.dtype) for w in widths)
+        if not keep:
+            gates = np.empty((B, self._family.cache_width(self.hidden_size)), dtype=self.dtype)
+            self._kernels.seq_infer(output, finals, gates, x, initial, *slots.weights,
+                                    slots.extras, lengths, bool(direction), self._option)
+            return output, finals, None
         cache = DirectionCache(
             states=tuple(self._pool.take((T + 1, B, w)) for w in widths),
             gates=self._pool.take((T, B, self._family.cache_width(self.hidden_size))),
@@ -588,10 +695,9 @@ class _Recurrent(Module):
                                   self._option)
         return output, finals, cache
 
-    def _backward_direction(self, d_output, d_finals, cache, x, lengths, layer, direction):
+    def _backward_direction(self, d_output, d_finals, cache, x, lengths, slots, direction):
         """Mirror of ``_forward_direction``: dx and dL/d(initial states) out,
-        parameter gradients added."""
-        slots = self._slots[layer, direction]
+        parameter gradients added into ``slots``' arrays."""
         for scratch in slots.scratch:
             scratch.fill(0)  # kernels add into it; keep it from growing
         dx = np.empty_like(x)

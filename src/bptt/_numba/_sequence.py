@@ -5,7 +5,7 @@ A family module defines its step functions, the scratch they need and its
 post-loop weight gradients (its hooks, decorated ``jit_inline``), and gets its
 kernels from ``sequence_kernels``:
 
-    seq_forward, seq_backward, cell_forward, cell_backward = sequence_kernels(...)
+    seq_forward, seq_backward, seq_infer, cell_forward, cell_backward = sequence_kernels(...)
 
 The hooks (S: the number of states the family carries, 1 (h) or 2 (h, c);
 tuples of states hold S arrays, h first):
@@ -35,8 +35,11 @@ The kernels (K: the width of state 0, h; x's dtype throughout):
     seq_backward(dx, dinitial, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
                  doutput, dfinals, gates, states, x,
                  weight_ih, weight_hh, extras, lengths, reverse, option)
+    seq_infer(output, finals, gates, x, initial,
+              weight_ih, weight_hh, bias_ih, bias_hh, extras, lengths, reverse, option)
         One layer, one direction: see their docstrings. finals, states,
-        initial, dinitial, dfinals: tuples of S arrays.
+        initial, dinitial, dfinals: tuples of S arrays. seq_infer is
+        seq_forward without the cache (gates: one (B, C) scratch).
 
     cell_forward(*new, gates, x, *old, weight_ih, weight_hh, bias_ih, bias_hh, extras, option)
     cell_backward(dx, *dold, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
@@ -305,6 +308,38 @@ def seq_forward(output, finals, states, gates, x, initial,
     copy_each(finals, at(states, final_index(T, reverse)))
 
 
+# rows of seq_infer's input projection per chunk: chunk * B * G entries stay
+# in a core's L2 cache with the step's states (as csrc/_sequence.pxi's)
+INFER_CHUNK_ENTRIES = 131072
+
+
+def seq_infer(output, finals, gates, x, initial,
+              weight_ih, weight_hh, bias_ih, bias_hh, extras, lengths, reverse, option):
+    """``seq_forward`` for inference: the same output and finals, nothing
+    kept. gates: (B, C), the steps' scratch. Each state lives in two (B, w_s)
+    arrays used in turn, and the input projection is made a chunk of steps
+    at a time."""
+    T, B, _ = x.shape
+    G = weight_ih.shape[0]
+    chunk = max(1, min(T, INFER_CHUNK_ENTRIES // max(1, B * G)))
+    gi = np.empty((chunk, B, G), dtype=x.dtype)  # x W_ih^T + b_ih, a chunk's steps
+    work = forward_workspace(initial, weight_hh, extras)
+    old = empty_like_each(initial)
+    new = empty_like_each(initial)
+    copy_each(old, initial)
+    for first in range(0, T, chunk):
+        n = min(chunk, T - first)
+        t0 = T - first - n if reverse else first  # the chunk holds times t0 .. t0 + n - 1
+        input_projection(gi[:n], x[t0 : t0 + n], weight_ih, bias_ih)
+        for k in range(first, first + n):
+            t = step_at(k, T, reverse)
+            step_forward(new, gates, gi[t - t0], old, weight_hh, bias_hh, extras, option, work)
+            keep_invalid_rows_each(new, old, t, lengths)
+            masked_output(output[t], new[0], t, lengths)
+            old, new = new, old
+    copy_each(finals, old)
+
+
 def seq_backward(dx, dinitial, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
                  doutput, dfinals, gates, states, x,
                  weight_ih, weight_hh, extras, lengths, reverse, option):
@@ -421,8 +456,8 @@ def _bind(template, family, namespace, decorate=jit):
 
 def sequence_kernels(step_forward, step_backward, weights_backward,
                      forward_workspace, backward_workspace, separate_dgh):
-    """``seq_forward``, ``seq_backward``, ``cell_forward`` and ``cell_backward``
-    for one cell family: the jitted functions of its module, named as in this
+    """``seq_forward``, ``seq_backward``, ``seq_infer``, ``cell_forward`` and
+    ``cell_backward`` for one cell family: the jitted functions of its module, named as in this
     module's docstring. The family is the module's name in
     ``bptt._families.FAMILIES``, which says how many states it carries.
 
@@ -444,5 +479,6 @@ def sequence_kernels(step_forward, step_backward, weights_backward,
     namespace["cell_step_forward"] = _bind(cell_step_forward, family, namespace, jit_inline)
     namespace["cell_step_backward"] = _bind(cell_step_backward, family, namespace, jit_inline)
     return (_bind(seq_forward, family, namespace), _bind(seq_backward, family, namespace),
+            _bind(seq_infer, family, namespace),
             _bind(g[f"cell_forward_{S}"], family, namespace),
             _bind(g[f"cell_backward_{S}"], family, namespace))

@@ -86,6 +86,6 @@ def weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, h_prev, weight_h
     recurrent_weights_backward(dweight_hh, dbias_hh, dgh, h_prev)
 
 
-seq_forward, seq_backward, cell_forward, cell_backward = sequence_kernels(
+seq_forward, seq_backward, seq_infer, cell_forward, cell_backward = sequence_kernels(
     step_forward, step_backward, weights_backward, forward_workspace, backward_workspace,
     separate_dgh=False)

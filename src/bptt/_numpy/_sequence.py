@@ -1,8 +1,8 @@
 """The time loop, written once for every cell family (NumPy reference).
 
 A family module defines three functions and gets ``seq_forward``,
-``seq_backward`` and the one-step pair ``cell_forward``, ``cell_backward``
-from ``sequence_kernels``:
+``seq_backward``, ``seq_infer`` (forward without the cache) and the one-step
+pair ``cell_forward``, ``cell_backward`` from ``sequence_kernels``:
 
     step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option)
         new: tuple of the S states after the step, (B, w_s) each, written.
@@ -69,8 +69,8 @@ def masked(a, valid):
 
 
 def sequence_kernels(step_forward, step_backward, weights_backward, separate_dgh: bool):
-    """``seq_forward``, ``seq_backward``, ``cell_forward`` and ``cell_backward``
-    for one cell family.
+    """``seq_forward``, ``seq_backward``, ``seq_infer``, ``cell_forward`` and
+    ``cell_backward`` for one cell family.
 
     ``separate_dgh``: the family's recurrent pre-activation gradient differs
     from dL/d(gi) (torch's GRU: r multiplies W_hn h + b_hn), so backward keeps
@@ -133,6 +133,25 @@ def sequence_kernels(step_forward, step_backward, weights_backward, separate_dgh
         dweight_ih += dgi2.T @ x.reshape(T * B, I)  # [BPTT dW_ih]
         dbias_ih += dgi2.sum(axis=0)  # [BPTT dW_ih]
 
+    def seq_infer(output, finals, gates, x, initial,
+                  weight_ih, weight_hh, bias_ih, bias_hh, extras, lengths, reverse, option):
+        """``seq_forward`` for inference: the same output and finals, nothing
+        kept. gates: (B, C), the steps' scratch; each state lives in two
+        (B, w_s) arrays used in turn."""
+        T, B, I = x.shape
+        gi = (x.reshape(T * B, I) @ weight_ih.T + bias_ih).reshape(T, B, -1)  # (T, B, G)
+        old = tuple(state0.copy() for state0 in initial)
+        new = tuple(np.empty_like(state0) for state0 in initial)
+        for t in steps(T, reverse):
+            valid = t < lengths
+            step_forward(new, gates, gi[t], old, weight_hh, bias_hh, extras, option)
+            for n, o in zip(new, old, strict=True):
+                keep_invalid_rows(n, o, valid)
+            output[t] = masked(new[0], valid)
+            old, new = new, old
+        for final, state in zip(finals, old, strict=True):
+            final[...] = state
+
     def cell_forward(*args):
         """One step without the loop's bookkeeping (see the module docstring):
         gi = x W_ih^T + b_ih, then the family's step."""
@@ -159,7 +178,7 @@ def sequence_kernels(step_forward, step_backward, weights_backward, separate_dgh
         dweight_ih += dgi.T @ x  # [BPTT dW_ih]
         dbias_ih += dgi.sum(axis=0)  # [BPTT dW_ih]
 
-    return seq_forward, seq_backward, cell_forward, cell_backward
+    return seq_forward, seq_backward, seq_infer, cell_forward, cell_backward
 
 
 def recurrent_weights_backward(dweight_hh, dbias_hh, dgh, h_prev) -> None:

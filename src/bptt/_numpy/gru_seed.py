@@ -73,5 +73,5 @@ def weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, h_prev, weight_h
     dbias_hh += dgh.sum(axis=0)  # [seed-GRU db]
 
 
-seq_forward, seq_backward, cell_forward, cell_backward = sequence_kernels(
+seq_forward, seq_backward, seq_infer, cell_forward, cell_backward = sequence_kernels(
     step_forward, step_backward, weights_backward, separate_dgh=False)

@@ -1,0 +1,152 @@
+"""How many threads bptt's own loops use, and running work on them.
+
+The compiled kernels release the GIL, so Python threads run them in
+parallel. bptt splits two kinds of work across threads, and only these:
+
+- the rows of a batch (every row's recurrence is independent of the
+  others', through every layer): each thread runs the whole stack on its
+  rows, with its own input projection, steps and gradients; and
+- the two directions of a bidirectional layer, where the batch is too
+  small to split.
+
+How many: ``set_num_threads(n)`` if it was called, else what the BLAS the
+kernels call (scipy's OpenBLAS) is allowed, which follows threadpoolctl's
+``threadpool_limits``, ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS``, and
+never more than the cores this process may run on. While bptt's threads run,
+that BLAS is held at one thread, so the two pools never oversubscribe the
+cores; it gets its count back afterwards.
+
+Without threadpoolctl (an optional dependency) bptt cannot read or hold the
+BLAS's count: it then runs on one thread unless ``set_num_threads`` asks
+for more.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import functools
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+Result = TypeVar("Result")
+
+_requested: int | None = None
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+_blas_hold = threading.Lock()      # one parallel region at a time lowers the BLAS count
+_holders = 0
+_held_count = 1
+
+
+def cores() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def set_num_threads(threads: int | None) -> None:
+    """Use ``threads`` threads in bptt's own loops (None: the default, which
+    follows the BLAS limit; see ``get_num_threads``)."""
+    global _requested
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int):
+            raise TypeError(f"threads must be an int or None, got {type(threads).__name__}")
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+    _requested = threads
+
+
+def get_num_threads() -> int:
+    """The threads bptt's loops may use now: ``set_num_threads``'s value, or
+    else the thread count of the BLAS that bptt's kernels call (scipy's
+    OpenBLAS, as threadpoolctl or the environment limit it), at most the
+    cores available; 1 without threadpoolctl."""
+    if _requested is not None:
+        return _requested
+    blas = _kernels_blas()
+    if blas is None:
+        return 1
+    with _blas_hold:
+        count = _held_count if _holders else blas.get_num_threads()
+    return max(1, min(int(count or 1), cores()))
+
+
+@functools.cache
+def _kernels_blas() -> Any:
+    """threadpoolctl's controller of the BLAS bptt's kernels call, or None.
+
+    That is scipy's (scipy.linalg.cython_blas); numpy's wheels carry a copy
+    of their own in numpy.libs, which only numpy's products use."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    from ._backend import backends
+
+    backends()  # loads the kernels, and with them the BLAS they call
+    controllers = ThreadpoolController().select(user_api="blas").lib_controllers
+    ours = [c for c in controllers if "numpy" not in os.path.dirname(c.filepath)]
+    return (ours or controllers or [None])[0]
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """The kernels' BLAS at one thread for the duration (nested and
+    concurrent regions share one hold; the last to leave restores it)."""
+    global _holders, _held_count
+    blas = _kernels_blas()
+    if blas is None:
+        yield
+        return
+    with _blas_hold:
+        if _holders == 0:
+            _held_count = blas.get_num_threads()
+            blas.set_num_threads(1)
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _blas_hold:
+            _holders -= 1
+            if _holders == 0:
+                blas.set_num_threads(_held_count)
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=max(1, cores() - 1), thread_name_prefix="bptt")
+        return _executor
+
+
+def run_parallel(work: Callable[[Any], Result], items: Sequence[Any]) -> list[Result]:
+    """``[work(item) for item in items]``, the first item on the calling
+    thread and the others on bptt's pool, with the kernels' BLAS at one
+    thread meanwhile. An exception in any item is raised here (after every
+    item has finished, so no worker still touches the caller's arrays)."""
+    if len(items) < 2:
+        return [work(item) for item in items]
+    with _one_blas_thread():
+        futures = [_pool().submit(work, item) for item in items[1:]]
+        try:
+            first = work(items[0])
+        finally:
+            concurrent.futures.wait(futures)
+        return [first, *(future.result() for future in futures)]
+
+
+def row_groups(rows: int, threads: int, min_rows: int) -> list[tuple[int, int]] | None:
+    """Split ``rows`` into at most ``threads`` contiguous, near-equal groups of
+    at least ``min_rows`` each: [(start, stop), ...], or None for one group."""
+    n = min(threads, rows // max(1, min_rows))
+    if n < 2:
+        return None
+    bounds = [rows * i // n for i in range(n + 1)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))

@@ -1,0 +1,85 @@
+"""Inference mode: ``.eval()`` forwards run each backend's ``seq_infer``,
+which keeps nothing for backward (two state slots, one block of gates, the
+input projection made a chunk of steps at a time) and must give the training
+forward's numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bptt
+from test_threads import KINDS, make
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    bptt.set_num_threads(1)  # the split across threads has its own tests
+    yield
+    bptt.set_num_threads(None)
+
+
+def forward(layer, x, lengths):
+    output, finals = layer(x, lengths=lengths)
+    return [output, *(finals if isinstance(finals, tuple) else (finals,))]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shape", [(23, 5, False), (30, 48, True)],
+                         ids=["one-chunk", "chunked"])
+def test_eval_gives_the_training_forward(kind, shape, backend, dtype):
+    # (30, 48): 48 rows x the LSTM's 160 gate columns = 7680 entries a step,
+    # so the projection comes in chunks of 17 steps (131072 entries)
+    T, B, bidirectional = shape
+    rng = np.random.default_rng(5)
+    layer = make(kind, backend, dtype, num_layers=2, bidirectional=bidirectional)
+    x = rng.standard_normal((T, B, 11)).astype(dtype)
+    lengths = rng.integers(1, T + 1, B)
+    training = forward(layer.train(), x, lengths)
+    layer._caches.clear()
+    inference = forward(layer.eval(), x, lengths)
+    for a, b in zip(inference, training, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        if dtype == np.float64:
+            # the chunks' products sum each entry in the same order
+            np.testing.assert_array_equal(a, b)
+        else:
+            # float32: OpenBLAS may block a chunk's product differently from
+            # the whole sequence's, a difference of rounding only
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6 * np.abs(b).max())
+
+
+def test_eval_keeps_nothing(backend):
+    layer = bptt.LSTM(4, 8, num_layers=2, bidirectional=True, backend=backend).eval()
+    x = np.random.default_rng(0).standard_normal((50, 3, 4))
+    free_before = {shape: len(arrays) for shape, arrays in layer._pool._free.items()}
+    layer(x)
+    assert not layer._caches
+    assert {shape: len(arrays) for shape, arrays in layer._pool._free.items()} == free_before
+    with pytest.raises(ValueError, match="eval mode"):
+        layer.backward(np.zeros((50, 3, 16)))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_seq_infer_matches_seq_forward_at_kernel_level(backend, reverse):
+    # every chunk boundary case: T not a multiple of the chunk, chunk of 1 step
+    family = bptt.get_backend(backend).family("lstm")
+    rng = np.random.default_rng(6)
+    for T, B, H in ((7, 1, 3), (9, 300, 128), (1, 2, 5)):
+        G, I = 4 * H, 3
+        x = rng.standard_normal((T, B, I))
+        initial = (rng.standard_normal((B, H)), rng.standard_normal((B, H)))
+        weights = (rng.standard_normal((G, I)), rng.standard_normal((G, H)) / H,
+                   rng.standard_normal(G), rng.standard_normal(G))
+        lengths = rng.integers(1, T + 1, B).astype(np.int64)
+        C = 5 * H
+        expected = np.empty((T, B, H)), (np.empty((B, H)), np.empty((B, H)))
+        family.seq_forward(expected[0], expected[1],
+                           (np.empty((T + 1, B, H)), np.empty((T + 1, B, H))),
+                           np.empty((T, B, C)), x, initial, *weights, (), lengths, reverse, 0.0)
+        actual = np.empty((T, B, H)), (np.empty((B, H)), np.empty((B, H)))
+        family.seq_infer(actual[0], actual[1], np.empty((B, C)), x, initial, *weights, (),
+                         lengths, reverse, 0.0)
+        np.testing.assert_array_equal(actual[0], expected[0])
+        np.testing.assert_array_equal(actual[1][0], expected[1][0])
+        np.testing.assert_array_equal(actual[1][1], expected[1][1])
