@@ -14,6 +14,7 @@ from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 
 cdef extern from "_panel.h" nogil:
+    int panel_isa()
     int panel_usable(int M, int N)
     void panel_pack(float *panels, const float *src, int K, int N, int ld, int transposed)
     void panel_gemm(float *c, int ldc, const float *a, int lda, const float *panels,
@@ -90,7 +91,7 @@ cdef inline void transpose(
 cdef inline bint use_panels(floating *kind, int B, int H, int G) noexcept nogil:
     # float32 recurrent products at batch >= 8, with H (the width of the h
     # multiplied) and G (the rows of W_hh) multiples of 32, run on _panel.h's
-    # kernel (AVX-512), where the CPU has it. The kernel writes whole panels of
+    # kernels (AVX-512 or AVX2), where the CPU has one and BPTT_SIMD allows it. The kernel writes whole panels of
     # 32 output columns only, so G must be one too: with a projection
     # (lstm_proj) h has P columns and W_hh 4 H rows, and P % 32 == 0 does not
     # make 4 H one.

@@ -4,50 +4,76 @@
  *
  * BLAS re-packs W_hh on every call, and a step's product is small (M = the
  * batch): at batch 32, hidden 128..1024, OpenBLAS runs these products at
- * 77-88 GFLOP/s on this project's machine, this kernel at 143-180 (AVX-512,
- * one thread). B is packed into panels of 32 columns: panel p holds
+ * 77-88 GFLOP/s on this project's machine, the AVX-512 kernel here at
+ * 143-180 (one thread). B is packed into panels of 32 columns: panel p holds
  * B[k][32p .. 32p + 31] for every k, contiguous, so a panel streams through
- * the kernel in order; 8 rows of C times one panel stay in 16 registers.
+ * the kernel in order.
  *
- * The kernel is built for AVX-512F only and used where the CPU has it
- * (checked once); elsewhere, for float64, and for N not a multiple of 32,
- * the callers (_common.pxd) keep BLAS. It uses fused multiply-add: float32
- * results differ from BLAS's in the last bits, as BLAS kernels differ among
- * themselves. Define BPTT_NO_PANEL_GEMM to build without it.
+ * Two kernels, one per instruction set, on the same panels:
+ *   AVX-512F       8 rows of C times a whole panel (two 16-float vectors a
+ *                  row): 16 accumulators;
+ *   AVX2 with FMA  6 rows of C times half a panel (two 8-float vectors a
+ *                  row): 12 accumulators, the 16 registers' worth.
+ * Which one runs is decided once per module, on first use: the widest the CPU
+ * has, capped by the environment variable BPTT_SIMD ("avx512", "avx2" or
+ * "none"; unset: the widest), so that both kernels can be tested and timed on
+ * one machine. "none", and float64, and N not a multiple of 32, keep BLAS.
+ * Both use fused multiply-add in the same order over k (one accumulator per
+ * output), so the two kernels give the same bits; they differ from BLAS's
+ * float32 results in the last bits, as BLAS kernels differ among themselves.
+ * Define BPTT_NO_PANEL_GEMM to build without them.
  */
 #ifndef BPTT_PANEL_H
 #define BPTT_PANEL_H
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(BPTT_NO_PANEL_GEMM)
 #include <immintrin.h>
 #define PANEL_BUILT 1
-#define PANEL_TARGET __attribute__((target("avx512f")))
+#define PANEL_AVX512 __attribute__((target("avx512f")))
+#define PANEL_AVX2 __attribute__((target("avx2,fma")))
 #else
 #define PANEL_BUILT 0
-#define PANEL_TARGET
 #endif
 
-#define PANEL_WIDTH 32      /* columns per panel: two 16-float vectors */
-#define PANEL_ROWS 8        /* rows of C per pass of the kernel */
+#define PANEL_WIDTH 32      /* columns per panel */
+#define PANEL_ROWS 8        /* the least M worth packing for */
 
+/* the instruction sets, widest last; what panel_isa() returns */
+#define PANEL_NONE 0
+#define PANEL_ISA_AVX2 1
+#define PANEL_ISA_AVX512 2
+
+static int panel_isa_chosen = -1;  /* set on first use */
+
+/* The kernel this module runs: the widest the CPU has, at most BPTT_SIMD's. */
+static inline int panel_isa(void)
+{
+    if (panel_isa_chosen < 0) {
+        int isa = PANEL_NONE;
 #if PANEL_BUILT
-static int panel_cpu = -1;  /* 1: the CPU has AVX-512F (set on first use) */
+        const char *cap = getenv("BPTT_SIMD");
+        if (__builtin_cpu_supports("avx512f"))
+            isa = PANEL_ISA_AVX512;
+        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            isa = PANEL_ISA_AVX2;
+        if (cap != NULL && strcmp(cap, "avx2") == 0 && isa > PANEL_ISA_AVX2)
+            isa = PANEL_ISA_AVX2;
+        else if (cap != NULL && strcmp(cap, "none") == 0)
+            isa = PANEL_NONE;
 #endif
+        panel_isa_chosen = isa;
+    }
+    return panel_isa_chosen;
+}
 
 /* Whether panel_gemm runs an (M, N) product here. */
 static inline int panel_usable(int M, int N)
 {
-#if PANEL_BUILT
-    if (panel_cpu < 0)
-        panel_cpu = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return panel_cpu && M >= PANEL_ROWS && N % PANEL_WIDTH == 0;
-#else
-    (void) M;
-    (void) N;
-    return 0;
-#endif
+    return panel_isa() != PANEL_NONE && M >= PANEL_ROWS && N % PANEL_WIDTH == 0;
 }
 
 /* Pack B (K, N) into panels (N / 32 of them, K * 32 floats each). B is
@@ -69,15 +95,15 @@ static inline void panel_pack(float *panels, const float *src, int K, int N, int
 
 #if PANEL_BUILT
 
-/* rows [i, i + R) of C times one panel, R <= PANEL_ROWS rows at a time */
-#define PANEL_FMA(r)                                                           \
+/* rows [i, i + R) of C times one panel, R <= 8 rows at a time */
+#define PANEL_FMA512(r)                                                        \
     do {                                                                       \
         __m512 x = _mm512_set1_ps(a[(i + r) * (ptrdiff_t) lda + k]);           \
         acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);                         \
         acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);                         \
     } while (0)
 
-PANEL_TARGET static void panel_gemm_avx512(
+PANEL_AVX512 static void panel_gemm_avx512(
     float *c, int ldc,              /* (M, N) written (beta 0) or added into (beta 1) */
     const float *a, int lda,        /* (M, K) */
     const float *panels, int kstride, /* panel p at panels + p * kstride * 32 */
@@ -86,24 +112,24 @@ PANEL_TARGET static void panel_gemm_avx512(
     ptrdiff_t p, i, k, r;
     for (p = 0; p < N / PANEL_WIDTH; p++) {
         const float *panel = panels + p * (ptrdiff_t) kstride * PANEL_WIDTH;
-        for (i = 0; i < M; i += PANEL_ROWS) {
-            ptrdiff_t rows = M - i < PANEL_ROWS ? M - i : PANEL_ROWS;
-            __m512 acc[PANEL_ROWS][2];
-            for (r = 0; r < PANEL_ROWS; r++)
+        for (i = 0; i < M; i += 8) {
+            ptrdiff_t rows = M - i < 8 ? M - i : 8;
+            __m512 acc[8][2];
+            for (r = 0; r < 8; r++)
                 acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-            if (rows == PANEL_ROWS) {
+            if (rows == 8) {
                 for (k = 0; k < K; k++) {
                     __m512 b0 = _mm512_loadu_ps(panel + k * PANEL_WIDTH);
                     __m512 b1 = _mm512_loadu_ps(panel + k * PANEL_WIDTH + 16);
-                    PANEL_FMA(0); PANEL_FMA(1); PANEL_FMA(2); PANEL_FMA(3);
-                    PANEL_FMA(4); PANEL_FMA(5); PANEL_FMA(6); PANEL_FMA(7);
+                    PANEL_FMA512(0); PANEL_FMA512(1); PANEL_FMA512(2); PANEL_FMA512(3);
+                    PANEL_FMA512(4); PANEL_FMA512(5); PANEL_FMA512(6); PANEL_FMA512(7);
                 }
             } else {
                 for (k = 0; k < K; k++) {
                     __m512 b0 = _mm512_loadu_ps(panel + k * PANEL_WIDTH);
                     __m512 b1 = _mm512_loadu_ps(panel + k * PANEL_WIDTH + 16);
                     for (r = 0; r < rows; r++)
-                        PANEL_FMA(r);
+                        PANEL_FMA512(r);
                 }
             }
             for (r = 0; r < rows; r++) {
@@ -119,7 +145,58 @@ PANEL_TARGET static void panel_gemm_avx512(
     }
 }
 
-#undef PANEL_FMA
+/* rows [i, i + R) of C times half a panel (columns h .. h + 15), R <= 6 */
+#define PANEL_FMA256(r)                                                        \
+    do {                                                                       \
+        __m256 x = _mm256_set1_ps(a[(i + r) * (ptrdiff_t) lda + k]);           \
+        acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);                         \
+        acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);                         \
+    } while (0)
+
+PANEL_AVX2 static void panel_gemm_avx2(
+    float *c, int ldc, const float *a, int lda, const float *panels, int kstride,
+    int M, int N, int K, int beta)  /* as panel_gemm_avx512 */
+{
+    ptrdiff_t p, h, i, k, r;
+    for (p = 0; p < N / PANEL_WIDTH; p++) {
+        for (h = 0; h < PANEL_WIDTH; h += 16) {
+            const float *panel = panels + p * (ptrdiff_t) kstride * PANEL_WIDTH + h;
+            for (i = 0; i < M; i += 6) {
+                ptrdiff_t rows = M - i < 6 ? M - i : 6;
+                __m256 acc[6][2];
+                for (r = 0; r < 6; r++)
+                    acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+                if (rows == 6) {
+                    for (k = 0; k < K; k++) {
+                        __m256 b0 = _mm256_loadu_ps(panel + k * PANEL_WIDTH);
+                        __m256 b1 = _mm256_loadu_ps(panel + k * PANEL_WIDTH + 8);
+                        PANEL_FMA256(0); PANEL_FMA256(1); PANEL_FMA256(2);
+                        PANEL_FMA256(3); PANEL_FMA256(4); PANEL_FMA256(5);
+                    }
+                } else {
+                    for (k = 0; k < K; k++) {
+                        __m256 b0 = _mm256_loadu_ps(panel + k * PANEL_WIDTH);
+                        __m256 b1 = _mm256_loadu_ps(panel + k * PANEL_WIDTH + 8);
+                        for (r = 0; r < rows; r++)
+                            PANEL_FMA256(r);
+                    }
+                }
+                for (r = 0; r < rows; r++) {
+                    float *out = c + (i + r) * (ptrdiff_t) ldc + p * PANEL_WIDTH + h;
+                    if (beta) {
+                        acc[r][0] = _mm256_add_ps(_mm256_loadu_ps(out), acc[r][0]);
+                        acc[r][1] = _mm256_add_ps(_mm256_loadu_ps(out + 8), acc[r][1]);
+                    }
+                    _mm256_storeu_ps(out, acc[r][0]);
+                    _mm256_storeu_ps(out + 8, acc[r][1]);
+                }
+            }
+        }
+    }
+}
+
+#undef PANEL_FMA512
+#undef PANEL_FMA256
 
 #endif /* PANEL_BUILT */
 
@@ -128,7 +205,10 @@ static inline void panel_gemm(float *c, int ldc, const float *a, int lda, const 
                               int kstride, int M, int N, int K, int beta)
 {
 #if PANEL_BUILT
-    panel_gemm_avx512(c, ldc, a, lda, panels, kstride, M, N, K, beta);
+    if (panel_isa() == PANEL_ISA_AVX512)
+        panel_gemm_avx512(c, ldc, a, lda, panels, kstride, M, N, K, beta);
+    else
+        panel_gemm_avx2(c, ldc, a, lda, panels, kstride, M, N, K, beta);
 #else
     (void) c; (void) ldc; (void) a; (void) lda; (void) panels; (void) kstride;
     (void) M; (void) N; (void) K; (void) beta;

@@ -100,7 +100,7 @@ from libc.string cimport memcpy
 
 from _common cimport (final_index, hidden_weights_p, hidden_weights_t, input_backward,
                       input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
-                      next_index, prev_index, step_at)
+                      next_index, panel_isa, prev_index, step_at)
 from _fast cimport data
 
 
@@ -511,3 +511,11 @@ cdef object seq_backward_arrays(floating *kind, cnp.ndarray dx, tuple dinitial,
                           extras_p, lengths_p, reverse, <floating> option, width,
                           T, B, I, H, G, Gh, C)
         free(dgi)
+
+
+def simd():
+    """The instruction set of this module's float32 recurrent-product kernel
+    (_panel.h): "avx512", "avx2", or "none" (BLAS runs those products). The
+    widest the CPU has, capped by the environment variable BPTT_SIMD, read
+    once, on first use."""
+    return ("none", "avx2", "avx512")[panel_isa()]

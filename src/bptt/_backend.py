@@ -60,6 +60,16 @@ def unavailable() -> dict[str, str]:
     return {name: f"{why}. Fix: {FIXES[name]}" for name, why in _failed.items()}
 
 
+def simd() -> str | None:
+    """The instruction set of the Cython backend's float32 recurrent-product
+    kernel: "avx512", "avx2" or "none" (BLAS), as the CPU and the BPTT_SIMD
+    environment variable (read once, on first use) allow; None without the
+    Cython backend."""
+    if "cython" not in backends():
+        return None
+    return _loaded["cython"].family("gru").simd()
+
+
 def _findable(module: str) -> bool:
     """Whether ``module`` is installed, without importing it."""
     try:

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from ._backend import backends, unavailable
+from ._backend import backends, simd, unavailable
+from ._threads import get_num_threads
 from .cells import GRU_Cell, GRUCell
 
 
@@ -139,6 +140,10 @@ def run() -> int:
     print(f"backends here, fastest first: {', '.join(have)}")
     for name, why in unavailable().items():
         print(f"  not available: {name} ({why})")
+    if simd() is not None:
+        print(f"float32 recurrent products (Cython): {simd()} kernel "
+              f"(BPTT_SIMD={os.environ.get('BPTT_SIMD', 'unset')})")
+    print(f"threads for bptt's own loops: {get_num_threads()}")
 
     print("\nGRU_Cell gradient check against central differences (float64, d=5, h=7, bias):")
     for name in have:

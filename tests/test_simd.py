@@ -1,0 +1,100 @@
+"""The float32 recurrent-product kernels of csrc/_panel.h, one per instruction
+set, each chosen in a child process with BPTT_SIMD: AVX-512 and AVX2 must give
+the same bits (the same fused multiply-adds in the same order), and BLAS
+("none", the path every other shape takes) the same numbers to float32
+rounding."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import require_backend
+
+CHILD = r"""
+import json, sys
+import numpy as np
+import bptt
+from bptt._backend import simd
+
+results = {"simd": simd()}
+rng = np.random.default_rng(0)
+# batch >= 8 and widths that are multiples of 32: the panel kernels' case;
+# 13 rows leave a partial block on both kernels (8 + 5; 6 + 6 + 1)
+for kind, B in (("GRU", 13), ("LSTM", 8), ("LSTM", 13)):
+    layer = getattr(bptt, kind)(5, 32, num_layers=2, bidirectional=True, backend="cython",
+                                dtype=np.float32, seed=1)
+    x = rng.standard_normal((9, B, 5)).astype(np.float32)
+    bptt.set_num_threads(1)
+    output, _ = layer(x)
+    dx, _ = layer.backward(np.ones_like(output))
+    key = f"{kind}{B}"
+    np.save(sys.argv[1] + f"/{key}_output.npy", output)
+    np.save(sys.argv[1] + f"/{key}_dx.npy", dx)
+    np.save(sys.argv[1] + f"/{key}_dW.npy", layer.grads["weight_hh_l0"])
+print(json.dumps(results))
+"""
+
+
+def cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def run_child(tmp_path: Path, simd: str) -> tuple[str, dict[str, np.ndarray]]:
+    out = tmp_path / simd
+    out.mkdir()
+    env = dict(os.environ, BPTT_SIMD=simd)
+    result = subprocess.run([sys.executable, "-c", CHILD, str(out)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    chosen = json.loads(result.stdout.strip().splitlines()[-1])["simd"]
+    return chosen, {p.stem: np.load(p) for p in out.glob("*.npy")}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    require_backend("cython")
+    tmp = tmp_path_factory.mktemp("simd")
+    return {simd: run_child(tmp, simd) for simd in ("avx512", "avx2", "none")}
+
+
+def test_bptt_simd_picks_the_kernel(runs):
+    flags = cpu_flags()
+    if not flags:
+        pytest.skip("no /proc/cpuinfo to say what this CPU has")
+    widest = "avx512" if "avx512f" in flags else "avx2" if {"avx2", "fma"} <= flags else "none"
+    order = ["none", "avx2", "avx512"]
+    for asked, (chosen, _) in runs.items():
+        expected = order[min(order.index(asked), order.index(widest))]
+        assert chosen == expected, f"BPTT_SIMD={asked} ran {chosen}"
+
+
+def test_avx512_and_avx2_give_the_same_bits(runs):
+    (isa512, a), (isa2, b) = runs["avx512"], runs["avx2"]
+    if isa512 != "avx512" or isa2 != "avx2":
+        pytest.skip(f"this CPU runs {isa512} / {isa2}: both kernels are needed")
+    assert a.keys() == b.keys() and a
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_every_kernel_gives_blas_numbers_to_float32_rounding(runs):
+    _, reference = runs["none"]
+    for simd, (chosen, arrays) in runs.items():
+        for name, value in arrays.items():
+            expected = reference[name]
+            scale = np.abs(expected).max()
+            assert np.abs(value - expected).max() <= 1e-5 * scale, f"{simd} ({chosen}) {name}"
