@@ -456,7 +456,7 @@ class _Recurrent(Module):
         padding = ~_valid_steps(lengths, T) if padded else None      # (T, B, 1)
         if padded:
             # Padding never reaches the math: zero it so it cannot leak (NaN * 0).
-            x = np.where(padding, 0, x).astype(self.dtype)
+            x = np.where(padding, 0, x).astype(self.dtype)  # type: ignore[arg-type]  # padded
         if masks is None:
             masks = [None] * (self.num_layers - 1)
             if self.training and self.dropout:
