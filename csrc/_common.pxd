@@ -23,6 +23,7 @@ cdef extern from "_panel.h" nogil:
 cdef enum:
     COLSUM_BLOCK = 256      # add_colsum's accumulators (on the stack)
     TRANSPOSED_WORK = 1000000   # B G H up to which a step multiplies by W_hh^T
+    SMALL_PRODUCT = 512     # m n k up to which a plain loop beats a call into BLAS
 
 cdef inline void gemm(
     char ta, char tb, int m, int n, int k,   # ta, tb: c'n' as stored, c't' transposed
@@ -39,6 +40,9 @@ cdef inline void gemm(
     # operands swapped (b first), sizes swapped (n, m), flags and leading
     # dimensions unchanged. No copy, no transpose in memory.
     # beta = 0 writes c (BLAS never reads it then); beta = 1 adds into c.
+    if <long long> m * n * k <= SMALL_PRODUCT:
+        small_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
     if m == 1:
         gemm_vector(ta, tb, n, k, alpha, a, lda, b, ldb, beta, c)
         return
@@ -48,6 +52,31 @@ cdef inline void gemm(
     else:
         dgemm(&tb, &ta, &n, &m, &k, &alpha, <double *> b, &ldb, <double *> a, &lda,
               &beta, c, &ldc)
+
+
+cdef inline void small_gemm(
+    char ta, char tb, int m, int n, int k, floating alpha,
+    const floating *a, int lda, const floating *b, int ldb, floating beta,
+    floating *c, int ldc,
+) noexcept nogil:
+    # gemm's product as a plain loop, for the tiny ones (hidden 6: a step's
+    # recurrent product is 144 multiply-adds, less than the cost of the call
+    # into BLAS, its checks and its dispatch). Each entry sums over k in order.
+    cdef Py_ssize_t i, j, p
+    cdef Py_ssize_t a_i = lda if ta == c'n' else 1      # a's strides: row i, entry p
+    cdef Py_ssize_t a_p = 1 if ta == c'n' else lda
+    cdef Py_ssize_t b_p = ldb if tb == c'n' else 1      # b's strides: entry p, column j
+    cdef Py_ssize_t b_j = 1 if tb == c'n' else ldb
+    cdef floating total
+    for i in range(m):
+        for j in range(n):
+            total = 0
+            for p in range(k):
+                total = total + a[i * a_i + p * a_p] * b[p * b_p + j * b_j]
+            if beta == 0:
+                c[i * ldc + j] = alpha * total
+            else:
+                c[i * ldc + j] = alpha * total + beta * c[i * ldc + j]
 
 
 cdef inline void gemm_vector(

@@ -22,6 +22,10 @@
 
 #include "_vmath.h"
 
+/* Below this hidden size a loop over the units fills no vector: the GRU and
+ * LSTM forward kernels then run on blocks of this many, padded with zeros */
+#define VM_NARROW 16
+
 /* the activation codes of bptt's RNN: bptt._families.ACTIVATIONS */
 #define VM_TANH 0
 #define VM_RELU 1

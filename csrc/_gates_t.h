@@ -6,7 +6,9 @@
  *
  * Every kernel is one pass over the rows b and, inside, a loop over j that
  * the compiler vectorises: contiguous loads and stores, arithmetic and
- * selects only. Constants are cast to VT so that float kernels stay in
+ * selects only (the GRU and LSTM forwards have a second form for H below
+ * VM_NARROW, the same operations on 16-wide blocks padded with zeros).
+ * Constants are cast to VT so that float kernels stay in
  * float (no silent promotion to double). The [tags] name the equations in
  * bptt._numpy and SPEC.md.
  */
@@ -23,7 +25,40 @@ VM_KERNEL VS(gru_gates_forward)(
     const VT *VM_RESTRICT bias_hh,  /* (3H,) */
     int B, int H)
 {
-    ptrdiff_t b, j;
+    ptrdiff_t b, j, k;
+    if (H < VM_NARROW) {
+        /* A row's H < 16 units fill no vector: copy them into 16-wide blocks
+         * (zeros past H), run each element function once on a whole block,
+         * copy back. The same operations on the same values. */
+        VT r[VM_NARROW], z[VM_NARROW], hn[VM_NARROW], an[VM_NARROW], n[VM_NARROW];
+        for (b = 0; b < B; b++) {
+            VT *g = gates + b * 4 * (ptrdiff_t) H;
+            const VT *a = gi + b * 3 * (ptrdiff_t) H;
+            const VT *hb = h + b * (ptrdiff_t) H;
+            VT *hnext = h_next + b * (ptrdiff_t) H;
+            for (k = 0; k < VM_NARROW; k++)
+                r[k] = z[k] = hn[k] = an[k] = 0;
+            for (j = 0; j < H; j++) {
+                r[j] = a[j] + (g[j] + bias_hh[j]);
+                z[j] = a[H + j] + (g[H + j] + bias_hh[H + j]);
+                hn[j] = g[2 * H + j] + bias_hh[2 * H + j];
+                an[j] = a[2 * H + j];
+            }
+            for (k = 0; k < VM_NARROW; k++) {
+                r[k] = VM_SIGMOID_T(r[k]);                                   /* [torch-GRU r] */
+                z[k] = VM_SIGMOID_T(z[k]);                                   /* [torch-GRU z] */
+                n[k] = VM_TANH_T(an[k] + r[k] * hn[k]);                      /* [torch-GRU n] */
+            }
+            for (j = 0; j < H; j++) {
+                hnext[j] = ((VT) 1 - z[j]) * n[j] + z[j] * hb[j];            /* [torch-GRU h'] */
+                g[j] = r[j];
+                g[H + j] = z[j];
+                g[2 * H + j] = n[j];
+                g[3 * H + j] = hn[j];
+            }
+        }
+        return;
+    }
     for (b = 0; b < B; b++) {
         VT *g = gates + b * 4 * (ptrdiff_t) H;
         const VT *a = gi + b * 3 * (ptrdiff_t) H;
@@ -251,7 +286,46 @@ VM_KERNEL VS(lstm_gates_forward)(
     const VT *VM_RESTRICT bias_hh,  /* (4H,) */
     int B, int H)
 {
-    ptrdiff_t b, j;
+    ptrdiff_t b, j, k;
+    if (H < VM_NARROW) {
+        /* as gru_gates_forward's narrow form: 16-wide blocks, zeros past H */
+        VT gi_[VM_NARROW], gf[VM_NARROW], gg[VM_NARROW], go[VM_NARROW];
+        VT cc[VM_NARROW], cn[VM_NARROW], tc[VM_NARROW];
+        for (b = 0; b < B; b++) {
+            VT *g = gates + b * 5 * (ptrdiff_t) H;
+            const VT *a = gi + b * 4 * (ptrdiff_t) H;
+            const VT *cb = c + b * (ptrdiff_t) H;
+            VT *hnext = h_next + b * (ptrdiff_t) H;
+            VT *cnext = c_next + b * (ptrdiff_t) H;
+            for (k = 0; k < VM_NARROW; k++)
+                gi_[k] = gf[k] = gg[k] = go[k] = cc[k] = 0;
+            for (j = 0; j < H; j++) {
+                gi_[j] = a[j] + g[j] + bias_hh[j];
+                gf[j] = a[H + j] + g[H + j] + bias_hh[H + j];
+                gg[j] = a[2 * H + j] + g[2 * H + j] + bias_hh[2 * H + j];
+                go[j] = a[3 * H + j] + g[3 * H + j] + bias_hh[3 * H + j];
+                cc[j] = cb[j];
+            }
+            for (k = 0; k < VM_NARROW; k++) {
+                gi_[k] = VM_SIGMOID_T(gi_[k]);                                /* [LSTM i] */
+                gf[k] = VM_SIGMOID_T(gf[k]);                                  /* [LSTM f] */
+                gg[k] = VM_TANH_T(gg[k]);                                     /* [LSTM g] */
+                go[k] = VM_SIGMOID_T(go[k]);                                  /* [LSTM o] */
+                cn[k] = gf[k] * cc[k] + gi_[k] * gg[k];                       /* [LSTM c'] */
+                tc[k] = VM_TANH_T(cn[k]);
+            }
+            for (j = 0; j < H; j++) {
+                cnext[j] = cn[j];
+                hnext[j] = go[j] * tc[j];                                     /* [LSTM h'] */
+                g[j] = gi_[j];
+                g[H + j] = gf[j];
+                g[2 * H + j] = gg[j];
+                g[3 * H + j] = go[j];
+                g[4 * H + j] = tc[j];
+            }
+        }
+        return;
+    }
     for (b = 0; b < B; b++) {
         VT *g = gates + b * 5 * (ptrdiff_t) H;
         const VT *a = gi + b * 4 * (ptrdiff_t) H;

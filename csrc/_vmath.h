@@ -62,6 +62,15 @@
 #define VM_HAVE_CLONES 0
 #endif
 
+/* The element functions are inlined wherever they are called, so that a
+ * scalar call (a remainder loop, a small hidden size) runs in the caller's
+ * instruction set and without a call; GCC otherwise keeps tanh out of line. */
+#if defined(__GNUC__) || defined(__clang__)
+#define VM_ELEMENT static inline __attribute__((always_inline))
+#else
+#define VM_ELEMENT static inline
+#endif
+
 /* A multi-versioned loop function; every module includes them all and keeps
  * those it calls (unused static functions are dropped without a warning). */
 #if defined(__GNUC__) || defined(__clang__)
@@ -126,7 +135,7 @@ static inline float vm_sign_f(float y, float x)
 #define VM_LN2_HI_D 0.69314718055989033             /* 0x1.62e42fefa38p-1, 42 bits */
 #define VM_LN2_LO_D 5.4979230187083712e-14
 
-static inline double vm_exp2_d(double x, double *lo)
+VM_ELEMENT double vm_exp2_d(double x, double *lo)
 {
     double t, n, rh, rl, r, p, e1, e0, s1, s2, h;
     uint64_t k, k1;
@@ -162,7 +171,7 @@ static inline double vm_exp2_d(double x, double *lo)
     return h * s1 * s2;
 }
 
-static inline double vm_exp_d(double x)
+VM_ELEMENT double vm_exp_d(double x)
 {
     double lo;
     return vm_exp2_d(x, &lo);
@@ -175,7 +184,7 @@ static inline double vm_exp_d(double x)
 #define VM_LN2_HI_F 0.693145752f                    /* 0x1.62e4p-1, 16 bits */
 #define VM_LN2_LO_F 1.42860677e-06f
 
-static inline float vm_exp2_f(float x, float *lo)
+VM_ELEMENT float vm_exp2_f(float x, float *lo)
 {
     float t, n, rh, rl, r, p, e1, e0, s1, s2, h;
     uint32_t k, k1;
@@ -205,7 +214,7 @@ static inline float vm_exp2_f(float x, float *lo)
     return h * s1 * s2;
 }
 
-static inline float vm_exp_f(float x)
+VM_ELEMENT float vm_exp_f(float x)
 {
     float lo;
     return vm_exp2_f(x, &lo);
@@ -224,7 +233,7 @@ static inline float vm_exp_f(float x)
  * < 1.15 ulp, for a few additions and multiplications.
  * ------------------------------------------------------------------------ */
 
-static inline double vm_sigmoid_d(double a)
+VM_ELEMENT double vm_sigmoid_d(double a)
 {
     double el, eh = vm_exp2_d(-vm_abs_d(a), &el);
     double d = 1.0 + eh;
@@ -234,7 +243,7 @@ static inline double vm_sigmoid_d(double a)
     return q + ((a >= 0 ? 0.0 : el) - q * de) * inv;
 }
 
-static inline float vm_sigmoid_f(float a)
+VM_ELEMENT float vm_sigmoid_f(float a)
 {
     float el, eh = vm_exp2_f(-vm_abs_f(a), &el);
     float d = 1.0f + eh;
@@ -262,7 +271,7 @@ static inline float vm_sigmoid_f(float a)
 
 #define VM_TANH_CUT 0.55
 
-static inline double vm_tanh_d(double x)
+VM_ELEMENT double vm_tanh_d(double x)
 {
     double ax = vm_abs_d(x), ac;
     double s = ax * ax, q, small, big, eh, el, d, de, t;
@@ -288,7 +297,7 @@ static inline double vm_tanh_d(double x)
     return vm_sign_d(ax < VM_TANH_CUT ? small : big, x);
 }
 
-static inline float vm_tanh_f(float x)
+VM_ELEMENT float vm_tanh_f(float x)
 {
     float ax = vm_abs_f(x), ac;
     float s = ax * ax, q, small, big, eh, el, d, de, t;

@@ -321,7 +321,7 @@ class _Recurrent(Module):
 
     @property
     def directions(self) -> int:
-        return 2 if self.bidirectional else 1
+        return 2 if self._bidirectional else 1
 
     @property
     def backend(self) -> str:
@@ -333,8 +333,13 @@ class _Recurrent(Module):
         return f"{stem}_l{layer}{'_reverse' if direction else ''}"
 
     def _widths(self) -> tuple[int, ...]:
-        """Features of each carried state (h first)."""
-        return self._family.state_widths(self.hidden_size, self.proj_size)
+        """Features of each carried state (h first); the sizes never change,
+        so they are worked out once (forward asks several times a call)."""
+        widths = self.__dict__.get("_state_widths")
+        if widths is None:
+            widths = self._state_widths = self._family.state_widths(self.hidden_size,
+                                                                    self.proj_size)
+        return widths
 
     def _labels(self) -> tuple[str, ...]:
         """What each state's width is called in messages."""
