@@ -23,6 +23,7 @@ cdef extern from "_panel.h" nogil:
 cdef enum:
     COLSUM_BLOCK = 256      # add_colsum's accumulators (on the stack)
     TRANSPOSED_WORK = 1000000   # B G H up to which a step multiplies by W_hh^T
+    GEMV_PACK_STEPS = 32    # at batch 1, packing W_hh into panels pays from this many steps
     SMALL_PRODUCT = 512     # m n k up to which a plain loop beats a call into BLAS
 
 cdef inline void gemm(
@@ -118,10 +119,11 @@ cdef inline void transpose(
 
 
 cdef inline bint use_panels(floating *kind, int B, int H, int G) noexcept nogil:
-    # float32 recurrent products at batch >= 8, with H (the width of the h
-    # multiplied) and G (the rows of W_hh) multiples of 32, run on _panel.h's
-    # kernels (AVX-512 or AVX2), where the CPU has one and BPTT_SIMD allows it. The kernel writes whole panels of
-    # 32 output columns only, so G must be one too: with a projection
+    # float32 recurrent products at batch 1 or >= 8, with H (the width of the
+    # h multiplied) and G (the rows of W_hh) multiples of 32, run on _panel.h's
+    # kernels (AVX-512 or AVX2), where the CPU has one and BPTT_SIMD allows
+    # it. The kernels write whole panels of 32 output columns only, so G must
+    # be a multiple of 32 too: with a projection
     # (lstm_proj) h has P columns and W_hh 4 H rows, and P % 32 == 0 does not
     # make 4 H one.
     if floating is float:
@@ -133,19 +135,19 @@ cdef inline bint use_panels(floating *kind, int B, int H, int G) noexcept nogil:
 cdef inline const floating *hidden_weights_t(
     floating *scratch,              # (H, G) written, where used
     const floating *weight_hh,      # (G, H)
-    int G, int H, int B,
+    int G, int H, int B, int T,
 ) noexcept nogil:
-    # W_hh^T for hidden_product, made once per sequence where it pays: as
-    # _panel.h's panels (see use_panels), or plain, row-major (H, G), up to
-    # TRANSPOSED_WORK, where OpenBLAS's no-packing path then applies; NULL at
-    # batch 1 (the product is a gemv that reads W_hh as it is) and above.
-    if B == 1:
-        return NULL
+    # W_hh^T for hidden_product, made once per sequence of T steps where it
+    # pays: as _panel.h's panels (see use_panels; at batch 1 for T >=
+    # GEMV_PACK_STEPS only, since packing costs about as much as a few dozen
+    # steps' products), or plain, row-major (H, G), up to TRANSPOSED_WORK,
+    # where OpenBLAS's no-packing path then applies; else NULL (at batch 1 the
+    # product is a gemv that reads W_hh as it is).
     if floating is float:
-        if use_panels(scratch, B, H, G):
+        if use_panels(scratch, B, H, G) and (B > 1 or T >= GEMV_PACK_STEPS):
             panel_pack(scratch, weight_hh, H, G, H, 1)
             return scratch
-    if <long long> B * G * H > TRANSPOSED_WORK:
+    if B == 1 or <long long> B * G * H > TRANSPOSED_WORK:
         return NULL
     transpose(scratch, weight_hh, G, H)
     return scratch
@@ -175,12 +177,13 @@ cdef inline void hidden_product(
 cdef inline const floating *hidden_weights_p(
     floating *scratch,              # (G, H) written as panels, where used
     const floating *weight_hh,      # (G, H)
-    int G, int H, int B,
+    int G, int H, int B, int T,
 ) noexcept nogil:
     # W_hh as _panel.h's panels for hidden_backward_product, once per
-    # sequence; NULL where use_panels says no
+    # sequence of T steps; NULL where use_panels says no (or, at batch 1,
+    # for fewer than GEMV_PACK_STEPS steps)
     if floating is float:
-        if use_panels(scratch, B, H, G):
+        if use_panels(scratch, B, H, G) and (B > 1 or T >= GEMV_PACK_STEPS):
             panel_pack(scratch, weight_hh, G, H, H, 0)
             return scratch
     return NULL

@@ -70,10 +70,11 @@ static inline int panel_isa(void)
     return panel_isa_chosen;
 }
 
-/* Whether panel_gemm runs an (M, N) product here. */
+/* Whether panel_gemm runs an (M, N) product here: M = 1 (a row: the
+ * matrix-vector kernels below) or M >= 8, N a whole number of panels. */
 static inline int panel_usable(int M, int N)
 {
-    return panel_isa() != PANEL_NONE && M >= PANEL_ROWS && N % PANEL_WIDTH == 0;
+    return panel_isa() != PANEL_NONE && (M == 1 || M >= PANEL_ROWS) && N % PANEL_WIDTH == 0;
 }
 
 /* Pack B (K, N) into panels (N / 32 of them, K * 32 floats each). B is
@@ -195,6 +196,54 @@ PANEL_AVX2 static void panel_gemm_avx2(
     }
 }
 
+/* One row, c (1, N) = a (1, K) B (K, N): a matrix-vector product (batch 1).
+ * A panel alone gives 2 accumulators, whose FMA latency would bound the loop;
+ * so 4 panels (AVX-512: 8 accumulators) or 2 (AVX2: 8) go at once, and the
+ * loads of B set the pace. Each entry is the same chain of FMAs over k as in
+ * the kernels above, so a row gets the same bits as in a batch. */
+#define PANEL_GEMV(NAME, ISA, VEC, LANES, LOAD, STORE, SET1, ZERO, FMA, ADD, GROUP) \
+    ISA static void NAME(                                                      \
+        float *c, const float *a, const float *panels, int kstride,            \
+        int N, int K, int beta)                                                \
+    {                                                                          \
+        enum { V = PANEL_WIDTH / LANES };  /* vectors per panel */             \
+        ptrdiff_t p = 0, q, k, n_panels = N / PANEL_WIDTH;                     \
+        ptrdiff_t step = (ptrdiff_t) kstride * PANEL_WIDTH;                    \
+        while (p < n_panels) {                                                 \
+            ptrdiff_t group = n_panels - p < GROUP ? 1 : GROUP;                \
+            VEC acc[GROUP * V];                                                \
+            for (q = 0; q < GROUP * V; q++)                                    \
+                acc[q] = ZERO();                                               \
+            if (group == GROUP) {                                              \
+                for (k = 0; k < K; k++) {                                      \
+                    VEC x = SET1(a[k]);                                        \
+                    for (q = 0; q < GROUP * V; q++)                            \
+                        acc[q] = FMA(x, LOAD(panels + (p + q / V) * step       \
+                                             + k * PANEL_WIDTH + (q % V) * LANES), \
+                                     acc[q]);                                  \
+                }                                                              \
+            } else {                                                           \
+                for (k = 0; k < K; k++) {                                      \
+                    VEC x = SET1(a[k]);                                        \
+                    for (q = 0; q < V; q++)                                    \
+                        acc[q] = FMA(x, LOAD(panels + p * step + k * PANEL_WIDTH \
+                                             + q * LANES), acc[q]);            \
+                }                                                              \
+            }                                                                  \
+            for (q = 0; q < group * V; q++) {                                  \
+                float *out = c + p * PANEL_WIDTH + q * LANES;                  \
+                STORE(out, beta ? ADD(LOAD(out), acc[q]) : acc[q]);            \
+            }                                                                  \
+            p += group;                                                        \
+        }                                                                      \
+    }
+
+PANEL_GEMV(panel_gemv_avx512, PANEL_AVX512, __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps,
+           _mm512_set1_ps, _mm512_setzero_ps, _mm512_fmadd_ps, _mm512_add_ps, 4)
+PANEL_GEMV(panel_gemv_avx2, PANEL_AVX2, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps,
+           _mm256_set1_ps, _mm256_setzero_ps, _mm256_fmadd_ps, _mm256_add_ps, 2)
+
+#undef PANEL_GEMV
 #undef PANEL_FMA512
 #undef PANEL_FMA256
 
@@ -205,7 +254,11 @@ static inline void panel_gemm(float *c, int ldc, const float *a, int lda, const 
                               int kstride, int M, int N, int K, int beta)
 {
 #if PANEL_BUILT
-    if (panel_isa() == PANEL_ISA_AVX512)
+    if (M == 1 && panel_isa() == PANEL_ISA_AVX512)
+        panel_gemv_avx512(c, a, panels, kstride, N, K, beta);
+    else if (M == 1)
+        panel_gemv_avx2(c, a, panels, kstride, N, K, beta);
+    else if (panel_isa() == PANEL_ISA_AVX512)
         panel_gemm_avx512(c, ldc, a, lda, panels, kstride, M, N, K, beta);
     else
         panel_gemm_avx2(c, ldc, a, lda, panels, kstride, M, N, K, beta);

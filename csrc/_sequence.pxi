@@ -135,7 +135,7 @@ cdef void seq_forward_work(
     cdef Py_ssize_t BW[N_STATES]                # B w_s: one (B, w_s) slot of states[s]
     cdef floating *state[N_STATES]              # (B, w_s) each: what step t reads
     cdef floating *state_next[N_STATES]         # (B, w_s) each: what step t writes
-    cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, Gh, K, B)
+    cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, Gh, K, B, T)
     for k in range(N_STATES):
         BW[k] = <Py_ssize_t> B * width[k]
     # gi = x W_ih^T + b_ih, every step at once
@@ -191,7 +191,7 @@ cdef void seq_infer_work(
     cdef floating *state[N_STATES]              # (B, w_s) each: what step t reads
     cdef floating *state_next[N_STATES]         # (B, w_s) each: what step t writes
     cdef floating *swap
-    cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, Gh, K, B)
+    cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, Gh, K, B, T)
     for k in range(N_STATES):
         BW[k] = <Py_ssize_t> B * width[k]
         state[k] = slots
@@ -256,7 +256,7 @@ cdef void seq_backward_work(
     cdef floating *dstate[N_STATES]             # (B, w_s) each: what step t's backward writes
     cdef floating *dstate_next[N_STATES]        # (B, w_s) each: dL/d(state_next), masked
     cdef floating *swap
-    cdef const floating *w_p = hidden_weights_p(weight_hh_p, weight_hh, Gh, K, B)
+    cdef const floating *w_p = hidden_weights_p(weight_hh_p, weight_hh, Gh, K, B, T)
     for k in range(N_STATES):
         BW[k] = <Py_ssize_t> B * width[k]
         dcarry[k] = dstate_work

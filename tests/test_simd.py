@@ -25,12 +25,14 @@ from bptt._backend import simd
 
 results = {"simd": simd()}
 rng = np.random.default_rng(0)
-# batch >= 8 and widths that are multiples of 32: the panel kernels' case;
-# 13 rows leave a partial block on both kernels (8 + 5; 6 + 6 + 1)
-for kind, B in (("GRU", 13), ("LSTM", 8), ("LSTM", 13)):
+# widths that are multiples of 32 at batch >= 8 (13 rows leave a partial
+# block on both kernels: 8 + 5; 6 + 6 + 1), or at batch 1 over >= 32 steps
+# (the matrix-vector kernels: 4 panels at a time and a remainder)
+for kind, B, T in (("GRU", 13, 9), ("LSTM", 8, 9), ("LSTM", 13, 9), ("GRU", 1, 40),
+                   ("LSTM", 1, 40)):
     layer = getattr(bptt, kind)(5, 32, num_layers=2, bidirectional=True, backend="cython",
                                 dtype=np.float32, seed=1)
-    x = rng.standard_normal((9, B, 5)).astype(np.float32)
+    x = rng.standard_normal((T, B, 5)).astype(np.float32)
     bptt.set_num_threads(1)
     output, _ = layer(x)
     dx, _ = layer.backward(np.ones_like(output))
