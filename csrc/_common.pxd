@@ -24,7 +24,7 @@ cdef enum:
     COLSUM_BLOCK = 256      # add_colsum's accumulators (on the stack)
     TRANSPOSED_WORK = 1000000   # B G H up to which a step multiplies by W_hh^T
     GEMV_PACK_STEPS = 32    # at batch 1, packing W_hh into panels pays from this many steps
-    SMALL_PRODUCT = 512     # m n k up to which a plain loop beats a call into BLAS
+    SMALL_PRODUCT = 512     # B n H up to which a step's product is a plain loop, not BLAS
 
 cdef inline void gemm(
     char ta, char tb, int m, int n, int k,   # ta, tb: c'n' as stored, c't' transposed
@@ -41,9 +41,6 @@ cdef inline void gemm(
     # operands swapped (b first), sizes swapped (n, m), flags and leading
     # dimensions unchanged. No copy, no transpose in memory.
     # beta = 0 writes c (BLAS never reads it then); beta = 1 adds into c.
-    if <long long> m * n * k <= SMALL_PRODUCT:
-        small_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-        return
     if m == 1:
         gemm_vector(ta, tb, n, k, alpha, a, lda, b, ldb, beta, c)
         return
@@ -60,9 +57,11 @@ cdef inline void small_gemm(
     const floating *a, int lda, const floating *b, int ldb, floating beta,
     floating *c, int ldc,
 ) noexcept nogil:
-    # gemm's product as a plain loop, for the tiny ones (hidden 6: a step's
-    # recurrent product is 144 multiply-adds, less than the cost of the call
-    # into BLAS, its checks and its dispatch). Each entry sums over k in order.
+    # gemm's product as a plain loop, for the tiny recurrent products (hidden
+    # 6: a step's is 144 multiply-adds, less than the cost of the call into
+    # BLAS, its checks and its dispatch). Each entry sums over k in order.
+    # Only for the per-step products, whose shapes do not depend on how a
+    # sequence is cut into chunks: a stream fed in pieces gets the same bits.
     cdef Py_ssize_t i, j, p
     cdef Py_ssize_t a_i = lda if ta == c'n' else 1      # a's strides: row i, entry p
     cdef Py_ssize_t a_p = 1 if ta == c'n' else lda
@@ -164,6 +163,10 @@ cdef inline void hidden_product(
     # OpenBLAS runs it from a stored W_hh^T (no transpose flag) 1.3-2x faster
     # than from W_hh with the flag at batch 32, which it repacks on every call
     # (measured at H = 128..1024): so a sequence passes weight_hh_t.
+    if <long long> B * n * H <= SMALL_PRODUCT:
+        small_gemm(c'n', c't', B, n, H, 1, h, H, weight_hh + <Py_ssize_t> row0 * H, H, 0,
+                   out, ldo)
+        return
     if weight_hh_t == NULL:
         gemm(c'n', c't', B, n, H, 1, h, H, weight_hh + <Py_ssize_t> row0 * H, H, 0, out, ldo)
         return
@@ -197,6 +200,10 @@ cdef inline void hidden_backward_product(
     int row0, int k, int B, int H, int G, floating beta,
 ) noexcept nogil:
     # dh (+)= da W_hh[row0 : row0 + k], the mirror of hidden_product
+    if <long long> B * H * k <= SMALL_PRODUCT:
+        small_gemm(c'n', c'n', B, H, k, 1, da, lda, weight_hh + <Py_ssize_t> row0 * H, H, beta,
+                   dh, H)
+        return
     if weight_hh_p != NULL:
         if floating is float:       # row row0 of every panel starts at row0 * 32
             panel_gemm(dh, H, da, lda, weight_hh_p + <Py_ssize_t> row0 * 32, G, B, H, k,

@@ -514,24 +514,22 @@ class _Recurrent(Module):
         """Every layer and direction on x (T, B, I), time-major and ready:
         (output (T, B, D*K), finals, the layers' caches (with ``keep``)).
         With ``threads`` > 1, a bidirectional layer runs its directions at once."""
-        finals = [np.empty_like(s) for s in states0]
+        D = self.directions
+        finals = [np.empty_like(s) for s in states0]   # the kernels write into their rows
         layers = []
         layer_input, mask = x, None
         for layer in range(self.num_layers):
             def direction_forward(direction, layer=layer, layer_input=layer_input):
-                k = layer * self.directions + direction
+                k = layer * D + direction
                 return self._forward_direction(layer_input, tuple(s[k] for s in states0),
-                                               lengths, layer, direction, keep)
+                                               tuple(f[k] for f in finals), lengths, layer,
+                                               direction, keep)
 
-            directions = range(self.directions)
-            results = (run_parallel(direction_forward, directions) if threads > 1
-                       else [direction_forward(d) for d in directions])
-            for direction, (_, direction_finals, _) in enumerate(results):
-                for final, value in zip(finals, direction_finals, strict=True):
-                    final[layer * self.directions + direction] = value
+            results = (run_parallel(direction_forward, range(D)) if threads > 1 and D > 1
+                       else [direction_forward(d) for d in range(D)])
             if keep:
-                layers.append(LayerCache(layer_input, tuple(r[2] for r in results), mask))
-            layer_input = (results[0][0] if self.directions == 1
+                layers.append(LayerCache(layer_input, tuple(r[1] for r in results), mask))
+            layer_input = (results[0][0] if D == 1
                            else np.concatenate([r[0] for r in results], axis=2))
             if padding is not None:  # past a row's length the output is 0, whatever its state
                 np.copyto(layer_input, 0, where=padding)
@@ -677,20 +675,20 @@ class _Recurrent(Module):
             d_layer = dx
         return d_layer, d_states0
 
-    def _forward_direction(self, x, initial, lengths, layer, direction, keep):
-        """One layer-direction's whole time loop: one kernel call; with
-        ``keep``, the cache for backward, else the inference kernel, which
-        keeps nothing (and returns None)."""
+    def _forward_direction(self, x, initial, finals, lengths, layer, direction, keep):
+        """One layer-direction's whole time loop: one kernel call, which
+        writes ``finals`` (B, w_s) each; returns the output and, with
+        ``keep``, the cache for backward, else (the inference kernel, which
+        keeps nothing) None."""
         T, B, _ = x.shape
         widths = self._widths()
         slots = self._slots[layer, direction]
         output = np.empty((T, B, widths[0]), dtype=self.dtype)
-        finals = tuple(np.empty((B, w), dtype=self.dtype) for w in widths)
         if not keep:
             gates = np.empty((B, self._family.cache_width(self.hidden_size)), dtype=self.dtype)
             self._kernels.seq_infer(output, finals, gates, x, initial, *slots.weights,
                                     slots.extras, lengths, bool(direction), self._option)
-            return output, finals, None
+            return output, None
         cache = DirectionCache(
             states=tuple(self._pool.take((T + 1, B, w)) for w in widths),
             gates=self._pool.take((T, B, self._family.cache_width(self.hidden_size))),
@@ -698,7 +696,7 @@ class _Recurrent(Module):
         self._kernels.seq_forward(output, finals, cache.states, cache.gates, x, initial,
                                   *slots.weights, slots.extras, lengths, bool(direction),
                                   self._option)
-        return output, finals, cache
+        return output, cache
 
     def _backward_direction(self, d_output, d_finals, cache, x, lengths, slots, direction):
         """Mirror of ``_forward_direction``: dx and dL/d(initial states) out,
