@@ -639,8 +639,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    f"(default {_D.max_minutes})")
     p.add_argument("--backend", choices=BACKENDS, help=f"kernel backend (default {_D.backend})")
     p.add_argument("--dtype", choices=("float32", "float64"), help=f"default {_D.dtype}")
-    p.add_argument("--threads", type=POSITIVE_INT, help=f"BLAS threads while training "
-                   f"(default {_D.threads})")
+    p.add_argument("--threads", type=POSITIVE_INT, help=f"threads while training, for "
+                   f"bptt's loops and its BLAS (default {_D.threads})")
     p.add_argument("--eval-every", type=COUNT, help=f"held-out loss every N steps "
                    f"(default {_D.eval_every}; 0: only at the end)")
     p.add_argument("--sample-every", type=COUNT, help=f"print a sample every N steps "
