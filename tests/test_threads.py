@@ -10,6 +10,10 @@ bit; a given thread count gives the same bits on every run.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -184,3 +188,18 @@ def test_an_error_on_a_worker_reaches_the_caller_after_every_item_finished():
     with pytest.raises(RuntimeError, match="item 1 failed"):
         _threads.run_parallel(work, [0, 1, 2])
     assert sorted(finished) == [0, 2]
+
+
+def test_bptt_num_threads_sets_the_default():
+    # the kernels' BLAS is loaded first, so that the limit reaches it
+    code = ("import bptt; from threadpoolctl import threadpool_limits\n"
+            "bptt.backends()\n"
+            "with threadpool_limits(limits=1):\n"
+            "    print(bptt.get_num_threads())\n"
+            "bptt.set_num_threads(2); print(bptt.get_num_threads())\n")
+    for value, expected in (("3", "3\n2\n"), ("", "1\n2\n"), ("zero", "1\n2\n")):
+        env = dict(os.environ, BPTT_NUM_THREADS=value)
+        result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == expected, (value, result.stdout)

@@ -9,8 +9,9 @@ parallel. bptt splits two kinds of work across threads, and only these:
 - the two directions of a bidirectional layer, where the batch is too
   small to split.
 
-How many: ``set_num_threads(n)`` if it was called, else what the BLAS the
-kernels call (scipy's OpenBLAS) is allowed, which follows threadpoolctl's
+How many: ``set_num_threads(n)`` if it was called, else the environment
+variable ``BPTT_NUM_THREADS`` if it is set, else what the BLAS the kernels
+call (scipy's OpenBLAS) is allowed, which follows threadpoolctl's
 ``threadpool_limits``, ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS``, and
 never more than the cores this process may run on. While bptt's threads run,
 that BLAS is held at one thread, so the two pools never oversubscribe the
@@ -63,17 +64,26 @@ def set_num_threads(threads: int | None) -> None:
 
 def get_num_threads() -> int:
     """The threads bptt's loops may use now: ``set_num_threads``'s value, or
-    else the thread count of the BLAS that bptt's kernels call (scipy's
-    OpenBLAS, as threadpoolctl or the environment limit it), at most the
-    cores available; 1 without threadpoolctl."""
+    ``BPTT_NUM_THREADS``, or else the thread count of the BLAS that bptt's
+    kernels call (scipy's OpenBLAS, as threadpoolctl or the environment limit
+    it), at most the cores available; 1 without threadpoolctl."""
     if _requested is not None:
         return _requested
+    if _from_environment() is not None:
+        return _from_environment()
     blas = _kernels_blas()
     if blas is None:
         return 1
     with _blas_hold:
         count = _held_count if _holders else blas.get_num_threads()
     return max(1, min(int(count or 1), cores()))
+
+
+@functools.cache
+def _from_environment() -> int | None:
+    """BPTT_NUM_THREADS, read once; None if unset, empty or not a count >= 1."""
+    value = os.environ.get("BPTT_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) >= 1 else None
 
 
 @functools.cache

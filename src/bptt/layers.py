@@ -341,6 +341,13 @@ class _Recurrent(Module):
                                                                     self.proj_size)
         return widths
 
+    def _cache_width(self) -> int:
+        """Entries of the family's per-step cache per row (once, as ``_widths``)."""
+        width = self.__dict__.get("_gates_width")
+        if width is None:
+            width = self._gates_width = self._family.cache_width(self.hidden_size)
+        return width
+
     def _labels(self) -> tuple[str, ...]:
         """What each state's width is called in messages."""
         return ("proj_size" if self.proj_size else "hidden_size",) + ("hidden_size",) * (
@@ -449,10 +456,11 @@ class _Recurrent(Module):
         widths = self._widths()
         # the cache (with keep) or the outputs
         floats = LD * ((T + 1) * B * sum(widths) + T * B * (
-            self._family.cache_width(self.hidden_size) + 2 * widths[0])) if keep else (
+            self._cache_width() + 2 * widths[0])) if keep else (
             2 * self.directions * T * B * widths[0])
-        check_memory(f"{type(self).__name__}.forward on x of {T} steps x {B} rows",
-                     floats * self.dtype.itemsize, MemoryError)
+        if floats * self.dtype.itemsize > 2**26:  # (no machine has less than 64 MiB)
+            check_memory(f"{type(self).__name__}.forward on x of {T} steps x {B} rows",
+                         floats * self.dtype.itemsize, MemoryError)
         states0 = [
             sequence_state(name, value, (LD, B, width), batched, self.dtype, label)
             for (name, value), width, label in zip(states0, self._widths(), self._labels(),
@@ -685,13 +693,13 @@ class _Recurrent(Module):
         slots = self._slots[layer, direction]
         output = np.empty((T, B, widths[0]), dtype=self.dtype)
         if not keep:
-            gates = np.empty((B, self._family.cache_width(self.hidden_size)), dtype=self.dtype)
+            gates = np.empty((B, self._cache_width()), dtype=self.dtype)
             self._kernels.seq_infer(output, finals, gates, x, initial, *slots.weights,
                                     slots.extras, lengths, bool(direction), self._option)
             return output, None
         cache = DirectionCache(
             states=tuple(self._pool.take((T + 1, B, w)) for w in widths),
-            gates=self._pool.take((T, B, self._family.cache_width(self.hidden_size))),
+            gates=self._pool.take((T, B, self._cache_width())),
         )
         self._kernels.seq_forward(output, finals, cache.states, cache.gates, x, initial,
                                   *slots.weights, slots.extras, lengths, bool(direction),
