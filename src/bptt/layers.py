@@ -53,13 +53,13 @@ from ._validation import (
 
 Array = np.ndarray
 
-#: The public kind names of ``count_parameters`` and the family each means.
 # Threads (bptt._threads): a group of rows gets at least 8 (the panel kernel's
 # block), and a thread at least this many multiply-adds of one layer-direction's
 # forward; below that, starting the work on another thread costs more than it saves
 MIN_ROWS_PER_THREAD = 8
 MIN_WORK_PER_THREAD = 1_000_000
 
+#: The public kind names of ``count_parameters`` and the family each means.
 KINDS = {"rnn": "rnn", "gru": "gru", "lstm": "lstm", "layernorm_gru": "ln_gru",
          "layernorm_lstm": "ln_lstm"}
 
@@ -516,7 +516,9 @@ class _Recurrent(Module):
         (bptt._threads), or 1 when a thread's share would be too small."""
         weight_ih, weight_hh = self._slots[0, 0].weights[:2]
         work = T * B * weight_ih.shape[0] * (weight_ih.shape[1] + weight_hh.shape[1])
-        return get_num_threads() if work >= 2 * MIN_WORK_PER_THREAD else 1
+        if work < 2 * MIN_WORK_PER_THREAD:
+            return 1
+        return min(get_num_threads(), work // MIN_WORK_PER_THREAD)
 
     def _stack_forward(self, x, states0, lengths, padding, masks, keep, threads):
         """Every layer and direction on x (T, B, I), time-major and ready:
