@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import optim
+from .._threads import cores
 from ._args import (
     BACKENDS,
     COUNT,
@@ -94,7 +95,9 @@ class CharLMConfig:
     steps: int = 2000
     max_minutes: float | None = 4.75  # None: no time limit
     backend: str = "auto"
-    threads: int | None = 1  # BLAS threads (None: leave BLAS alone)
+    # threads for bptt's loops and its BLAS (None: leave BLAS alone); every
+    # core by default: the batch's rows are split across them
+    threads: int | None = dataclasses.field(default_factory=cores)
     eval_every: int = 250
     sample_every: int = 250
     sample_length: int = 200
