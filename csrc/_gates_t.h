@@ -26,50 +26,46 @@ VM_KERNEL VS(gru_gates_forward)(
     int B, int H)
 {
     ptrdiff_t b, j, k;
-    if (H < VM_NARROW) {
-        /* A row's H < 16 units fill no vector: copy them into 16-wide blocks
-         * (zeros past H), run each element function once on a whole block,
-         * copy back. The same operations on the same values. */
-        VT r[VM_NARROW], z[VM_NARROW], hn[VM_NARROW], an[VM_NARROW], n[VM_NARROW];
-        for (b = 0; b < B; b++) {
-            VT *g = gates + b * 4 * (ptrdiff_t) H;
-            const VT *a = gi + b * 3 * (ptrdiff_t) H;
-            const VT *hb = h + b * (ptrdiff_t) H;
-            VT *hnext = h_next + b * (ptrdiff_t) H;
-            for (k = 0; k < VM_NARROW; k++)
-                r[k] = z[k] = hn[k] = an[k] = 0;
-            for (j = 0; j < H; j++) {
-                r[j] = a[j] + (g[j] + bias_hh[j]);
-                z[j] = a[H + j] + (g[H + j] + bias_hh[H + j]);
-                hn[j] = g[2 * H + j] + bias_hh[2 * H + j];
-                an[j] = a[2 * H + j];
-            }
-            for (k = 0; k < VM_NARROW; k++) {
-                r[k] = VM_SIGMOID_T(r[k]);                                   /* [torch-GRU r] */
-                z[k] = VM_SIGMOID_T(z[k]);                                   /* [torch-GRU z] */
-                n[k] = VM_TANH_T(an[k] + r[k] * hn[k]);                      /* [torch-GRU n] */
-            }
-            for (j = 0; j < H; j++) {
-                hnext[j] = ((VT) 1 - z[j]) * n[j] + z[j] * hb[j];            /* [torch-GRU h'] */
-                g[j] = r[j];
-                g[H + j] = z[j];
-                g[2 * H + j] = n[j];
-                g[3 * H + j] = hn[j];
-            }
-        }
-        return;
-    }
+    /* the narrow form's blocks: a row's H < 16 units fill no vector, so they
+     * are copied into 16-wide blocks (zeros past H), each element function
+     * runs once on a whole block, and the results are copied back: the same
+     * operations on the same values */
+    VT blk_r[VM_NARROW], blk_z[VM_NARROW], blk_hn[VM_NARROW], blk_an[VM_NARROW];
+    VT blk_n[VM_NARROW];
     for (b = 0; b < B; b++) {
         VT *g = gates + b * 4 * (ptrdiff_t) H;
         const VT *a = gi + b * 3 * (ptrdiff_t) H;
         const VT *hb = h + b * (ptrdiff_t) H;
         VT *hnext = h_next + b * (ptrdiff_t) H;
+        if (H < VM_NARROW) {
+            for (k = 0; k < VM_NARROW; k++)
+                blk_r[k] = blk_z[k] = blk_hn[k] = blk_an[k] = 0;
+            for (j = 0; j < H; j++) {
+                blk_r[j] = a[j] + (g[j] + bias_hh[j]);
+                blk_z[j] = a[H + j] + (g[H + j] + bias_hh[H + j]);
+                blk_hn[j] = g[2 * H + j] + bias_hh[2 * H + j];
+                blk_an[j] = a[2 * H + j];
+            }
+            for (k = 0; k < VM_NARROW; k++) {
+                blk_r[k] = VM_SIGMOID_T(blk_r[k]);                               /* [torch-GRU r] */
+                blk_z[k] = VM_SIGMOID_T(blk_z[k]);                               /* [torch-GRU z] */
+                blk_n[k] = VM_TANH_T(blk_an[k] + blk_r[k] * blk_hn[k]);          /* [torch-GRU n] */
+            }
+            for (j = 0; j < H; j++) {
+                hnext[j] = ((VT) 1 - blk_z[j]) * blk_n[j] + blk_z[j] * hb[j];    /* [torch-GRU h'] */
+                g[j] = blk_r[j];
+                g[H + j] = blk_z[j];
+                g[2 * H + j] = blk_n[j];
+                g[3 * H + j] = blk_hn[j];
+            }
+            continue;
+        }
         for (j = 0; j < H; j++) {
-            VT r = VM_SIGMOID_T(a[j] + (g[j] + bias_hh[j]));                 /* [torch-GRU r] */
-            VT z = VM_SIGMOID_T(a[H + j] + (g[H + j] + bias_hh[H + j]));     /* [torch-GRU z] */
+            VT r = VM_SIGMOID_T(a[j] + (g[j] + bias_hh[j]));                     /* [torch-GRU r] */
+            VT z = VM_SIGMOID_T(a[H + j] + (g[H + j] + bias_hh[H + j]));         /* [torch-GRU z] */
             VT hn = g[2 * H + j] + bias_hh[2 * H + j];
-            VT n = VM_TANH_T(a[2 * H + j] + r * hn);                        /* [torch-GRU n] */
-            hnext[j] = ((VT) 1 - z) * n + z * hb[j];                         /* [torch-GRU h'] */
+            VT n = VM_TANH_T(a[2 * H + j] + r * hn);                             /* [torch-GRU n] */
+            hnext[j] = ((VT) 1 - z) * n + z * hb[j];                             /* [torch-GRU h'] */
             g[j] = r;
             g[H + j] = z;
             g[2 * H + j] = n;
@@ -287,60 +283,53 @@ VM_KERNEL VS(lstm_gates_forward)(
     int B, int H)
 {
     ptrdiff_t b, j, k;
-    if (H < VM_NARROW) {
-        /* as gru_gates_forward's narrow form: 16-wide blocks, zeros past H */
-        VT gi_[VM_NARROW], gf[VM_NARROW], gg[VM_NARROW], go[VM_NARROW];
-        VT cc[VM_NARROW], cn[VM_NARROW], tc[VM_NARROW];
-        for (b = 0; b < B; b++) {
-            VT *g = gates + b * 5 * (ptrdiff_t) H;
-            const VT *a = gi + b * 4 * (ptrdiff_t) H;
-            const VT *cb = c + b * (ptrdiff_t) H;
-            VT *hnext = h_next + b * (ptrdiff_t) H;
-            VT *cnext = c_next + b * (ptrdiff_t) H;
-            for (k = 0; k < VM_NARROW; k++)
-                gi_[k] = gf[k] = gg[k] = go[k] = cc[k] = 0;
-            for (j = 0; j < H; j++) {
-                gi_[j] = a[j] + g[j] + bias_hh[j];
-                gf[j] = a[H + j] + g[H + j] + bias_hh[H + j];
-                gg[j] = a[2 * H + j] + g[2 * H + j] + bias_hh[2 * H + j];
-                go[j] = a[3 * H + j] + g[3 * H + j] + bias_hh[3 * H + j];
-                cc[j] = cb[j];
-            }
-            for (k = 0; k < VM_NARROW; k++) {
-                gi_[k] = VM_SIGMOID_T(gi_[k]);                                /* [LSTM i] */
-                gf[k] = VM_SIGMOID_T(gf[k]);                                  /* [LSTM f] */
-                gg[k] = VM_TANH_T(gg[k]);                                     /* [LSTM g] */
-                go[k] = VM_SIGMOID_T(go[k]);                                  /* [LSTM o] */
-                cn[k] = gf[k] * cc[k] + gi_[k] * gg[k];                       /* [LSTM c'] */
-                tc[k] = VM_TANH_T(cn[k]);
-            }
-            for (j = 0; j < H; j++) {
-                cnext[j] = cn[j];
-                hnext[j] = go[j] * tc[j];                                     /* [LSTM h'] */
-                g[j] = gi_[j];
-                g[H + j] = gf[j];
-                g[2 * H + j] = gg[j];
-                g[3 * H + j] = go[j];
-                g[4 * H + j] = tc[j];
-            }
-        }
-        return;
-    }
+    /* the narrow form's blocks, as in gru_gates_forward */
+    VT blk_i[VM_NARROW], blk_f[VM_NARROW], blk_g[VM_NARROW], blk_o[VM_NARROW];
+    VT blk_c[VM_NARROW], blk_cn[VM_NARROW], blk_tc[VM_NARROW];
     for (b = 0; b < B; b++) {
         VT *g = gates + b * 5 * (ptrdiff_t) H;
         const VT *a = gi + b * 4 * (ptrdiff_t) H;
         const VT *cb = c + b * (ptrdiff_t) H;
         VT *hnext = h_next + b * (ptrdiff_t) H;
         VT *cnext = c_next + b * (ptrdiff_t) H;
+        if (H < VM_NARROW) {
+            for (k = 0; k < VM_NARROW; k++)
+                blk_i[k] = blk_f[k] = blk_g[k] = blk_o[k] = blk_c[k] = 0;
+            for (j = 0; j < H; j++) {
+                blk_i[j] = a[j] + g[j] + bias_hh[j];
+                blk_f[j] = a[H + j] + g[H + j] + bias_hh[H + j];
+                blk_g[j] = a[2 * H + j] + g[2 * H + j] + bias_hh[2 * H + j];
+                blk_o[j] = a[3 * H + j] + g[3 * H + j] + bias_hh[3 * H + j];
+                blk_c[j] = cb[j];
+            }
+            for (k = 0; k < VM_NARROW; k++) {
+                blk_i[k] = VM_SIGMOID_T(blk_i[k]);                               /* [LSTM i] */
+                blk_f[k] = VM_SIGMOID_T(blk_f[k]);                               /* [LSTM f] */
+                blk_g[k] = VM_TANH_T(blk_g[k]);                                  /* [LSTM g] */
+                blk_o[k] = VM_SIGMOID_T(blk_o[k]);                               /* [LSTM o] */
+                blk_cn[k] = blk_f[k] * blk_c[k] + blk_i[k] * blk_g[k];           /* [LSTM c'] */
+                blk_tc[k] = VM_TANH_T(blk_cn[k]);
+            }
+            for (j = 0; j < H; j++) {
+                cnext[j] = blk_cn[j];
+                hnext[j] = blk_o[j] * blk_tc[j];                                 /* [LSTM h'] */
+                g[j] = blk_i[j];
+                g[H + j] = blk_f[j];
+                g[2 * H + j] = blk_g[j];
+                g[3 * H + j] = blk_o[j];
+                g[4 * H + j] = blk_tc[j];
+            }
+            continue;
+        }
         for (j = 0; j < H; j++) {
-            VT i = VM_SIGMOID_T(a[j] + g[j] + bias_hh[j]);                           /* [LSTM i] */
-            VT f = VM_SIGMOID_T(a[H + j] + g[H + j] + bias_hh[H + j]);               /* [LSTM f] */
+            VT i = VM_SIGMOID_T(a[j] + g[j] + bias_hh[j]);                       /* [LSTM i] */
+            VT f = VM_SIGMOID_T(a[H + j] + g[H + j] + bias_hh[H + j]);           /* [LSTM f] */
             VT gg = VM_TANH_T(a[2 * H + j] + g[2 * H + j] + bias_hh[2 * H + j]);     /* [LSTM g] */
             VT o = VM_SIGMOID_T(a[3 * H + j] + g[3 * H + j] + bias_hh[3 * H + j]);   /* [LSTM o] */
-            VT cn = f * cb[j] + i * gg;                                              /* [LSTM c'] */
+            VT cn = f * cb[j] + i * gg;                                          /* [LSTM c'] */
             VT tc = VM_TANH_T(cn);
             cnext[j] = cn;
-            hnext[j] = o * tc;                                                       /* [LSTM h'] */
+            hnext[j] = o * tc;                                                   /* [LSTM h'] */
             g[j] = i;
             g[H + j] = f;
             g[2 * H + j] = gg;
