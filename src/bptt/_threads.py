@@ -69,8 +69,9 @@ def get_num_threads() -> int:
     it), at most the cores available; 1 without threadpoolctl."""
     if _requested is not None:
         return _requested
-    if _from_environment() is not None:
-        return _from_environment()
+    from_environment = _from_environment()
+    if from_environment is not None:
+        return from_environment
     blas = _kernels_blas()
     if blas is None:
         return 1
