@@ -59,24 +59,30 @@ cdef inline void small_gemm(
 ) noexcept nogil:
     # gemm's product as a plain loop, for the tiny recurrent products (hidden
     # 6: a step's is 144 multiply-adds, less than the cost of the call into
-    # BLAS, its checks and its dispatch). Each entry sums over k in order.
-    # Only for the per-step products, whose shapes do not depend on how a
-    # sequence is cut into chunks: a stream fed in pieces gets the same bits.
+    # BLAS, its checks and its dispatch). Each entry sums over k in order;
+    # the loop over a row's entries is innermost, so that it vectorises where
+    # b's rows are contiguous (tb == c'n'). Only for the per-step products,
+    # whose shapes do not depend on how a sequence is cut into chunks: a
+    # stream fed in pieces gets the same bits. n <= SMALL_PRODUCT.
     cdef Py_ssize_t i, j, p
     cdef Py_ssize_t a_i = lda if ta == c'n' else 1      # a's strides: row i, entry p
     cdef Py_ssize_t a_p = 1 if ta == c'n' else lda
     cdef Py_ssize_t b_p = ldb if tb == c'n' else 1      # b's strides: entry p, column j
     cdef Py_ssize_t b_j = 1 if tb == c'n' else ldb
-    cdef floating total
+    cdef floating a_ip
+    cdef floating total[SMALL_PRODUCT]                  # one row of the product
     for i in range(m):
         for j in range(n):
-            total = 0
-            for p in range(k):
-                total = total + a[i * a_i + p * a_p] * b[p * b_p + j * b_j]
+            total[j] = 0
+        for p in range(k):
+            a_ip = a[i * a_i + p * a_p]
+            for j in range(n):
+                total[j] = total[j] + a_ip * b[p * b_p + j * b_j]
+        for j in range(n):
             if beta == 0:
-                c[i * ldc + j] = alpha * total
+                c[i * ldc + j] = alpha * total[j]
             else:
-                c[i * ldc + j] = alpha * total + beta * c[i * ldc + j]
+                c[i * ldc + j] = alpha * total[j] + beta * c[i * ldc + j]
 
 
 cdef inline void gemm_vector(
@@ -140,16 +146,18 @@ cdef inline const floating *hidden_weights_t(
     # pays: as _panel.h's panels (see use_panels; at batch 1 for T >=
     # GEMV_PACK_STEPS only, since packing costs about as much as a few dozen
     # steps' products), or plain, row-major (H, G), up to TRANSPOSED_WORK,
-    # where OpenBLAS's no-packing path then applies; else NULL (at batch 1 the
-    # product is a gemv that reads W_hh as it is).
+    # where OpenBLAS's no-packing path then applies, and at any batch for the
+    # tiny products (small_gemm then reads its rows contiguously); else NULL
+    # (at batch 1 the product is a gemv that reads W_hh as it is).
     if floating is float:
         if use_panels(scratch, B, H, G) and (B > 1 or T >= GEMV_PACK_STEPS):
             panel_pack(scratch, weight_hh, H, G, H, 1)
             return scratch
-    if B == 1 or <long long> B * G * H > TRANSPOSED_WORK:
-        return NULL
-    transpose(scratch, weight_hh, G, H)
-    return scratch
+    if <long long> B * G * H <= SMALL_PRODUCT or (
+            B > 1 and <long long> B * G * H <= TRANSPOSED_WORK):
+        transpose(scratch, weight_hh, G, H)
+        return scratch
+    return NULL
 
 
 cdef inline void hidden_product(
@@ -164,8 +172,11 @@ cdef inline void hidden_product(
     # than from W_hh with the flag at batch 32, which it repacks on every call
     # (measured at H = 128..1024): so a sequence passes weight_hh_t.
     if <long long> B * n * H <= SMALL_PRODUCT:
-        small_gemm(c'n', c't', B, n, H, 1, h, H, weight_hh + <Py_ssize_t> row0 * H, H, 0,
-                   out, ldo)
+        if weight_hh_t != NULL:     # plain W_hh^T (too small for panels)
+            small_gemm(c'n', c'n', B, n, H, 1, h, H, weight_hh_t + row0, G, 0, out, ldo)
+        else:
+            small_gemm(c'n', c't', B, n, H, 1, h, H, weight_hh + <Py_ssize_t> row0 * H, H, 0,
+                       out, ldo)
         return
     if weight_hh_t == NULL:
         gemm(c'n', c't', B, n, H, 1, h, H, weight_hh + <Py_ssize_t> row0 * H, H, 0, out, ldo)
