@@ -203,3 +203,17 @@ def test_bptt_num_threads_sets_the_default():
                                 text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert result.stdout == expected, (value, result.stdout)
+
+
+def test_a_limit_entered_before_bptt_loads_its_blas_still_holds():
+    # scipy's OpenBLAS is loaded on bptt's first use, after the limit began:
+    # the limit never reaches it, but numpy's (loaded at import) shows it
+    code = ("import bptt\n"
+            "from threadpoolctl import threadpool_limits\n"
+            "with threadpool_limits(limits=1):\n"
+            "    print(bptt.get_num_threads())\n")
+    env = {k: v for k, v in os.environ.items() if k != "BPTT_NUM_THREADS"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "1\n"

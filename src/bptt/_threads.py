@@ -10,10 +10,12 @@ parallel. bptt splits two kinds of work across threads, and only these:
   small to split.
 
 How many: ``set_num_threads(n)`` if it was called, else the environment
-variable ``BPTT_NUM_THREADS`` if it is set, else what the BLAS the kernels
-call (scipy's OpenBLAS) is allowed, which follows threadpoolctl's
-``threadpool_limits``, ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS``, and
-never more than the cores this process may run on. While bptt's threads run,
+variable ``BPTT_NUM_THREADS`` if it is set, else what the BLAS libraries
+loaded here are allowed (the fewest of them: numpy's and scipy's OpenBLAS),
+which follows threadpoolctl's ``threadpool_limits``, ``OMP_NUM_THREADS`` /
+``OPENBLAS_NUM_THREADS``, and never more than the cores this process may run
+on. (Counting numpy's too means a ``threadpool_limits`` entered before
+bptt first loaded scipy's BLAS still holds bptt to it.) While bptt's threads run,
 that BLAS is held at one thread, so the two pools never oversubscribe the
 cores; it gets its count back afterwards.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
+import importlib.util
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -76,8 +79,20 @@ def get_num_threads() -> int:
     if blas is None:
         return 1
     with _blas_hold:
-        count = _held_count if _holders else blas.get_num_threads()
-    return max(1, min(int(count or 1), cores()))
+        counts = [_held_count if _holders and c is blas else c.get_num_threads()
+                  for c in _all_blas()]
+    return max(1, min(*(int(n or 1) for n in counts), cores()))
+
+
+@contextlib.contextmanager
+def using(threads: int | None) -> Iterator[None]:
+    """``set_num_threads(threads)`` for the duration, then the previous setting."""
+    previous = _requested
+    set_num_threads(threads)
+    try:
+        yield
+    finally:
+        set_num_threads(previous)
 
 
 @functools.cache
@@ -93,16 +108,23 @@ def _kernels_blas() -> Any:
 
     That is scipy's (scipy.linalg.cython_blas); numpy's wheels carry a copy
     of their own in numpy.libs, which only numpy's products use."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
+    if importlib.util.find_spec("threadpoolctl") is None:
         return None
+    controllers = _all_blas()
+    ours = [c for c in controllers if "numpy" not in os.path.dirname(c.filepath)]
+    return (ours or controllers or [None])[0]
+
+
+@functools.cache
+def _all_blas() -> list[Any]:
+    """threadpoolctl's controllers of every BLAS loaded once the kernels are
+    (only called where threadpoolctl imports)."""
+    from threadpoolctl import ThreadpoolController
+
     from ._backend import backends
 
     backends()  # loads the kernels, and with them the BLAS they call
-    controllers = ThreadpoolController().select(user_api="blas").lib_controllers
-    ours = [c for c in controllers if "numpy" not in os.path.dirname(c.filepath)]
-    return (ours or controllers or [None])[0]
+    return list(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
 @contextlib.contextmanager

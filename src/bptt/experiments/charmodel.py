@@ -44,12 +44,13 @@ _META = "__meta__"
 
 
 def blas_threads(threads: int | None = 1, log: Callable[[str], None] | None = print):
-    """Context manager: bptt's BLAS (the one its compiled kernels call, scipy's)
-    limited to ``threads`` and every other BLAS (numpy's, which only the small
-    read-out products use) to one, if threadpoolctl is installed; None leaves
-    them alone. numpy and scipy each bring their own OpenBLAS: given N threads
-    each, their pools spin against each other on N cores (measured on 2
-    cores: --threads 2 at half the speed of --threads 1)."""
+    """Context manager: bptt's own loops and its BLAS (the one its compiled
+    kernels call, scipy's) limited to ``threads`` and every other BLAS
+    (numpy's, which only the small read-out products use) to one, if
+    threadpoolctl is installed; None leaves them alone. numpy and scipy each
+    bring their own OpenBLAS: given N threads each, their pools spin against
+    each other on N cores (measured on 2 cores: --threads 2 at half the speed
+    of --threads 1)."""
     if threads is None:
         return contextlib.nullcontext()
     try:
@@ -60,6 +61,7 @@ def blas_threads(threads: int | None = 1, log: Callable[[str], None] | None = pr
                 "(OPENBLAS_NUM_THREADS=1 in the environment is usually faster)")
         return contextlib.nullcontext()
     from .. import backends
+    from .._threads import using as using_threads
 
     backends()  # loads the kernels, and with them the BLAS they call
     blas = ThreadpoolController().select(user_api="blas")
@@ -70,6 +72,9 @@ def blas_threads(threads: int | None = 1, log: Callable[[str], None] | None = pr
               and "numpy" in c.filepath]
     ours = [c.filepath for c in blas.lib_controllers if c.filepath not in others]
     stack = contextlib.ExitStack()
+    # bptt's own loops get the threads too (its default would follow the
+    # fewest any BLAS has, numpy's one)
+    stack.enter_context(using_threads(int(threads)))
     if ours:
         stack.enter_context(blas.select(filepath=ours).limit(limits=int(threads)))
     if others:
