@@ -3,20 +3,12 @@ pool and every BLAS/OpenMP pool threadpoolctl reaches) unless it says
 otherwise: the default-threads groups run on every core this process may use,
 for their own duration only (conftest's ``threads`` fixture)."""
 
-import os
 from contextlib import contextmanager
 
+from bptt._threads import cores
+
 ONE = 1
-
-
-def available_cores() -> int:
-    """The cores this process may run on: its affinity mask where the OS has one."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-DEFAULT_THREADS = available_cores()
+DEFAULT_THREADS = cores()  # the cores this process may run on
 #: one thread, then all of them (just one entry on a one-core machine)
 THREAD_COUNTS = sorted({ONE, DEFAULT_THREADS})
 

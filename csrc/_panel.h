@@ -96,105 +96,64 @@ static inline void panel_pack(float *panels, const float *src, int K, int N, int
 
 #if PANEL_BUILT
 
-/* rows [i, i + R) of C times one panel, R <= 8 rows at a time */
-#define PANEL_FMA512(r)                                                        \
-    do {                                                                       \
-        __m512 x = _mm512_set1_ps(a[(i + r) * (ptrdiff_t) lda + k]);           \
-        acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);                         \
-        acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);                         \
-    } while (0)
-
-PANEL_AVX512 static void panel_gemm_avx512(
-    float *c, int ldc,              /* (M, N) written (beta 0) or added into (beta 1) */
-    const float *a, int lda,        /* (M, K) */
-    const float *panels, int kstride, /* panel p at panels + p * kstride * 32 */
-    int M, int N, int K, int beta)
-{
-    ptrdiff_t p, i, k, r;
-    for (p = 0; p < N / PANEL_WIDTH; p++) {
-        const float *panel = panels + p * (ptrdiff_t) kstride * PANEL_WIDTH;
-        for (i = 0; i < M; i += 8) {
-            ptrdiff_t rows = M - i < 8 ? M - i : 8;
-            __m512 acc[8][2];
-            for (r = 0; r < 8; r++)
-                acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-            if (rows == 8) {
-                for (k = 0; k < K; k++) {
-                    __m512 b0 = _mm512_loadu_ps(panel + k * PANEL_WIDTH);
-                    __m512 b1 = _mm512_loadu_ps(panel + k * PANEL_WIDTH + 16);
-                    PANEL_FMA512(0); PANEL_FMA512(1); PANEL_FMA512(2); PANEL_FMA512(3);
-                    PANEL_FMA512(4); PANEL_FMA512(5); PANEL_FMA512(6); PANEL_FMA512(7);
-                }
-            } else {
-                for (k = 0; k < K; k++) {
-                    __m512 b0 = _mm512_loadu_ps(panel + k * PANEL_WIDTH);
-                    __m512 b1 = _mm512_loadu_ps(panel + k * PANEL_WIDTH + 16);
-                    for (r = 0; r < rows; r++)
-                        PANEL_FMA512(r);
-                }
-            }
-            for (r = 0; r < rows; r++) {
-                float *out = c + (i + r) * (ptrdiff_t) ldc + p * PANEL_WIDTH;
-                if (beta) {
-                    acc[r][0] = _mm512_add_ps(_mm512_loadu_ps(out), acc[r][0]);
-                    acc[r][1] = _mm512_add_ps(_mm512_loadu_ps(out + 16), acc[r][1]);
-                }
-                _mm512_storeu_ps(out, acc[r][0]);
-                _mm512_storeu_ps(out + 16, acc[r][1]);
-            }
-        }
+/* C (M, N) (+)= A (M, K) B (K, N) on the panels, in blocks of ROWS rows of C
+ * times 2 LANES columns (two vectors a row): AVX-512 takes a whole panel
+ * (2 x 16 columns) for 8 rows, 16 accumulators; AVX2 half a panel (2 x 8)
+ * for 6 rows, 12 accumulators, each within its 32 or 16 registers. Each
+ * entry is one chain of FMAs over k, from zero. */
+#define PANEL_GEMM(NAME, ISA, VEC, LANES, ROWS, LOAD, STORE, SET1, ZERO, FMA, ADD)  \
+    ISA static void NAME(                                                      \
+        float *c, int ldc,            /* (M, N) written (beta 0) or added into (beta 1) */ \
+        const float *a, int lda,      /* (M, K) */                             \
+        const float *panels, int kstride, /* panel p at panels + p * kstride * 32 */ \
+        int M, int N, int K, int beta)                                         \
+    {                                                                          \
+        ptrdiff_t p, h, i, k, r;                                               \
+        for (p = 0; p < N / PANEL_WIDTH; p++)                                  \
+            for (h = 0; h < PANEL_WIDTH; h += 2 * LANES) {                     \
+                const float *panel = panels + p * (ptrdiff_t) kstride * PANEL_WIDTH + h; \
+                for (i = 0; i < M; i += ROWS) {                                \
+                    ptrdiff_t rows = M - i < ROWS ? M - i : ROWS;              \
+                    VEC acc[ROWS][2];                                          \
+                    for (r = 0; r < ROWS; r++)                                 \
+                        acc[r][0] = acc[r][1] = ZERO();                        \
+                    if (rows == ROWS) {  /* a constant count: unrolled */      \
+                        for (k = 0; k < K; k++) {                              \
+                            VEC b0 = LOAD(panel + k * PANEL_WIDTH);            \
+                            VEC b1 = LOAD(panel + k * PANEL_WIDTH + LANES);    \
+                            for (r = 0; r < ROWS; r++) {                       \
+                                VEC x = SET1(a[(i + r) * (ptrdiff_t) lda + k]); \
+                                acc[r][0] = FMA(x, b0, acc[r][0]);             \
+                                acc[r][1] = FMA(x, b1, acc[r][1]);             \
+                            }                                                  \
+                        }                                                      \
+                    } else {                                                   \
+                        for (k = 0; k < K; k++) {                              \
+                            VEC b0 = LOAD(panel + k * PANEL_WIDTH);            \
+                            VEC b1 = LOAD(panel + k * PANEL_WIDTH + LANES);    \
+                            for (r = 0; r < rows; r++) {                       \
+                                VEC x = SET1(a[(i + r) * (ptrdiff_t) lda + k]); \
+                                acc[r][0] = FMA(x, b0, acc[r][0]);             \
+                                acc[r][1] = FMA(x, b1, acc[r][1]);             \
+                            }                                                  \
+                        }                                                      \
+                    }                                                          \
+                    for (r = 0; r < rows; r++) {                               \
+                        float *out = c + (i + r) * (ptrdiff_t) ldc + p * PANEL_WIDTH + h; \
+                        STORE(out, beta ? ADD(LOAD(out), acc[r][0]) : acc[r][0]); \
+                        STORE(out + LANES, beta ? ADD(LOAD(out + LANES), acc[r][1]) \
+                                                : acc[r][1]);                  \
+                    }                                                          \
+                }                                                              \
+            }                                                                  \
     }
-}
 
-/* rows [i, i + R) of C times half a panel (columns h .. h + 15), R <= 6 */
-#define PANEL_FMA256(r)                                                        \
-    do {                                                                       \
-        __m256 x = _mm256_set1_ps(a[(i + r) * (ptrdiff_t) lda + k]);           \
-        acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);                         \
-        acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);                         \
-    } while (0)
+PANEL_GEMM(panel_gemm_avx512, PANEL_AVX512, __m512, 16, 8, _mm512_loadu_ps, _mm512_storeu_ps,
+           _mm512_set1_ps, _mm512_setzero_ps, _mm512_fmadd_ps, _mm512_add_ps)
+PANEL_GEMM(panel_gemm_avx2, PANEL_AVX2, __m256, 8, 6, _mm256_loadu_ps, _mm256_storeu_ps,
+           _mm256_set1_ps, _mm256_setzero_ps, _mm256_fmadd_ps, _mm256_add_ps)
 
-PANEL_AVX2 static void panel_gemm_avx2(
-    float *c, int ldc, const float *a, int lda, const float *panels, int kstride,
-    int M, int N, int K, int beta)  /* as panel_gemm_avx512 */
-{
-    ptrdiff_t p, h, i, k, r;
-    for (p = 0; p < N / PANEL_WIDTH; p++) {
-        for (h = 0; h < PANEL_WIDTH; h += 16) {
-            const float *panel = panels + p * (ptrdiff_t) kstride * PANEL_WIDTH + h;
-            for (i = 0; i < M; i += 6) {
-                ptrdiff_t rows = M - i < 6 ? M - i : 6;
-                __m256 acc[6][2];
-                for (r = 0; r < 6; r++)
-                    acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-                if (rows == 6) {
-                    for (k = 0; k < K; k++) {
-                        __m256 b0 = _mm256_loadu_ps(panel + k * PANEL_WIDTH);
-                        __m256 b1 = _mm256_loadu_ps(panel + k * PANEL_WIDTH + 8);
-                        PANEL_FMA256(0); PANEL_FMA256(1); PANEL_FMA256(2);
-                        PANEL_FMA256(3); PANEL_FMA256(4); PANEL_FMA256(5);
-                    }
-                } else {
-                    for (k = 0; k < K; k++) {
-                        __m256 b0 = _mm256_loadu_ps(panel + k * PANEL_WIDTH);
-                        __m256 b1 = _mm256_loadu_ps(panel + k * PANEL_WIDTH + 8);
-                        for (r = 0; r < rows; r++)
-                            PANEL_FMA256(r);
-                    }
-                }
-                for (r = 0; r < rows; r++) {
-                    float *out = c + (i + r) * (ptrdiff_t) ldc + p * PANEL_WIDTH + h;
-                    if (beta) {
-                        acc[r][0] = _mm256_add_ps(_mm256_loadu_ps(out), acc[r][0]);
-                        acc[r][1] = _mm256_add_ps(_mm256_loadu_ps(out + 8), acc[r][1]);
-                    }
-                    _mm256_storeu_ps(out, acc[r][0]);
-                    _mm256_storeu_ps(out + 8, acc[r][1]);
-                }
-            }
-        }
-    }
-}
+#undef PANEL_GEMM
 
 /* One row, c (1, N) = a (1, K) B (K, N): a matrix-vector product (batch 1).
  * A panel alone gives 2 accumulators, whose FMA latency would bound the loop;
@@ -244,8 +203,6 @@ PANEL_GEMV(panel_gemv_avx2, PANEL_AVX2, __m256, 8, _mm256_loadu_ps, _mm256_store
            _mm256_set1_ps, _mm256_setzero_ps, _mm256_fmadd_ps, _mm256_add_ps, 2)
 
 #undef PANEL_GEMV
-#undef PANEL_FMA512
-#undef PANEL_FMA256
 
 #endif /* PANEL_BUILT */
 

@@ -167,7 +167,7 @@ def test_default_follows_the_blas_limit():
 
 
 def test_blas_is_held_at_one_thread_while_bptt_threads_run():
-    blas = _threads._kernels_blas()
+    blas = _threads.kernels_blas()
     assert blas is not None
     with threadpoolctl.threadpool_limits(limits=2):
         before = blas.get_num_threads()

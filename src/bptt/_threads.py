@@ -15,13 +15,13 @@ loaded here are allowed (the fewest of them: numpy's and scipy's OpenBLAS),
 which follows threadpoolctl's ``threadpool_limits``, ``OMP_NUM_THREADS`` /
 ``OPENBLAS_NUM_THREADS``, and never more than the cores this process may run
 on. (Counting numpy's too means a ``threadpool_limits`` entered before
-bptt first loaded scipy's BLAS still holds bptt to it.) While bptt's threads run,
-that BLAS is held at one thread, so the two pools never oversubscribe the
-cores; it gets its count back afterwards.
+bptt first loaded scipy's BLAS still holds bptt to it.) While bptt's threads
+run, the BLAS its kernels call is held at one thread, so the two pools never
+oversubscribe the cores; it gets its count back afterwards.
 
-Without threadpoolctl (an optional dependency) bptt cannot read or hold the
-BLAS's count: it then runs on one thread unless ``set_num_threads`` asks
-for more.
+Without threadpoolctl (a dependency, but one an install may lack) bptt
+cannot read or hold the BLAS's count: it then runs on one thread unless
+``set_num_threads`` or ``BPTT_NUM_THREADS`` asks for more.
 """
 
 from __future__ import annotations
@@ -67,20 +67,20 @@ def set_num_threads(threads: int | None) -> None:
 
 def get_num_threads() -> int:
     """The threads bptt's loops may use now: ``set_num_threads``'s value, or
-    ``BPTT_NUM_THREADS``, or else the thread count of the BLAS that bptt's
-    kernels call (scipy's OpenBLAS, as threadpoolctl or the environment limit
-    it), at most the cores available; 1 without threadpoolctl."""
+    ``BPTT_NUM_THREADS``, or else the fewest threads any loaded BLAS may use
+    (as threadpoolctl or the environment limit them), at most the cores
+    available; 1 without threadpoolctl."""
     if _requested is not None:
         return _requested
     from_environment = _from_environment()
     if from_environment is not None:
         return from_environment
-    blas = _kernels_blas()
+    blas = kernels_blas()
     if blas is None:
         return 1
     with _blas_hold:
         counts = [_held_count if _holders and c is blas else c.get_num_threads()
-                  for c in _all_blas()]
+                  for c in all_blas()]
     return max(1, min(*(int(n or 1) for n in counts), cores()))
 
 
@@ -103,20 +103,24 @@ def _from_environment() -> int | None:
 
 
 @functools.cache
-def _kernels_blas() -> Any:
-    """threadpoolctl's controller of the BLAS bptt's kernels call, or None.
+def kernels_blas() -> Any:
+    """threadpoolctl's controller of the BLAS bptt's kernels call, or None
+    without threadpoolctl.
 
-    That is scipy's (scipy.linalg.cython_blas); numpy's wheels carry a copy
-    of their own in numpy.libs, which only numpy's products use."""
+    That is scipy's (scipy.linalg.cython_blas: scipy.libs in scipy's wheels);
+    numpy's wheels carry a copy of their own in numpy.libs, which only
+    numpy's products use. Where one BLAS serves both (conda, a system BLAS),
+    it is that one."""
     if importlib.util.find_spec("threadpoolctl") is None:
         return None
-    controllers = _all_blas()
-    ours = [c for c in controllers if "numpy" not in os.path.dirname(c.filepath)]
-    return (ours or controllers or [None])[0]
+    controllers = all_blas()
+    scipys = [c for c in controllers if "scipy" in c.filepath]
+    not_numpys = [c for c in controllers if "numpy" not in os.path.dirname(c.filepath)]
+    return (scipys or not_numpys or controllers or [None])[0]
 
 
 @functools.cache
-def _all_blas() -> list[Any]:
+def all_blas() -> list[Any]:
     """threadpoolctl's controllers of every BLAS loaded once the kernels are
     (only called where threadpoolctl imports)."""
     from threadpoolctl import ThreadpoolController
@@ -132,7 +136,7 @@ def _one_blas_thread() -> Iterator[None]:
     """The kernels' BLAS at one thread for the duration (nested and
     concurrent regions share one hold; the last to leave restores it)."""
     global _holders, _held_count
-    blas = _kernels_blas()
+    blas = kernels_blas()
     if blas is None:
         yield
         return

@@ -261,6 +261,9 @@ class _Recurrent(Module):
         self._dtype = check_dtype(dtype)
         self._proj_size = proj_size
         self._family = FAMILIES[family]
+        # the sizes never change: worked out once (forward asks several times a call)
+        self._state_widths = self._family.state_widths(self._hidden_size, proj_size)
+        self._gates_width = self._family.cache_width(self._hidden_size)
         self._option = float(option)
         resolved = get_backend(backend)
         self._kernels = resolved.family(family)
@@ -333,20 +336,12 @@ class _Recurrent(Module):
         return f"{stem}_l{layer}{'_reverse' if direction else ''}"
 
     def _widths(self) -> tuple[int, ...]:
-        """Features of each carried state (h first); the sizes never change,
-        so they are worked out once (forward asks several times a call)."""
-        widths = self.__dict__.get("_state_widths")
-        if widths is None:
-            widths = self._state_widths = self._family.state_widths(self.hidden_size,
-                                                                    self.proj_size)
-        return widths
+        """Features of each carried state (h first)."""
+        return self._state_widths
 
     def _cache_width(self) -> int:
-        """Entries of the family's per-step cache per row (once, as ``_widths``)."""
-        width = self.__dict__.get("_gates_width")
-        if width is None:
-            width = self._gates_width = self._family.cache_width(self.hidden_size)
-        return width
+        """Entries of the family's per-step cache per row."""
+        return self._gates_width
 
     def _labels(self) -> tuple[str, ...]:
         """What each state's width is called in messages."""

@@ -60,25 +60,19 @@ def blas_threads(threads: int | None = 1, log: Callable[[str], None] | None = pr
             log("threadpoolctl is not installed, so BLAS keeps its own thread count "
                 "(OPENBLAS_NUM_THREADS=1 in the environment is usually faster)")
         return contextlib.nullcontext()
-    from .. import backends
+    from .._threads import all_blas, kernels_blas
     from .._threads import using as using_threads
 
-    backends()  # loads the kernels, and with them the BLAS they call
+    ours = kernels_blas()  # scipy's: the one bptt's kernels call
+    others = [c.filepath for c in all_blas() if c is not ours]
     blas = ThreadpoolController().select(user_api="blas")
-    # numpy's wheels carry their own copy in numpy.libs (numpy/.dylibs on macOS);
-    # where one BLAS serves both (conda, system), there is nothing to split
-    others = [c.filepath for c in blas.lib_controllers
-              if Path(c.filepath).parent.name in ("numpy.libs", ".dylibs")
-              and "numpy" in c.filepath]
-    ours = [c.filepath for c in blas.lib_controllers if c.filepath not in others]
     stack = contextlib.ExitStack()
     # bptt's own loops get the threads too (its default would follow the
     # fewest any BLAS has, numpy's one)
     stack.enter_context(using_threads(int(threads)))
-    if ours:
-        stack.enter_context(blas.select(filepath=ours).limit(limits=int(threads)))
-    if others:
-        stack.enter_context(blas.select(filepath=others).limit(limits=1 if ours else int(threads)))
+    stack.enter_context(blas.select(filepath=[ours.filepath]).limit(limits=int(threads)))
+    if others:  # numpy's copy (numpy.libs); where one BLAS serves both, none
+        stack.enter_context(blas.select(filepath=others).limit(limits=1))
     return stack
 
 
