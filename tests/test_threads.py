@@ -217,3 +217,17 @@ def test_a_limit_entered_before_bptt_loads_its_blas_still_holds():
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "1\n"
+
+
+def test_which_package_carries_a_blas_is_read_from_its_folder():
+    # numpy's wheels name their OpenBLAS libscipy_openblas64_ too: the file
+    # name cannot tell numpy's copy from scipy's (CI lists numpy's first)
+    site = "/venv/lib/python3.11/site-packages"
+    assert _threads._bundled_by(f"{site}/numpy.libs/libscipy_openblas64_-32a4.so") == "numpy"
+    assert _threads._bundled_by(f"{site}/scipy.libs/libscipy_openblas-6cdc.so") == "scipy"
+    assert _threads._bundled_by(f"{site}/numpy/.dylibs/libscipy_openblas64_.dylib") == "numpy"
+    assert _threads._bundled_by(f"{site}/scipy/.dylibs/libscipy_openblas.dylib") == "scipy"
+    assert _threads._bundled_by("/usr/lib/x86_64-linux-gnu/libopenblas.so.0") is None
+    assert _threads._bundled_by(f"{site}/torch/lib/libgomp.so.1") is None
+    blas = _threads.kernels_blas()
+    assert blas is not None and _threads._bundled_by(blas.filepath) in ("scipy", None)

@@ -114,9 +114,22 @@ def kernels_blas() -> Any:
     if importlib.util.find_spec("threadpoolctl") is None:
         return None
     controllers = all_blas()
-    scipys = [c for c in controllers if "scipy" in c.filepath]
-    not_numpys = [c for c in controllers if "numpy" not in os.path.dirname(c.filepath)]
+    scipys = [c for c in controllers if _bundled_by(c.filepath) == "scipy"]
+    not_numpys = [c for c in controllers if _bundled_by(c.filepath) != "numpy"]
     return (scipys or not_numpys or controllers or [None])[0]
+
+
+def _bundled_by(filepath: str) -> str | None:
+    """"numpy" or "scipy" for a library their wheels carry (in numpy.libs /
+    scipy.libs, or numpy/.dylibs / scipy/.dylibs on macOS), else None. The
+    directory tells, not the file's name: numpy's copy of OpenBLAS is called
+    libscipy_openblas64_ too."""
+    parent = os.path.dirname(filepath)
+    folder, package = os.path.basename(parent), os.path.basename(os.path.dirname(parent))
+    for name in ("numpy", "scipy"):
+        if folder == f"{name}.libs" or (folder == ".dylibs" and package == name):
+            return name
+    return None
 
 
 @functools.cache
