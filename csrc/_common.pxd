@@ -19,6 +19,9 @@ cdef extern from "_panel.h" nogil:
     void panel_pack(float *panels, const float *src, int K, int N, int ld, int transposed)
     void panel_gemm(float *c, int ldc, const float *a, int lda, const float *panels,
                     int kstride, int M, int N, int K, int beta)
+    void gemv_pack(float *groups, const float *src, int K, int N, int ld, int transposed)
+    void panel_gemv(float *c, const float *a, const float *groups, int Kall, int Nall,
+                    int col0, int n, int k0, int K, int beta)
 
 cdef enum:
     COLSUM_BLOCK = 256      # add_colsum's accumulators (on the stack)
@@ -143,15 +146,18 @@ cdef inline const floating *hidden_weights_t(
     int G, int H, int B, int T,
 ) noexcept nogil:
     # W_hh^T for hidden_product, made once per sequence of T steps where it
-    # pays: as _panel.h's panels (see use_panels; at batch 1 for T >=
-    # GEMV_PACK_STEPS only, since packing costs about as much as a few dozen
-    # steps' products), or plain, row-major (H, G), up to TRANSPOSED_WORK,
+    # pays: as _panel.h's panels (see use_panels), or at batch 1 as its
+    # matrix-vector groups (for T >= GEMV_PACK_STEPS only, since packing costs
+    # about as much as a few dozen steps' products), or plain, row-major (H, G), up to TRANSPOSED_WORK,
     # where OpenBLAS's no-packing path then applies, and at any batch for the
     # tiny products (small_gemm then reads its rows contiguously); else NULL
     # (at batch 1 the product is a gemv that reads W_hh as it is).
     if floating is float:
-        if use_panels(scratch, B, H, G) and (B > 1 or T >= GEMV_PACK_STEPS):
+        if use_panels(scratch, B, H, G) and B > 1:
             panel_pack(scratch, weight_hh, H, G, H, 1)
+            return scratch
+        if use_panels(scratch, B, H, G) and T >= GEMV_PACK_STEPS:
+            gemv_pack(scratch, weight_hh, H, G, H, 1)
             return scratch
     if <long long> B * G * H <= SMALL_PRODUCT or (
             B > 1 and <long long> B * G * H <= TRANSPOSED_WORK):
@@ -182,6 +188,9 @@ cdef inline void hidden_product(
         gemm(c'n', c't', B, n, H, 1, h, H, weight_hh + <Py_ssize_t> row0 * H, H, 0, out, ldo)
         return
     if floating is float:
+        if use_panels(out, B, H, G) and B == 1:
+            panel_gemv(out, h, weight_hh_t, H, G, row0, n, 0, H, 0)
+            return
         if use_panels(out, B, H, G):   # panel row0 / 32 starts at row0 * H
             panel_gemm(out, ldo, h, H, weight_hh_t + <Py_ssize_t> row0 * H, H, B, n, H, 0)
             return
@@ -193,12 +202,15 @@ cdef inline const floating *hidden_weights_p(
     const floating *weight_hh,      # (G, H)
     int G, int H, int B, int T,
 ) noexcept nogil:
-    # W_hh as _panel.h's panels for hidden_backward_product, once per
-    # sequence of T steps; NULL where use_panels says no (or, at batch 1,
-    # for fewer than GEMV_PACK_STEPS steps)
+    # W_hh as _panel.h's panels (at batch 1 its matrix-vector groups) for
+    # hidden_backward_product, once per sequence of T steps; NULL where
+    # use_panels says no (or, at batch 1, for fewer than GEMV_PACK_STEPS steps)
     if floating is float:
-        if use_panels(scratch, B, H, G) and (B > 1 or T >= GEMV_PACK_STEPS):
+        if use_panels(scratch, B, H, G) and B > 1:
             panel_pack(scratch, weight_hh, G, H, H, 0)
+            return scratch
+        if use_panels(scratch, B, H, G) and T >= GEMV_PACK_STEPS:
+            gemv_pack(scratch, weight_hh, G, H, H, 0)
             return scratch
     return NULL
 
@@ -216,6 +228,9 @@ cdef inline void hidden_backward_product(
                    dh, H)
         return
     if weight_hh_p != NULL:
+        if floating is float and B == 1:
+            panel_gemv(dh, da, weight_hh_p, G, H, 0, H, row0, k, beta != 0)
+            return
         if floating is float:       # row row0 of every panel starts at row0 * 32
             panel_gemm(dh, H, da, lda, weight_hh_p + <Py_ssize_t> row0 * 32, G, B, H, k,
                        beta != 0)

@@ -70,8 +70,8 @@ static inline int panel_isa(void)
     return panel_isa_chosen;
 }
 
-/* Whether panel_gemm runs an (M, N) product here: M = 1 (a row: the
- * matrix-vector kernels below) or M >= 8, N a whole number of panels. */
+/* Whether an (M, N) product runs here: M = 1 (a row: panel_gemv) or M >= 8
+ * (panel_gemm), N a whole number of panels. */
 static inline int panel_usable(int M, int N)
 {
     return panel_isa() != PANEL_NONE && (M == 1 || M >= PANEL_ROWS) && N % PANEL_WIDTH == 0;
@@ -90,6 +90,30 @@ static inline void panel_pack(float *panels, const float *src, int K, int N, int
             for (j = 0; j < PANEL_WIDTH; j++) {
                 ptrdiff_t col = p * PANEL_WIDTH + j;
                 out[k * PANEL_WIDTH + j] = transposed ? src[col * ld + k] : src[k * ld + col];
+            }
+    }
+}
+
+/* At batch 1, B streams from L2 on every step, and panels K * 128 bytes
+ * apart would be read as four streams at once whose addresses map to the
+ * same L1 sets (at K = 128: 1.4-1.9x slower, N = 384..1024). So for the
+ * matrix-vector kernels B is packed in groups of GEMV_GROUP columns instead:
+ * group g (columns 128 g ..) holds its rows k one after another, each its
+ * width = min(128, N - 128 g) columns, so a pass reads one stream. */
+#define GEMV_GROUP 128
+#define GEMV_AHEAD 2        /* rows of a group fetched ahead of the one read */
+
+static inline void gemv_pack(float *groups, const float *src, int K, int N, int ld,
+                             int transposed)
+{
+    ptrdiff_t first, k, j;
+    for (first = 0; first < N; first += GEMV_GROUP) {
+        ptrdiff_t width = N - first < GEMV_GROUP ? N - first : GEMV_GROUP;
+        float *out = groups + first * (ptrdiff_t) K;
+        for (k = 0; k < K; k++)
+            for (j = 0; j < width; j++) {
+                ptrdiff_t col = first + j;
+                out[k * width + j] = transposed ? src[col * ld + k] : src[k * ld + col];
             }
     }
 }
@@ -155,73 +179,96 @@ PANEL_GEMM(panel_gemm_avx2, PANEL_AVX2, __m256, 8, 6, _mm256_loadu_ps, _mm256_st
 
 #undef PANEL_GEMM
 
-/* One row, c (1, N) = a (1, K) B (K, N): a matrix-vector product (batch 1).
- * A panel alone gives 2 accumulators, whose FMA latency would bound the loop;
- * so 4 panels (AVX-512: 8 accumulators) or 2 (AVX2: 8) go at once, and the
- * loads of B set the pace. Each entry is the same chain of FMAs over k as in
- * the kernels above, so a row gets the same bits as in a batch. */
-#define PANEL_GEMV(NAME, ISA, VEC, LANES, LOAD, STORE, SET1, ZERO, FMA, ADD, GROUP) \
+/* One row, c (1, n) = a (1, K) B[k0 : k0 + K, col0 : col0 + n]: the matrix-
+ * vector product of batch 1, on gemv_pack's groups. Each pass takes SPAN
+ * columns of one group (AVX-512: 128, 8 accumulators; AVX2: 64, 8), enough
+ * independent FMA chains that the loads of B set the pace; each row of the
+ * group is fetched GEMV_AHEAD rows before it is read. Each entry is the same
+ * chain of FMAs over k, from zero, as in the kernels above, so a row gets the
+ * same bits as in a batch. */
+#define PANEL_GEMV(NAME, ISA, VEC, LANES, SPAN, LOAD, STORE, SET1, ZERO, FMA, ADD) \
     ISA static void NAME(                                                      \
-        float *c, const float *a, const float *panels, int kstride,            \
-        int N, int K, int beta)                                                \
+        float *c,                     /* (n,) written (beta 0) or added into (beta 1) */ \
+        const float *a,               /* (K,) */                               \
+        const float *groups, int Kall, int Nall, /* B (Kall, Nall), gemv_pack'ed */ \
+        int col0, int n, int k0, int K, int beta)                              \
     {                                                                          \
-        enum { V = PANEL_WIDTH / LANES };  /* vectors per panel */             \
-        ptrdiff_t p = 0, q, k, n_panels = N / PANEL_WIDTH;                     \
-        ptrdiff_t step = (ptrdiff_t) kstride * PANEL_WIDTH;                    \
-        while (p < n_panels) {                                                 \
-            ptrdiff_t group = n_panels - p < GROUP ? 1 : GROUP;                \
-            VEC acc[GROUP * V];                                                \
-            for (q = 0; q < GROUP * V; q++)                                    \
+        enum { Q = SPAN / LANES };                                             \
+        ptrdiff_t col = col0, end = (ptrdiff_t) col0 + n, k, q;                \
+        while (col < end) {                                                    \
+            ptrdiff_t first = col - col % GEMV_GROUP;                          \
+            ptrdiff_t width = Nall - first < GEMV_GROUP ? Nall - first : GEMV_GROUP; \
+            ptrdiff_t span = (end < first + width ? end : first + width) - col; \
+            const float *rows = groups + first * (ptrdiff_t) Kall + k0 * width + (col - first); \
+            VEC acc[Q];                                                        \
+            span = span < SPAN ? span : SPAN;                                  \
+            for (q = 0; q < Q; q++)                                            \
                 acc[q] = ZERO();                                               \
-            if (group == GROUP) {                                              \
+            if (span == SPAN) {  /* a constant count: unrolled */             \
                 for (k = 0; k < K; k++) {                                      \
+                    const float *row = rows + k * width;                       \
                     VEC x = SET1(a[k]);                                        \
-                    for (q = 0; q < GROUP * V; q++)                            \
-                        acc[q] = FMA(x, LOAD(panels + (p + q / V) * step       \
-                                             + k * PANEL_WIDTH + (q % V) * LANES), \
-                                     acc[q]);                                  \
+                    for (q = 0; q < Q; q += 16 / LANES)  /* one per line */    \
+                        _mm_prefetch((const char *) (row + GEMV_AHEAD * width + q * LANES), \
+                                     _MM_HINT_T0);                             \
+                    for (q = 0; q < Q; q++)                                    \
+                        acc[q] = FMA(x, LOAD(row + q * LANES), acc[q]);        \
                 }                                                              \
             } else {                                                           \
                 for (k = 0; k < K; k++) {                                      \
+                    const float *row = rows + k * width;                       \
                     VEC x = SET1(a[k]);                                        \
-                    for (q = 0; q < V; q++)                                    \
-                        acc[q] = FMA(x, LOAD(panels + p * step + k * PANEL_WIDTH \
-                                             + q * LANES), acc[q]);            \
+                    for (q = 0; q < span / LANES; q++)                         \
+                        acc[q] = FMA(x, LOAD(row + q * LANES), acc[q]);        \
                 }                                                              \
             }                                                                  \
-            for (q = 0; q < group * V; q++) {                                  \
-                float *out = c + p * PANEL_WIDTH + q * LANES;                  \
+            for (q = 0; q < span / LANES; q++) {                               \
+                float *out = c + (col - col0) + q * LANES;                     \
                 STORE(out, beta ? ADD(LOAD(out), acc[q]) : acc[q]);            \
             }                                                                  \
-            p += group;                                                        \
+            col += span;                                                       \
         }                                                                      \
     }
 
-PANEL_GEMV(panel_gemv_avx512, PANEL_AVX512, __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps,
-           _mm512_set1_ps, _mm512_setzero_ps, _mm512_fmadd_ps, _mm512_add_ps, 4)
-PANEL_GEMV(panel_gemv_avx2, PANEL_AVX2, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps,
-           _mm256_set1_ps, _mm256_setzero_ps, _mm256_fmadd_ps, _mm256_add_ps, 2)
+PANEL_GEMV(panel_gemv_avx512, PANEL_AVX512, __m512, 16, 128, _mm512_loadu_ps, _mm512_storeu_ps,
+           _mm512_set1_ps, _mm512_setzero_ps, _mm512_fmadd_ps, _mm512_add_ps)
+PANEL_GEMV(panel_gemv_avx2, PANEL_AVX2, __m256, 8, 64, _mm256_loadu_ps, _mm256_storeu_ps,
+           _mm256_set1_ps, _mm256_setzero_ps, _mm256_fmadd_ps, _mm256_add_ps)
 
 #undef PANEL_GEMV
 
 #endif /* PANEL_BUILT */
 
-/* C = A B (beta 0) or C += A B (beta 1); only where panel_usable(M, N). */
+/* C = A B (beta 0) or C += A B (beta 1) on panel_pack's panels; only where
+ * panel_usable(M, N), M >= 8. */
 static inline void panel_gemm(float *c, int ldc, const float *a, int lda, const float *panels,
                               int kstride, int M, int N, int K, int beta)
 {
 #if PANEL_BUILT
-    if (M == 1 && panel_isa() == PANEL_ISA_AVX512)
-        panel_gemv_avx512(c, a, panels, kstride, N, K, beta);
-    else if (M == 1)
-        panel_gemv_avx2(c, a, panels, kstride, N, K, beta);
-    else if (panel_isa() == PANEL_ISA_AVX512)
+    if (panel_isa() == PANEL_ISA_AVX512)
         panel_gemm_avx512(c, ldc, a, lda, panels, kstride, M, N, K, beta);
     else
         panel_gemm_avx2(c, ldc, a, lda, panels, kstride, M, N, K, beta);
 #else
     (void) c; (void) ldc; (void) a; (void) lda; (void) panels; (void) kstride;
     (void) M; (void) N; (void) K; (void) beta;
+#endif
+}
+
+/* c = a B[k0 : k0 + K, col0 : col0 + n] (beta 0) or c += it (beta 1), B
+ * (Kall, Nall) packed by gemv_pack; col0 and n multiples of 32, only where
+ * panel_usable(1, n). */
+static inline void panel_gemv(float *c, const float *a, const float *groups, int Kall,
+                              int Nall, int col0, int n, int k0, int K, int beta)
+{
+#if PANEL_BUILT
+    if (panel_isa() == PANEL_ISA_AVX512)
+        panel_gemv_avx512(c, a, groups, Kall, Nall, col0, n, k0, K, beta);
+    else
+        panel_gemv_avx2(c, a, groups, Kall, Nall, col0, n, k0, K, beta);
+#else
+    (void) c; (void) a; (void) groups; (void) Kall; (void) Nall; (void) col0; (void) n;
+    (void) k0; (void) K; (void) beta;
 #endif
 }
 

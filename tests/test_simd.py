@@ -27,16 +27,18 @@ results = {"simd": simd()}
 rng = np.random.default_rng(0)
 # widths that are multiples of 32 at batch >= 8 (13 rows leave a partial
 # block on both kernels: 8 + 5; 6 + 6 + 1), or at batch 1 over >= 32 steps
-# (the matrix-vector kernels: 4 panels at a time and a remainder)
-for kind, B, T in (("GRU", 13, 9), ("LSTM", 8, 9), ("LSTM", 13, 9), ("GRU", 1, 40),
-                   ("LSTM", 1, 40)):
-    layer = getattr(bptt, kind)(5, 32, num_layers=2, bidirectional=True, backend="cython",
+# (the matrix-vector kernels: hidden 32, one group of 96 or 128 columns;
+# hidden 160, whole groups of 128 and a rest)
+for kind, B, T, H in (("GRU", 13, 9, 32), ("LSTM", 8, 9, 32), ("LSTM", 13, 9, 32),
+                      ("GRU", 1, 40, 32), ("LSTM", 1, 40, 32), ("GRU", 1, 40, 160),
+                      ("LSTM", 1, 40, 160)):
+    layer = getattr(bptt, kind)(5, H, num_layers=2, bidirectional=True, backend="cython",
                                 dtype=np.float32, seed=1)
     x = rng.standard_normal((T, B, 5)).astype(np.float32)
     bptt.set_num_threads(1)
     output, _ = layer(x)
     dx, _ = layer.backward(np.ones_like(output))
-    key = f"{kind}{B}"
+    key = f"{kind}{B}H{H}"
     np.save(sys.argv[1] + f"/{key}_output.npy", output)
     np.save(sys.argv[1] + f"/{key}_dx.npy", dx)
     np.save(sys.argv[1] + f"/{key}_dW.npy", layer.grads["weight_hh_l0"])
