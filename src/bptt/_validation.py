@@ -85,7 +85,8 @@ def as_array(name: str, value, dtype: np.dtype) -> np.ndarray:
     Arrays and tensors keep their dtype: one that differs is an error, never a
     silent conversion. Plain Python sequences have no dtype and take ``dtype``.
     """
-    value = plain(name, value)
+    if type(value) is not np.ndarray:   # (a plain ndarray, the common case, as it is)
+        value = plain(name, value)
     if isinstance(value, np.ndarray):
         if value.dtype != dtype:
             hint = f"convert it with .astype(np.{dtype})"
@@ -212,10 +213,19 @@ def sequence_input(x, input_size: int, batch_first: bool, dtype: np.dtype):
     return kernel_ready(x), True
 
 
+@functools.lru_cache(maxsize=64)
+def _full_lengths(B: int, T: int) -> np.ndarray:
+    """(B,) int64 of T, read-only: made once per shape (a stream of chunks, a
+    training loop) instead of on every call; the kernels only read it."""
+    lengths = np.full(B, T, dtype=np.int64)
+    lengths.flags.writeable = False
+    return lengths
+
+
 def sequence_lengths(lengths, T: int, B: int, batched: bool, input_size: int):
     """lengths as (B,) int64, and whether any row is shorter than T (None: all T)."""
     if lengths is None:
-        return np.full(B, T, dtype=np.int64), False
+        return _full_lengths(B, T), False
     if not batched:
         raise ValueError(f"lengths needs batched 3-D x (one length per batch row), "
                          f"got unbatched 2-D x of shape ({T}, {input_size})")

@@ -264,6 +264,8 @@ class _Recurrent(Module):
         # the sizes never change: worked out once (forward asks several times a call)
         self._state_widths = self._family.state_widths(self._hidden_size, proj_size)
         self._gates_width = self._family.cache_width(self._hidden_size)
+        self._state_labels = ("proj_size" if proj_size else "hidden_size",) + (
+            "hidden_size",) * (len(self._family.states) - 1)
         self._option = float(option)
         resolved = get_backend(backend)
         self._kernels = resolved.family(family)
@@ -345,8 +347,7 @@ class _Recurrent(Module):
 
     def _labels(self) -> tuple[str, ...]:
         """What each state's width is called in messages."""
-        return ("proj_size" if self.proj_size else "hidden_size",) + ("hidden_size",) * (
-            len(self._family.states) - 1)
+        return self._state_labels
 
     def _layer_input(self, layer: int) -> int:
         return self.input_size if layer == 0 else self.directions * self._widths()[0]
@@ -526,12 +527,16 @@ class _Recurrent(Module):
         for layer in range(self.num_layers):
             def direction_forward(direction, layer=layer, layer_input=layer_input):
                 k = layer * D + direction
-                return self._forward_direction(layer_input, tuple(s[k] for s in states0),
-                                               tuple(f[k] for f in finals), lengths, layer,
+                return self._forward_direction(layer_input, tuple([s[k] for s in states0]),
+                                               tuple([f[k] for f in finals]), lengths, layer,
                                                direction, keep)
 
-            results = (run_parallel(direction_forward, range(D)) if threads > 1 and D > 1
-                       else [direction_forward(d) for d in range(D)])
+            if threads > 1 and D > 1:
+                results = run_parallel(direction_forward, range(D))
+            elif D == 1:
+                results = [direction_forward(0)]
+            else:
+                results = [direction_forward(d) for d in range(D)]
             if keep:
                 layers.append(LayerCache(layer_input, tuple(r[1] for r in results), mask))
             layer_input = (results[0][0] if D == 1
@@ -686,11 +691,11 @@ class _Recurrent(Module):
         ``keep``, the cache for backward, else (the inference kernel, which
         keeps nothing) None."""
         T, B, _ = x.shape
-        widths = self._widths()
+        widths = self._state_widths
         slots = self._slots[layer, direction]
-        output = np.empty((T, B, widths[0]), dtype=self.dtype)
+        output = np.empty((T, B, widths[0]), dtype=self._dtype)
         if not keep:
-            gates = np.empty((B, self._cache_width()), dtype=self.dtype)
+            gates = np.empty((B, self._gates_width), dtype=self._dtype)
             self._kernels.seq_infer(output, finals, gates, x, initial, *slots.weights,
                                     slots.extras, lengths, bool(direction), self._option)
             return output, None
