@@ -23,8 +23,11 @@ cdef extern from "_panel.h" nogil:
     void panel_gemv(float *c, const float *a, const float *groups, int Kall, int Nall,
                     int col0, int n, int k0, int K, int beta)
 
+cdef extern from "_gates.h" nogil:
+    void add_colsum_f(float *dbias, const float *d, Py_ssize_t rows, Py_ssize_t cols)
+    void add_colsum_d(double *dbias, const double *d, Py_ssize_t rows, Py_ssize_t cols)
+
 cdef enum:
-    COLSUM_BLOCK = 256      # add_colsum's accumulators (on the stack)
     TRANSPOSED_WORK = 1000000   # B G H up to which a step multiplies by W_hh^T
     GEMV_PACK_STEPS = 32    # at batch 1, packing W_hh into panels pays from this many steps
     SMALL_PRODUCT = 512     # B n H up to which a step's product is a plain loop, not BLAS
@@ -255,26 +258,11 @@ cdef inline void add_colsum(
     const floating *d,      # (rows, cols)
     int rows, int cols,
 ) noexcept nogil:
-    # dbias += d.sum(axis=0): sum the batch first, then add once (as NumPy
-    # does, and in NumPy's order: for each column, row 0, 1, 2, ...). The rows
-    # are walked in order, one contiguous (vectorised) pass each, into
-    # COLSUM_BLOCK accumulators at a time; summing column by column instead
-    # strides through memory and costs ~8x more for a (T B, 4H) gradient.
-    cdef floating s[COLSUM_BLOCK]
-    cdef Py_ssize_t i, j, j0, w
-    cdef const floating *row
-    j0 = 0
-    while j0 < cols:
-        w = min(COLSUM_BLOCK, cols - j0)
-        for j in range(w):
-            s[j] = 0
-        for i in range(rows):
-            row = d + i * cols + j0
-            for j in range(w):
-                s[j] = s[j] + row[j]
-        for j in range(w):
-            dbias[j0 + j] += s[j]
-        j0 += COLSUM_BLOCK
+    # dbias += d.sum(axis=0), in NumPy's order (_gates_t.h)
+    if floating is float:
+        add_colsum_f(dbias, d, rows, cols)
+    else:
+        add_colsum_d(dbias, d, rows, cols)
 
 
 # ----------------------------------------------------------------------------

@@ -26,6 +26,9 @@
  * LSTM forward kernels then run on blocks of this many, padded with zeros */
 #define VM_NARROW 16
 
+/* add_colsum's accumulators (on the stack) */
+#define VM_COLSUM_BLOCK 256
+
 /* the activation codes of bptt's RNN: bptt._families.ACTIVATIONS */
 #define VM_TANH 0
 #define VM_RELU 1

@@ -321,19 +321,21 @@ VM_KERNEL VS(lstm_gates_forward)(
             }
             continue;
         }
+        /* one element function per loop over a row's contiguous gates (i and
+         * f side by side): short dependency chains, which the out-of-order
+         * core overlaps across iterations (~6% faster than one loop doing
+         * all five; the same operations, the same bits) */
+        for (j = 0; j < 2 * H; j++)
+            g[j] = VM_SIGMOID_T(a[j] + g[j] + bias_hh[j]);                      /* [LSTM i], [LSTM f] */
+        for (j = 2 * H; j < 3 * H; j++)
+            g[j] = VM_TANH_T(a[j] + g[j] + bias_hh[j]);                         /* [LSTM g] */
+        for (j = 3 * H; j < 4 * H; j++)
+            g[j] = VM_SIGMOID_T(a[j] + g[j] + bias_hh[j]);                      /* [LSTM o] */
         for (j = 0; j < H; j++) {
-            VT i = VM_SIGMOID_T(a[j] + g[j] + bias_hh[j]);                       /* [LSTM i] */
-            VT f = VM_SIGMOID_T(a[H + j] + g[H + j] + bias_hh[H + j]);           /* [LSTM f] */
-            VT gg = VM_TANH_T(a[2 * H + j] + g[2 * H + j] + bias_hh[2 * H + j]);     /* [LSTM g] */
-            VT o = VM_SIGMOID_T(a[3 * H + j] + g[3 * H + j] + bias_hh[3 * H + j]);   /* [LSTM o] */
-            VT cn = f * cb[j] + i * gg;                                          /* [LSTM c'] */
+            VT cn = g[H + j] * cb[j] + g[j] * g[2 * H + j];                      /* [LSTM c'] */
             VT tc = VM_TANH_T(cn);
             cnext[j] = cn;
-            hnext[j] = o * tc;                                                   /* [LSTM h'] */
-            g[j] = i;
-            g[H + j] = f;
-            g[2 * H + j] = gg;
-            g[3 * H + j] = o;
+            hnext[j] = g[3 * H + j] * tc;                                        /* [LSTM h'] */
             g[4 * H + j] = tc;
         }
     }
@@ -600,5 +602,35 @@ VM_KERNEL VS(lstm_proj_gates_backward)(
             d[2 * H + j] = dct * i * ((VT) 1 - gg * gg);
             d[3 * H + j] = dout * o * ((VT) 1 - o);
         }
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Bias gradients: dbias += d.sum(axis=0), in NumPy's order (for each column,
+ * row 0, 1, 2, ...). The rows are walked in order, one contiguous pass each,
+ * into VM_COLSUM_BLOCK accumulators at a time; summing column by column
+ * instead strides through memory (~8x slower for a (T B, 4H) gradient). In C
+ * and multi-versioned so that the pass runs on the widest vectors (the
+ * Cython-generated code is baseline SSE2).
+ * ------------------------------------------------------------------------- */
+
+VM_KERNEL VS(add_colsum)(
+    VT *VM_RESTRICT dbias,          /* (cols,) added into */
+    const VT *VM_RESTRICT d,        /* (rows, cols) */
+    ptrdiff_t rows, ptrdiff_t cols)
+{
+    VT s[VM_COLSUM_BLOCK];
+    ptrdiff_t i, j, j0, w;
+    for (j0 = 0; j0 < cols; j0 += VM_COLSUM_BLOCK) {
+        w = cols - j0 < VM_COLSUM_BLOCK ? cols - j0 : VM_COLSUM_BLOCK;
+        for (j = 0; j < w; j++)
+            s[j] = 0;
+        for (i = 0; i < rows; i++) {
+            const VT *row = d + i * cols + j0;
+            for (j = 0; j < w; j++)
+                s[j] = s[j] + row[j];
+        }
+        for (j = 0; j < w; j++)
+            dbias[j0 + j] += s[j];
     }
 }
