@@ -663,21 +663,22 @@ class _Recurrent(Module):
             def direction_backward(direction, layer=layer, layer_cache=layer_cache,
                                    d_layer=d_layer):
                 k = layer * D + direction
-                d_out = np.ascontiguousarray(d_layer[:, :, direction * K:(direction + 1) * K])
+                d_out = (d_layer if D == 1 else
+                         np.ascontiguousarray(d_layer[:, :, direction * K:(direction + 1) * K]))
                 return self._backward_direction(
-                    d_out, tuple(kernel_ready(d[k]) for d in d_finals),
-                    layer_cache.directions[direction], layer_cache.input, lengths,
-                    slots[layer, direction], direction)
+                    d_out, tuple([kernel_ready(d[k]) for d in d_finals]),
+                    tuple([d[k] for d in d_states0]), layer_cache.directions[direction],
+                    layer_cache.input, lengths, slots[layer, direction], direction)
 
-            directions = range(D)
-            results = (run_parallel(direction_backward, directions) if threads > 1
-                       else [direction_backward(d) for d in directions])
-            dx = results[0][0]
-            for direction, (dx_direction, d0) in enumerate(results):
-                if direction:
-                    dx = dx + dx_direction
-                for d_state, value in zip(d_states0, d0, strict=True):
-                    d_state[layer * D + direction] = value
+            if threads > 1 and D > 1:
+                results = run_parallel(direction_backward, range(D))
+            elif D == 1:
+                results = [direction_backward(0)]
+            else:
+                results = [direction_backward(d) for d in range(D)]
+            dx = results[0]
+            for dx_direction in results[1:]:
+                dx = dx + dx_direction
             if padding is not None:  # x past a row's length never mattered: dx is 0 there
                 np.copyto(dx, 0, where=padding)
             if layer_cache.mask is not None:  # mirror of the dropout below this layer
@@ -708,18 +709,19 @@ class _Recurrent(Module):
                                   self._option)
         return output, cache
 
-    def _backward_direction(self, d_output, d_finals, cache, x, lengths, slots, direction):
-        """Mirror of ``_forward_direction``: dx and dL/d(initial states) out,
-        parameter gradients added into ``slots``' arrays."""
+    def _backward_direction(self, d_output, d_finals, d_initial, cache, x, lengths, slots,
+                            direction):
+        """Mirror of ``_forward_direction``: returns dx and writes dL/d(initial
+        states) into ``d_initial`` (B, w_s) each; parameter gradients added
+        into ``slots``' arrays."""
         for scratch in slots.scratch:
             scratch.fill(0)  # kernels add into it; keep it from growing
         dx = np.empty_like(x)
-        d_initial = tuple(np.empty_like(d) for d in d_finals)
         self._kernels.seq_backward(dx, d_initial, *slots.dweights, slots.dextras,
                                    d_output, d_finals, cache.gates, cache.states, x,
                                    slots.weights[0], slots.weights[1], slots.extras, lengths,
                                    bool(direction), self._option)
-        return dx, d_initial
+        return dx
 
     def _from_time_major(self, a: Array, batched: bool) -> Array:
         """(T, B, F) back to the caller's layout."""
