@@ -13,6 +13,8 @@ from cython cimport floating
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 
+from _gates cimport add_colsum_ld
+
 cdef extern from "_panel.h" nogil:
     int panel_isa()
     int panel_usable(int M, int N)
@@ -22,10 +24,6 @@ cdef extern from "_panel.h" nogil:
     void gemv_pack(float *groups, const float *src, int K, int N, int ld, int transposed)
     void panel_gemv(float *c, const float *a, const float *groups, int Kall, int Nall,
                     int col0, int n, int k0, int K, int beta)
-
-cdef extern from "_gates.h" nogil:
-    void add_colsum_f(float *dbias, const float *d, Py_ssize_t rows, Py_ssize_t cols)
-    void add_colsum_d(double *dbias, const double *d, Py_ssize_t rows, Py_ssize_t cols)
 
 cdef enum:
     TRANSPOSED_WORK = 1000000   # B G H up to which a step multiplies by W_hh^T
@@ -259,10 +257,7 @@ cdef inline void add_colsum(
     int rows, int cols,
 ) noexcept nogil:
     # dbias += d.sum(axis=0), in NumPy's order (_gates_t.h)
-    if floating is float:
-        add_colsum_f(dbias, d, rows, cols)
-    else:
-        add_colsum_d(dbias, d, rows, cols)
+    add_colsum_ld(dbias, d, cols, rows, cols)
 
 
 # ----------------------------------------------------------------------------

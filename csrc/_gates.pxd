@@ -90,6 +90,66 @@ cdef extern from "_gates.h" nogil:
                                     const double *gates, const double *c, int B, int H)
     void lstm_proj_gates_backward_f(float *da, float *dc, const float *dc_next,
                                     const float *gates, const float *c, int B, int H)
+    void ln_gru_gates_forward_d(double *h_next, double *gates, const double *u_hat,
+                                const double *v_hat, const double *h, const double *b_ih,
+                                const double *b_hh, const double *gamma_ih, const double *gamma_hh,
+                                int ldg, int B, int H)
+    void ln_gru_gates_forward_f(float *h_next, float *gates, const float *u_hat,
+                                const float *v_hat, const float *h, const float *b_ih,
+                                const float *b_hh, const float *gamma_ih, const float *gamma_hh,
+                                int ldg, int B, int H)
+    void ln_gru_gates_backward_d(double *dgi, double *dgh, double *dh, const double *dh_next,
+                                 const double *gates, const double *h, int ldg, int B, int H)
+    void ln_gru_gates_backward_f(float *dgi, float *dgh, float *dh, const float *dh_next,
+                                 const float *gates, const float *h, int ldg, int B, int H)
+    void ln_lstm_gates_forward_d(double *c_next, double *gates, const double *u_hat,
+                                 const double *v_hat, const double *c, const double *b_ih,
+                                 const double *b_hh, const double *gamma_ih, const double *gamma_hh,
+                                 int ldg, int B, int H)
+    void ln_lstm_gates_forward_f(float *c_next, float *gates, const float *u_hat,
+                                 const float *v_hat, const float *c, const float *b_ih,
+                                 const float *b_hh, const float *gamma_ih, const float *gamma_hh,
+                                 int ldg, int B, int H)
+    void ln_lstm_output_forward_d(double *h_next, double *tanh_l, const double *o, const double *c_hat,
+                                  const double *gamma_c, const double *beta_c, int ldg, int B, int H)
+    void ln_lstm_output_forward_f(float *h_next, float *tanh_l, const float *o, const float *c_hat,
+                                  const float *gamma_c, const float *beta_c, int ldg, int B, int H)
+    void ln_lstm_output_backward_d(double *dl, const double *dh_next, const double *o,
+                                   const double *tanh_l, int ldg, int B, int H)
+    void ln_lstm_output_backward_f(float *dl, const float *dh_next, const float *o,
+                                   const float *tanh_l, int ldg, int B, int H)
+    void ln_lstm_gates_backward_d(double *da, double *dc, const double *dh_next, const double *dc_next,
+                                  const double *gates, const double *c, int ldg, int B, int H)
+    void ln_lstm_gates_backward_f(float *da, float *dc, const float *dh_next, const float *dc_next,
+                                  const float *gates, const float *c, int ldg, int B, int H)
+    void ln_scale_pair_d(double *dgi, double *dgh, const double *gamma_ih, const double *gamma_hh,
+                         int B, int G)
+    void ln_scale_pair_f(float *dgi, float *dgh, const float *gamma_ih, const float *gamma_hh,
+                         int B, int G)
+    void ln_scale_split_d(double *dgi, double *dgh, const double *gamma_ih, const double *gamma_hh,
+                          int B, int G)
+    void ln_scale_split_f(float *dgi, float *dgh, const float *gamma_ih, const float *gamma_hh,
+                          int B, int G)
+    void ln_row_center_d(double *out, const double *x, double mean, Py_ssize_t n)
+    void ln_row_center_f(float *out, const float *x, float mean, Py_ssize_t n)
+    void ln_row_scale_d(double *row, double inv, Py_ssize_t n)
+    void ln_row_scale_f(float *row, float inv, Py_ssize_t n)
+    void ln_row_backward_d(double *dx, const double *x_hat, double inv, double mean_d, double mean_dx,
+                           Py_ssize_t n)
+    void ln_row_backward_f(float *dx, const float *x_hat, float inv, float mean_d, float mean_dx,
+                           Py_ssize_t n)
+    void ln_scale_columns_d(double *out, int ldo, const double *a, int lda, const double *gain,
+                            int B, int F)
+    void ln_scale_columns_f(float *out, int ldo, const float *a, int lda, const float *gain,
+                            int B, int F)
+    void add_colsum_d(double *dst, const double *a, int lda, int B, int F)
+    void add_colsum_f(float *dst, const float *a, int lda, int B, int F)
+    void ln_add_colsum_product_d(double *dst, const double *a, int lda, const double *c, int ldc,
+                                 int B, int F)
+    void ln_add_colsum_product_f(float *dst, const float *a, int lda, const float *c, int ldc,
+                                 int B, int F)
+    double ln_row_sum_d(const double *a, const double *c, Py_ssize_t n)
+    float ln_row_sum_f(const float *a, const float *c, Py_ssize_t n)
 
 
 cdef inline floating sigmoid(floating a) noexcept nogil:
@@ -249,3 +309,150 @@ cdef inline void lstm_proj_gates_backward(
         lstm_proj_gates_backward_f(da, dc, dc_next, gates, c, B, H)
     else:
         lstm_proj_gates_backward_d(da, dc, dc_next, gates, c, B, H)
+
+
+cdef inline void ln_gru_gates_forward(
+    floating *h_next, floating *gates, const floating *u_hat, const floating *v_hat,
+    const floating *h, const floating *b_ih, const floating *b_hh,
+    const floating *gamma_ih, const floating *gamma_hh, int ldg, int B, int H,
+) noexcept nogil:
+    if floating is float:
+        ln_gru_gates_forward_f(h_next, gates, u_hat, v_hat, h, b_ih, b_hh, gamma_ih, gamma_hh, ldg, B, H)
+    else:
+        ln_gru_gates_forward_d(h_next, gates, u_hat, v_hat, h, b_ih, b_hh, gamma_ih, gamma_hh, ldg, B, H)
+
+
+cdef inline void ln_gru_gates_backward(
+    floating *dgi, floating *dgh, floating *dh, const floating *dh_next,
+    const floating *gates, const floating *h, int ldg, int B, int H,
+) noexcept nogil:
+    if floating is float:
+        ln_gru_gates_backward_f(dgi, dgh, dh, dh_next, gates, h, ldg, B, H)
+    else:
+        ln_gru_gates_backward_d(dgi, dgh, dh, dh_next, gates, h, ldg, B, H)
+
+
+cdef inline void ln_lstm_gates_forward(
+    floating *c_next, floating *gates, const floating *u_hat, const floating *v_hat,
+    const floating *c, const floating *b_ih, const floating *b_hh,
+    const floating *gamma_ih, const floating *gamma_hh, int ldg, int B, int H,
+) noexcept nogil:
+    if floating is float:
+        ln_lstm_gates_forward_f(c_next, gates, u_hat, v_hat, c, b_ih, b_hh, gamma_ih, gamma_hh, ldg, B, H)
+    else:
+        ln_lstm_gates_forward_d(c_next, gates, u_hat, v_hat, c, b_ih, b_hh, gamma_ih, gamma_hh, ldg, B, H)
+
+
+cdef inline void ln_lstm_output_forward(
+    floating *h_next, floating *tanh_l, const floating *o, const floating *c_hat,
+    const floating *gamma_c, const floating *beta_c, int ldg, int B, int H,
+) noexcept nogil:
+    if floating is float:
+        ln_lstm_output_forward_f(h_next, tanh_l, o, c_hat, gamma_c, beta_c, ldg, B, H)
+    else:
+        ln_lstm_output_forward_d(h_next, tanh_l, o, c_hat, gamma_c, beta_c, ldg, B, H)
+
+
+cdef inline void ln_lstm_output_backward(
+    floating *dl, const floating *dh_next, const floating *o, const floating *tanh_l,
+    int ldg, int B, int H,
+) noexcept nogil:
+    if floating is float:
+        ln_lstm_output_backward_f(dl, dh_next, o, tanh_l, ldg, B, H)
+    else:
+        ln_lstm_output_backward_d(dl, dh_next, o, tanh_l, ldg, B, H)
+
+
+cdef inline void ln_lstm_gates_backward(
+    floating *da, floating *dc, const floating *dh_next, const floating *dc_next,
+    const floating *gates, const floating *c, int ldg, int B, int H,
+) noexcept nogil:
+    if floating is float:
+        ln_lstm_gates_backward_f(da, dc, dh_next, dc_next, gates, c, ldg, B, H)
+    else:
+        ln_lstm_gates_backward_d(da, dc, dh_next, dc_next, gates, c, ldg, B, H)
+
+
+cdef inline void ln_scale_pair(
+    floating *dgi, floating *dgh, const floating *gamma_ih, const floating *gamma_hh,
+    int B, int G,
+) noexcept nogil:
+    if floating is float:
+        ln_scale_pair_f(dgi, dgh, gamma_ih, gamma_hh, B, G)
+    else:
+        ln_scale_pair_d(dgi, dgh, gamma_ih, gamma_hh, B, G)
+
+
+cdef inline void ln_scale_split(
+    floating *dgi, floating *dgh, const floating *gamma_ih, const floating *gamma_hh,
+    int B, int G,
+) noexcept nogil:
+    if floating is float:
+        ln_scale_split_f(dgi, dgh, gamma_ih, gamma_hh, B, G)
+    else:
+        ln_scale_split_d(dgi, dgh, gamma_ih, gamma_hh, B, G)
+
+
+cdef inline void ln_row_center(
+    floating *out, const floating *x, floating mean, Py_ssize_t n,
+) noexcept nogil:
+    if floating is float:
+        ln_row_center_f(out, x, mean, n)
+    else:
+        ln_row_center_d(out, x, mean, n)
+
+
+cdef inline void ln_row_scale(
+    floating *row, floating inv, Py_ssize_t n,
+) noexcept nogil:
+    if floating is float:
+        ln_row_scale_f(row, inv, n)
+    else:
+        ln_row_scale_d(row, inv, n)
+
+
+cdef inline void ln_row_backward(
+    floating *dx, const floating *x_hat, floating inv, floating mean_d,
+    floating mean_dx, Py_ssize_t n,
+) noexcept nogil:
+    if floating is float:
+        ln_row_backward_f(dx, x_hat, inv, mean_d, mean_dx, n)
+    else:
+        ln_row_backward_d(dx, x_hat, inv, mean_d, mean_dx, n)
+
+
+cdef inline void ln_scale_columns(
+    floating *out, int ldo, const floating *a, int lda, const floating *gain,
+    int B, int F,
+) noexcept nogil:
+    if floating is float:
+        ln_scale_columns_f(out, ldo, a, lda, gain, B, F)
+    else:
+        ln_scale_columns_d(out, ldo, a, lda, gain, B, F)
+
+
+cdef inline void add_colsum_ld(
+    floating *dst, const floating *a, int lda, int B, int F,
+) noexcept nogil:
+    # dst (F,) += a (B, F, row stride lda).sum(axis=0), in NumPy's order
+    if floating is float:
+        add_colsum_f(dst, a, lda, B, F)
+    else:
+        add_colsum_d(dst, a, lda, B, F)
+
+
+cdef inline void ln_add_colsum_product(
+    floating *dst, const floating *a, int lda, const floating *c, int ldc,
+    int B, int F,
+) noexcept nogil:
+    if floating is float:
+        ln_add_colsum_product_f(dst, a, lda, c, ldc, B, F)
+    else:
+        ln_add_colsum_product_d(dst, a, lda, c, ldc, B, F)
+
+
+cdef inline floating ln_row_sum(const floating *a, const floating *c, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return ln_row_sum_f(a, c, n)
+    else:
+        return ln_row_sum_d(a, c, n)

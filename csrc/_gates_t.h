@@ -606,7 +606,7 @@ VM_KERNEL VS(lstm_proj_gates_backward)(
 }
 
 /* ---------------------------------------------------------------------------
- * Bias gradients: dbias += d.sum(axis=0), in NumPy's order (for each column,
+ * Bias gradients: dst += a.sum(axis=0), in NumPy's order (for each column,
  * row 0, 1, 2, ...). The rows are walked in order, one contiguous pass each,
  * into VM_COLSUM_BLOCK accumulators at a time; summing column by column
  * instead strides through memory (~8x slower for a (T B, 4H) gradient). In C
@@ -615,22 +615,395 @@ VM_KERNEL VS(lstm_proj_gates_backward)(
  * ------------------------------------------------------------------------- */
 
 VM_KERNEL VS(add_colsum)(
-    VT *VM_RESTRICT dbias,          /* (cols,) added into */
-    const VT *VM_RESTRICT d,        /* (rows, cols) */
-    ptrdiff_t rows, ptrdiff_t cols)
+    VT *VM_RESTRICT dst,            /* (F,) added into */
+    const VT *VM_RESTRICT a, int lda,   /* (B, F), row stride lda */
+    int B, int F)
 {
     VT s[VM_COLSUM_BLOCK];
-    ptrdiff_t i, j, j0, w;
-    for (j0 = 0; j0 < cols; j0 += VM_COLSUM_BLOCK) {
-        w = cols - j0 < VM_COLSUM_BLOCK ? cols - j0 : VM_COLSUM_BLOCK;
+    ptrdiff_t b, j, j0, w;
+    for (j0 = 0; j0 < F; j0 += VM_COLSUM_BLOCK) {
+        w = F - j0 < VM_COLSUM_BLOCK ? F - j0 : VM_COLSUM_BLOCK;
         for (j = 0; j < w; j++)
             s[j] = 0;
-        for (i = 0; i < rows; i++) {
-            const VT *row = d + i * cols + j0;
+        for (b = 0; b < B; b++) {
+            const VT *row = a + b * (ptrdiff_t) lda + j0;
             for (j = 0; j < w; j++)
                 s[j] = s[j] + row[j];
         }
         for (j = 0; j < w; j++)
-            dbias[j0 + j] += s[j];
+            dst[j0 + j] += s[j];
     }
+}
+
+/* ---------------------------------------------------------------------------
+ * Layer-normalised GRU and LSTM (ln_gru.pyx, ln_lstm.pyx): the gates read
+ * the normalised products u^ = LN(x W_ih^T) and v^ = LN(h W_hh^T), which live
+ * in the cache row next to the gates, with a gain and a bias each. A cache
+ * row has ldg elements; the kernels take its blocks as separate pointers, the
+ * ones they write and the ones they read never the same elements. The
+ * expressions are the Cython loops' own, in the same order and with the same
+ * types: where those loops wrote `1 - z`, Cython emitted the C literal 1.0, so
+ * that factor and the products it enters are double even in the float
+ * kernels (rounded to VT where the Cython code stored them); the literal
+ * 1.0 is kept here so that the results stay the same to the bit.
+ * ------------------------------------------------------------------------- */
+
+VM_KERNEL VS(ln_gru_gates_forward)(
+    VT *VM_RESTRICT h_next,         /* (B, H) written */
+    VT *VM_RESTRICT gates,          /* (B, 4H), row stride ldg: out [r | z | n | gh_n] */
+    const VT *VM_RESTRICT u_hat,    /* (B, 3H), row stride ldg: LN(x W_ih^T) */
+    const VT *VM_RESTRICT v_hat,    /* (B, 3H), row stride ldg: LN(h W_hh^T) */
+    const VT *VM_RESTRICT h,        /* (B, H) */
+    const VT *VM_RESTRICT b_ih,     /* (3H,) */
+    const VT *VM_RESTRICT b_hh,     /* (3H,) */
+    const VT *VM_RESTRICT gamma_ih, /* (3H,) */
+    const VT *VM_RESTRICT gamma_hh, /* (3H,) */
+    int ldg, int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        VT *g = gates + b * (ptrdiff_t) ldg;
+        const VT *u = u_hat + b * (ptrdiff_t) ldg;
+        const VT *v = v_hat + b * (ptrdiff_t) ldg;
+        const VT *hb = h + b * (ptrdiff_t) H;
+        VT *hnext = h_next + b * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            /* gi = u^ gamma_ih + b_ih, gh = v^ gamma_hh + b_hh   [LN-GRU gi], [LN-GRU gh] */
+            VT air = u[j] * gamma_ih[j] + b_ih[j];
+            VT aiz = u[H + j] * gamma_ih[H + j] + b_ih[H + j];
+            VT ain = u[2 * H + j] * gamma_ih[2 * H + j] + b_ih[2 * H + j];
+            VT ahr = v[j] * gamma_hh[j] + b_hh[j];
+            VT ahz = v[H + j] * gamma_hh[H + j] + b_hh[H + j];
+            VT ahn = v[2 * H + j] * gamma_hh[2 * H + j] + b_hh[2 * H + j];
+            VT r = VM_SIGMOID_T(air + ahr);                                      /* [torch-GRU r] */
+            VT z = VM_SIGMOID_T(aiz + ahz);                                      /* [torch-GRU z] */
+            VT n = VM_TANH_T(ain + r * ahn);                                     /* [torch-GRU n] */
+            hnext[j] = (VT) ((1.0 - z) * n + z * hb[j]);                         /* [torch-GRU h'] */
+            g[j] = r;
+            g[H + j] = z;
+            g[2 * H + j] = n;
+            g[3 * H + j] = ahn;
+        }
+    }
+}
+
+VM_KERNEL VS(ln_gru_gates_backward)(
+    VT *VM_RESTRICT dgi,            /* (B, 3H) written, dL/d(gi) = [dar | daz | dan] */
+    VT *VM_RESTRICT dgh,            /* (B, 3H) written, dL/d(gh) = [dar | daz | dhn] */
+    VT *VM_RESTRICT dh,             /* (B, H) written: the direct path only */
+    const VT *VM_RESTRICT dh_next,  /* (B, H) */
+    const VT *VM_RESTRICT gates,    /* (B, 4H), row stride ldg: [r | z | n | gh_n] */
+    const VT *VM_RESTRICT h,        /* (B, H) */
+    int ldg, int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        const VT *g = gates + b * (ptrdiff_t) ldg;
+        const VT *hb = h + b * (ptrdiff_t) H;
+        const VT *dnext = dh_next + b * (ptrdiff_t) H;
+        VT *dhb = dh + b * (ptrdiff_t) H;
+        VT *dgib = dgi + b * 3 * (ptrdiff_t) H;
+        VT *dghb = dgh + b * 3 * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            VT r = g[j], z = g[H + j], n = g[2 * H + j], hn = g[3 * H + j];
+            VT d = dnext[j];
+            VT dn = (VT) (d * (1.0 - z));                                /* [torch-GRU dn] */
+            VT dz = d * (hb[j] - n);                                     /* [torch-GRU dz] */
+            VT dan = (VT) (dn * (1.0 - n * n));                          /* [torch-GRU da_n] */
+            VT dr = dan * hn;                                            /* [torch-GRU dr] */
+            VT dhn = dan * r;                                            /* [torch-GRU dhn] */
+            VT dar = (VT) (dr * r * (1.0 - r));                          /* [torch-GRU da_r] */
+            VT daz = (VT) (dz * z * (1.0 - z));                          /* [torch-GRU da_z] */
+            dgib[j] = dar;
+            dgib[H + j] = daz;
+            dgib[2 * H + j] = dan;
+            dghb[j] = dar;
+            dghb[H + j] = daz;
+            dghb[2 * H + j] = dhn;
+            dhb[j] = d * z;                                              /* [LN-GRU dh], first term */
+        }
+    }
+}
+
+VM_KERNEL VS(ln_lstm_gates_forward)(
+    VT *VM_RESTRICT c_next,         /* (B, H) written */
+    VT *VM_RESTRICT gates,          /* (B, 4H), row stride ldg: out [i | f | g | o] */
+    const VT *VM_RESTRICT u_hat,    /* (B, 4H), row stride ldg: LN(x W_ih^T) */
+    const VT *VM_RESTRICT v_hat,    /* (B, 4H), row stride ldg: LN(h W_hh^T) */
+    const VT *VM_RESTRICT c,        /* (B, H) */
+    const VT *VM_RESTRICT b_ih,     /* (4H,) */
+    const VT *VM_RESTRICT b_hh,     /* (4H,) */
+    const VT *VM_RESTRICT gamma_ih, /* (4H,) */
+    const VT *VM_RESTRICT gamma_hh, /* (4H,) */
+    int ldg, int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        VT *g = gates + b * (ptrdiff_t) ldg;
+        const VT *u = u_hat + b * (ptrdiff_t) ldg;
+        const VT *v = v_hat + b * (ptrdiff_t) ldg;
+        const VT *cb = c + b * (ptrdiff_t) H;
+        VT *cnext = c_next + b * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            /* a = u^ gamma_ih + b_ih + v^ gamma_hh + b_hh   [LN-LSTM a] */
+            VT ai = (u[j] * gamma_ih[j] + b_ih[j])
+                    + (v[j] * gamma_hh[j] + b_hh[j]);
+            VT af = (u[H + j] * gamma_ih[H + j] + b_ih[H + j])
+                    + (v[H + j] * gamma_hh[H + j] + b_hh[H + j]);
+            VT ag = (u[2 * H + j] * gamma_ih[2 * H + j] + b_ih[2 * H + j])
+                    + (v[2 * H + j] * gamma_hh[2 * H + j] + b_hh[2 * H + j]);
+            VT ao = (u[3 * H + j] * gamma_ih[3 * H + j] + b_ih[3 * H + j])
+                    + (v[3 * H + j] * gamma_hh[3 * H + j] + b_hh[3 * H + j]);
+            VT i = VM_SIGMOID_T(ai);                                             /* [LSTM i] */
+            VT f = VM_SIGMOID_T(af);                                             /* [LSTM f] */
+            VT gg = VM_TANH_T(ag);                                               /* [LSTM g] */
+            VT o = VM_SIGMOID_T(ao);                                             /* [LSTM o] */
+            cnext[j] = f * cb[j] + i * gg;                                       /* [LSTM c'] */
+            g[j] = i;
+            g[H + j] = f;
+            g[2 * H + j] = gg;
+            g[3 * H + j] = o;
+        }
+    }
+}
+
+VM_KERNEL VS(ln_lstm_output_forward)(
+    VT *VM_RESTRICT h_next,         /* (B, H) written */
+    VT *VM_RESTRICT tanh_l,         /* (B, H), row stride ldg, written: tanh(c'^ gamma_c + beta_c) */
+    const VT *VM_RESTRICT o,        /* (B, H), row stride ldg: the output gate */
+    const VT *VM_RESTRICT c_hat,    /* (B, H), row stride ldg: LN(c') */
+    const VT *VM_RESTRICT gamma_c,  /* (H,) */
+    const VT *VM_RESTRICT beta_c,   /* (H,) */
+    int ldg, int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        VT *tl = tanh_l + b * (ptrdiff_t) ldg;
+        const VT *ob = o + b * (ptrdiff_t) ldg;
+        const VT *ch = c_hat + b * (ptrdiff_t) ldg;
+        VT *hnext = h_next + b * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            VT tc = VM_TANH_T(ch[j] * gamma_c[j] + beta_c[j]);
+            hnext[j] = ob[j] * tc;                                               /* [LN-LSTM h'] */
+            tl[j] = tc;
+        }
+    }
+}
+
+VM_KERNEL VS(ln_lstm_output_backward)(
+    VT *VM_RESTRICT dl,             /* (B, H) written: dL/dl, l = c'^ gamma_c + beta_c */
+    const VT *VM_RESTRICT dh_next,  /* (B, H) */
+    const VT *VM_RESTRICT o,        /* (B, H), row stride ldg: the output gate */
+    const VT *VM_RESTRICT tanh_l,   /* (B, H), row stride ldg: tanh(l) */
+    int ldg, int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        const VT *ob = o + b * (ptrdiff_t) ldg;
+        const VT *tl = tanh_l + b * (ptrdiff_t) ldg;
+        const VT *dnext = dh_next + b * (ptrdiff_t) H;
+        VT *dlb = dl + b * (ptrdiff_t) H;
+        for (j = 0; j < H; j++)
+            dlb[j] = (VT) (dnext[j] * ob[j] * (1.0 - tl[j] * tl[j]));          /* [LN-LSTM dc'] */
+    }
+}
+
+VM_KERNEL VS(ln_lstm_gates_backward)(
+    VT *VM_RESTRICT da,             /* (B, 4H) written, dL/d(pre-activations) */
+    VT *VM_RESTRICT dc,             /* (B, H): in the LN path's dL/dc'; out dL/dc */
+    const VT *VM_RESTRICT dh_next,  /* (B, H) */
+    const VT *VM_RESTRICT dc_next,  /* (B, H), dL/dc' from outside the cell */
+    const VT *VM_RESTRICT gates,    /* (B, 5H), row stride ldg: [i | f | g | o | tanh(l)] */
+    const VT *VM_RESTRICT c,        /* (B, H) */
+    int ldg, int B, int H)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        const VT *g = gates + b * (ptrdiff_t) ldg;
+        const VT *cb = c + b * (ptrdiff_t) H;
+        const VT *dhn_b = dh_next + b * (ptrdiff_t) H;
+        const VT *dcn_b = dc_next + b * (ptrdiff_t) H;
+        VT *dcb = dc + b * (ptrdiff_t) H;
+        VT *d = da + b * 4 * (ptrdiff_t) H;
+        for (j = 0; j < H; j++) {
+            VT i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j], tc = g[4 * H + j];
+            VT dhn = dhn_b[j];
+            VT dct = dcb[j] + dcn_b[j];
+            /* c' = f c + i g, and the gates   [LSTM df] ... [LSTM da] */
+            d[j] = (VT) (dct * gg * i * (1.0 - i));
+            d[H + j] = (VT) (dct * cb[j] * f * (1.0 - f));
+            d[2 * H + j] = (VT) (dct * i * (1.0 - gg * gg));
+            d[3 * H + j] = (VT) (dhn * tc * o * (1.0 - o));
+            dcb[j] = dct * f;                                            /* [LSTM dc] */
+        }
+    }
+}
+
+/* dgi *= gamma_ih and dgh *= gamma_hh, the gains broadcast over the rows */
+VM_KERNEL VS(ln_scale_pair)(
+    VT *VM_RESTRICT dgi,            /* (B, G) scaled in place */
+    VT *VM_RESTRICT dgh,            /* (B, G) scaled in place */
+    const VT *VM_RESTRICT gamma_ih, /* (G,) */
+    const VT *VM_RESTRICT gamma_hh, /* (G,) */
+    int B, int G)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        VT *di = dgi + b * (ptrdiff_t) G;
+        VT *dh = dgh + b * (ptrdiff_t) G;
+        for (j = 0; j < G; j++) {
+            di[j] = di[j] * gamma_ih[j];
+            dh[j] = dh[j] * gamma_hh[j];
+        }
+    }
+}
+
+/* dgh = dgi gamma_hh, then dgi *= gamma_ih (ln_lstm: one dL/da feeds both) */
+VM_KERNEL VS(ln_scale_split)(
+    VT *VM_RESTRICT dgi,            /* (B, G) scaled in place */
+    VT *VM_RESTRICT dgh,            /* (B, G) written */
+    const VT *VM_RESTRICT gamma_ih, /* (G,) */
+    const VT *VM_RESTRICT gamma_hh, /* (G,) */
+    int B, int G)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        VT *di = dgi + b * (ptrdiff_t) G;
+        VT *dh = dgh + b * (ptrdiff_t) G;
+        for (j = 0; j < G; j++) {
+            dh[j] = di[j] * gamma_hh[j];
+            di[j] = di[j] * gamma_ih[j];
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Layer normalisation's element-wise passes (_layernorm.pxd): the row sums
+ * stay there, in NumPy's pairwise order; these are the loops between them.
+ * In place is allowed where noted (no restrict: the compiler checks the
+ * overlap once per call and still vectorises).
+ * ------------------------------------------------------------------------- */
+
+VM_KERNEL VS(ln_row_center)(
+    VT *out,                        /* (n,) written: x - mean; may be x itself */
+    const VT *x,                    /* (n,) */
+    VT mean, ptrdiff_t n)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n; j++)
+        out[j] = x[j] - mean;
+}
+
+VM_KERNEL VS(ln_row_scale)(
+    VT *VM_RESTRICT row,            /* (n,) scaled in place */
+    VT inv, ptrdiff_t n)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n; j++)
+        row[j] = row[j] * inv;                                           /* [LN x^] */
+}
+
+VM_KERNEL VS(ln_row_backward)(
+    VT *VM_RESTRICT dx,             /* (n,): dL/d(x^) in, dL/dx out */
+    const VT *VM_RESTRICT x_hat,    /* (n,) */
+    VT inv, VT mean_d, VT mean_dx, ptrdiff_t n)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n; j++)
+        dx[j] = inv * (dx[j] - mean_d - x_hat[j] * mean_dx);             /* [LN dx] */
+}
+
+VM_KERNEL VS(ln_scale_columns)(
+    VT *out, int ldo,               /* (B, F) written, row stride ldo; may be a itself */
+    const VT *a, int lda,           /* (B, F), row stride lda */
+    const VT *VM_RESTRICT gain,     /* (F,) */
+    int B, int F)
+{
+    ptrdiff_t b, j;
+    for (b = 0; b < B; b++) {
+        VT *o = out + b * (ptrdiff_t) ldo;
+        const VT *ab = a + b * (ptrdiff_t) lda;
+        for (j = 0; j < F; j++)
+            o[j] = ab[j] * gain[j];
+    }
+}
+
+/* dst += (a (.) c).sum(axis=0), in NumPy's order (each column summed from
+ * zero over rows 0, 1, 2, ..., then added), the rows walked contiguously as
+ * in add_colsum */
+VM_KERNEL VS(ln_add_colsum_product)(
+    VT *VM_RESTRICT dst,            /* (F,) added into */
+    const VT *VM_RESTRICT a, int lda,   /* (B, F), row stride lda */
+    const VT *VM_RESTRICT c, int ldc,   /* (B, F), row stride ldc */
+    int B, int F)
+{
+    VT s[VM_COLSUM_BLOCK];
+    ptrdiff_t b, j, j0, w;
+    for (j0 = 0; j0 < F; j0 += VM_COLSUM_BLOCK) {
+        w = F - j0 < VM_COLSUM_BLOCK ? F - j0 : VM_COLSUM_BLOCK;
+        for (j = 0; j < w; j++)
+            s[j] = 0;
+        for (b = 0; b < B; b++) {
+            const VT *ra = a + b * (ptrdiff_t) lda + j0;
+            const VT *rc = c + b * (ptrdiff_t) ldc + j0;
+            for (j = 0; j < w; j++)
+                s[j] = s[j] + ra[j] * rc[j];
+        }
+        for (j = 0; j < w; j++)
+            dst[j0 + j] += s[j];
+    }
+}
+
+/* sum(a), or sum(a (.) c) with each product rounded first, in NumPy's order
+ * (its pairwise_sum: 8 accumulators per block of up to 128, blocks halved
+ * recursively), so that a row's mean is NumPy's to the last bit. The loop
+ * over the 8 accumulators is one vector of them (each lane its own sum, in
+ * the same order); the rest is _layernorm.pxd's row_sum, operation for
+ * operation. c may be NULL. */
+VM_CLONES __attribute__((unused)) static VT VS(ln_row_sum)(
+    const VT *VM_RESTRICT a,        /* (n,) */
+    const VT *VM_RESTRICT c,        /* (n,), or NULL */
+    ptrdiff_t n)
+{
+    VT r[8];
+    VT res;
+    ptrdiff_t i, k, n2;
+    if (n < 8) {
+        res = 0;
+        if (c == NULL) {
+            for (i = 0; i < n; i++)
+                res += a[i];
+        } else {
+            for (i = 0; i < n; i++)
+                res += a[i] * c[i];
+        }
+        return res;
+    }
+    if (n <= 128) {                 /* PW_BLOCKSIZE, NumPy's block */
+        if (c == NULL) {
+            for (k = 0; k < 8; k++)
+                r[k] = a[k];
+            for (i = 8; i < n - n % 8; i += 8)
+                for (k = 0; k < 8; k++)
+                    r[k] += a[i + k];
+        } else {
+            for (k = 0; k < 8; k++)
+                r[k] = a[k] * c[k];
+            for (i = 8; i < n - n % 8; i += 8)
+                for (k = 0; k < 8; k++)
+                    r[k] += a[i + k] * c[i + k];
+        }
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        if (c == NULL) {
+            for (; i < n; i++)
+                res += a[i];
+        } else {
+            for (; i < n; i++)
+                res += a[i] * c[i];
+        }
+        return res;
+    }
+    n2 = n / 2;
+    n2 -= n2 % 8;
+    return VS(ln_row_sum)(a, c, n2) + VS(ln_row_sum)(a + n2, c != NULL ? c + n2 : NULL, n - n2);
 }

@@ -15,13 +15,12 @@
 from cython cimport floating
 from libc.math cimport sqrt
 
+from _gates cimport (ln_add_colsum_product, ln_row_backward, ln_row_center,
+                     ln_row_scale, ln_row_sum, ln_scale_columns)
+
 cdef extern from *:
     # bptt._families.LAYER_NORM_EPS, torch's and haste's default
     double LAYER_NORM_EPS "1e-5"
-
-
-cdef enum:
-    PW_BLOCKSIZE = 128      # NumPy's pairwise-summation block
 
 
 cdef inline floating row_sum(
@@ -31,32 +30,10 @@ cdef inline floating row_sum(
 ) noexcept nogil:
     # sum(a), or sum(a (.) c) with each product rounded first, in NumPy's
     # order (its pairwise_sum: 8 accumulators per block of up to 128, blocks
-    # halved recursively), so a row's mean here is NumPy's to the last bit
-    cdef floating r[8]
-    cdef floating res
-    cdef Py_ssize_t i, k, n2
-    if n < 8:
-        res = 0
-        for i in range(n):
-            res += a[i] if c == NULL else a[i] * c[i]
-        return res
-    if n <= PW_BLOCKSIZE:
-        for k in range(8):
-            r[k] = a[k] if c == NULL else a[k] * c[k]
-        i = 8
-        while i < n - n % 8:
-            for k in range(8):
-                r[k] += a[i + k] if c == NULL else a[i + k] * c[i + k]
-            i += 8
-        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        while i < n:
-            res += a[i] if c == NULL else a[i] * c[i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return (row_sum(a, c, n2)
-            + row_sum(a + n2, c + n2 if c != NULL else NULL, n - n2))
+    # halved recursively), so a row's mean here is NumPy's to the last bit.
+    # In C (_gates_t.h, ln_row_sum), the same operations in the same order,
+    # the 8 accumulators one vector
+    return ln_row_sum(a, c, n)
 
 
 cdef inline void layer_norm_forward(
@@ -65,19 +42,18 @@ cdef inline void layer_norm_forward(
     const floating *x, int ldx,     # (B, F), row stride ldx
     int B, int F,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j
+    # the element-wise passes in C (_gates_t.h), multi-versioned
+    cdef Py_ssize_t b
     cdef floating mean, var, inv
     cdef floating *row
     for b in range(B):
         row = x_hat + b * ldh
         mean = row_sum(x + b * ldx, NULL, F) / F
-        for j in range(F):
-            row[j] = x[b * ldx + j] - mean          # centred, in x^'s place
+        ln_row_center(row, x + b * ldx, mean, F)    # centred, in x^'s place
         var = row_sum(row, row, F) / F
         inv = 1 / <floating> sqrt(var + <floating> LAYER_NORM_EPS)   # [LN sigma]
         inv_sigma[b * ldi] = inv
-        for j in range(F):
-            row[j] = row[j] * inv                   # [LN x^]
+        ln_row_scale(row, inv, F)                   # [LN x^]
 
 
 cdef inline void layer_norm_backward(
@@ -87,14 +63,13 @@ cdef inline void layer_norm_backward(
     int B, int F,
 ) noexcept nogil:
     # dx = (1 / sigma) (dx^ - mean(dx^) - x^ mean(dx^ x^))   [LN dx]
-    cdef Py_ssize_t b, j
+    cdef Py_ssize_t b
     cdef floating mean_d, mean_dx, inv
     for b in range(B):
         mean_d = row_sum(dx + b * ldd, NULL, F) / F
         mean_dx = row_sum(dx + b * ldd, x_hat + b * ldh, F) / F
         inv = inv_sigma[b * ldi]
-        for j in range(F):
-            dx[b * ldd + j] = inv * (dx[b * ldd + j] - mean_d - x_hat[b * ldh + j] * mean_dx)
+        ln_row_backward(dx + b * ldd, x_hat + b * ldh, inv, mean_d, mean_dx, F)
 
 
 cdef inline void scale_columns(
@@ -104,25 +79,7 @@ cdef inline void scale_columns(
     int B, int F,
 ) noexcept nogil:
     # out = a (.) gain, the gain broadcast over rows
-    cdef Py_ssize_t b, j
-    for b in range(B):
-        for j in range(F):
-            out[b * ldo + j] = a[b * lda + j] * gain[j]
-
-
-cdef inline void add_colsum_ld(
-    floating *dst,                  # (F,) added into
-    const floating *a, int lda,     # (B, F), row stride lda
-    int B, int F,
-) noexcept nogil:
-    # dst += a.sum(axis=0), summed over the rows first, in NumPy's order
-    cdef Py_ssize_t b, j
-    cdef floating s
-    for j in range(F):
-        s = 0
-        for b in range(B):
-            s = s + a[b * lda + j]
-        dst[j] += s
+    ln_scale_columns(out, ldo, a, lda, gain, B, F)
 
 
 cdef inline void add_colsum_product(
@@ -131,11 +88,5 @@ cdef inline void add_colsum_product(
     const floating *c, int ldc,     # (B, F), row stride ldc
     int B, int F,
 ) noexcept nogil:
-    # dst += (a (.) c).sum(axis=0), in NumPy's order
-    cdef Py_ssize_t b, j
-    cdef floating s
-    for j in range(F):
-        s = 0
-        for b in range(B):
-            s = s + a[b * lda + j] * c[b * ldc + j]
-        dst[j] += s
+    # dst += (a (.) c).sum(axis=0), in NumPy's order (as _gates' add_colsum_ld)
+    ln_add_colsum_product(dst, a, lda, c, ldc, B, F)

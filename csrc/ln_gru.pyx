@@ -21,9 +21,8 @@ cimport numpy as cnp
 from cython cimport floating
 
 from _common cimport hidden_backward_product, hidden_product, hidden_weights_backward
-from _gates cimport sigmoid, tanh_
-from _layernorm cimport (add_colsum_ld, add_colsum_product, layer_norm_backward,
-                         layer_norm_forward)
+from _gates cimport add_colsum_ld, ln_gru_gates_backward, ln_gru_gates_forward, ln_scale_pair
+from _layernorm cimport add_colsum_product, layer_norm_backward, layer_norm_forward
 
 cnp.import_array()
 
@@ -51,9 +50,7 @@ cdef inline void step_forward(
     floating option,                # unused
     int B, int H, int K,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j, row
     cdef int C = 10 * H + 2
-    cdef floating air, aiz, ain, ahr, ahz, ahn, r, z, n
     cdef const floating *h = state[0]               # (B, H)
     cdef floating *h_next = state_next[0]           # (B, H)
     cdef const floating *b_ih = extras[0]           # (3H,)
@@ -66,23 +63,10 @@ cdef inline void step_forward(
     # v = h W_hh^T into v^'s slot, normalised in place
     hidden_product(v_hat, C, h, weight_hh, weight_hh_t, 0, 3 * H, B, H, 3 * H)
     layer_norm_forward(v_hat, C, gates + 10 * H + 1, C, v_hat, C, B, 3 * H)  # [LN-GRU gh]
-    for b in range(B):
-        row = b * C
-        for j in range(H):
-            air = u_hat[row + j] * gamma_ih[j] + b_ih[j]
-            aiz = u_hat[row + H + j] * gamma_ih[H + j] + b_ih[H + j]
-            ain = u_hat[row + 2 * H + j] * gamma_ih[2 * H + j] + b_ih[2 * H + j]
-            ahr = v_hat[row + j] * gamma_hh[j] + b_hh[j]
-            ahz = v_hat[row + H + j] * gamma_hh[H + j] + b_hh[H + j]
-            ahn = v_hat[row + 2 * H + j] * gamma_hh[2 * H + j] + b_hh[2 * H + j]
-            r = sigmoid(air + ahr)                  # [torch-GRU r]
-            z = sigmoid(aiz + ahz)                  # [torch-GRU z]
-            n = tanh_(ain + r * ahn)                # [torch-GRU n]
-            h_next[b * H + j] = (1 - z) * n + z * h[b * H + j]  # [torch-GRU h']
-            gates[row + j] = r
-            gates[row + H + j] = z
-            gates[row + 2 * H + j] = n
-            gates[row + 3 * H + j] = ahn
+    # gi = u^ gamma_ih + b_ih, gh = v^ gamma_hh + b_hh, then the torch GRU's gates
+    # [torch-GRU r] ... [torch-GRU h'] (_gates_t.h)
+    ln_gru_gates_forward(h_next, gates, u_hat, v_hat, h, b_ih, b_hh, gamma_ih, gamma_hh,
+                         C, B, H)
 
 
 cdef inline void step_backward(
@@ -100,9 +84,7 @@ cdef inline void step_backward(
     floating option,                # unused
     int B, int H, int K,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j, row, q
     cdef int C = 10 * H + 2
-    cdef floating r, z, n, hn, hj, dhn_, dn, dz, dan, dr, dhn, dar, daz
     cdef const floating *h = state[0]               # (B, H)
     cdef const floating *dh_next = dstate_next[0]   # (B, H)
     cdef floating *dh = dstate[0]                   # (B, H)
@@ -111,41 +93,15 @@ cdef inline void step_backward(
     cdef const floating *u_hat = gates + 4 * H      # (B, 3H), row stride C
     cdef const floating *v_hat = gates + 7 * H      # (B, 3H), row stride C
     # the torch GRU's gate gradients  [torch-GRU dn] ... [torch-GRU da_z]:
-    # da_i = [dar | daz | dan] into dgi, da_h = [dar | daz | dhn] into dgh
-    for b in range(B):
-        row = b * C
-        q = b * 3 * H
-        for j in range(H):
-            r = gates[row + j]
-            z = gates[row + H + j]
-            n = gates[row + 2 * H + j]
-            hn = gates[row + 3 * H + j]
-            hj = h[b * H + j]
-            dhn_ = dh_next[b * H + j]
-            dn = dhn_ * (1 - z)
-            dz = dhn_ * (hj - n)
-            dan = dn * (1 - n * n)
-            dr = dan * hn
-            dhn = dan * r
-            dar = dr * r * (1 - r)
-            daz = dz * z * (1 - z)
-            dgi[q + j] = dar
-            dgi[q + H + j] = daz
-            dgi[q + 2 * H + j] = dan
-            dgh[q + j] = dar
-            dgh[q + H + j] = daz
-            dgh[q + 2 * H + j] = dhn
-            dh[b * H + j] = dhn_ * z                # [LN-GRU dh], first term
+    # da_i = [dar | daz | dan] into dgi, da_h = [dar | daz | dhn] into dgh,
+    # and dh = dh' z, the first term of [LN-GRU dh] (_gates_t.h)
+    ln_gru_gates_backward(dgi, dgh, dh, dh_next, gates, h, C, B, H)
     # gi = u^ gamma_ih + b_ih, gh = v^ gamma_hh + b_hh   [LN-GRU dgamma]
     add_colsum_ld(dextras[0], dgi, 3 * H, B, 3 * H)
     add_colsum_ld(dextras[1], dgh, 3 * H, B, 3 * H)
     add_colsum_product(dextras[2], dgi, 3 * H, u_hat, C, B, 3 * H)
     add_colsum_product(dextras[3], dgh, 3 * H, v_hat, C, B, 3 * H)
-    for b in range(B):
-        q = b * 3 * H
-        for j in range(3 * H):
-            dgi[q + j] = dgi[q + j] * gamma_ih[j]
-            dgh[q + j] = dgh[q + j] * gamma_hh[j]
+    ln_scale_pair(dgi, dgh, gamma_ih, gamma_hh, B, 3 * H)     # dgi *= gamma_ih, dgh *= gamma_hh
     layer_norm_backward(dgi, 3 * H, u_hat, C, gates + 10 * H, C, B, 3 * H)      # [LN-GRU du]
     layer_norm_backward(dgh, 3 * H, v_hat, C, gates + 10 * H + 1, C, B, 3 * H)  # [LN-GRU dv]
     # dh = dh' z + dv W_hh   [LN-GRU dh]

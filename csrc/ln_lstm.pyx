@@ -21,9 +21,9 @@ cimport numpy as cnp
 from cython cimport floating
 
 from _common cimport hidden_backward_product, hidden_product, hidden_weights_backward
-from _gates cimport sigmoid, tanh_
-from _layernorm cimport (add_colsum_ld, add_colsum_product, layer_norm_backward,
-                         layer_norm_forward, scale_columns)
+from _gates cimport (add_colsum_ld, ln_lstm_gates_backward, ln_lstm_gates_forward,
+                     ln_lstm_output_backward, ln_lstm_output_forward, ln_scale_split)
+from _layernorm cimport add_colsum_product, layer_norm_backward, layer_norm_forward, scale_columns
 
 cnp.import_array()
 
@@ -51,10 +51,7 @@ cdef inline void step_forward(
     floating option,                # unused
     int B, int H, int K,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j, k, row
     cdef int C = 14 * H + 3
-    cdef floating a[4]
-    cdef floating i, f, g, o, tc
     cdef const floating *c = state[1]               # (B, H)
     cdef floating *h_next = state_next[0]           # (B, H)
     cdef floating *c_next = state_next[1]           # (B, H)
@@ -71,28 +68,13 @@ cdef inline void step_forward(
     # v = h W_hh^T into v^'s slot, normalised in place
     hidden_product(v_hat, C, state[0], weight_hh, weight_hh_t, 0, 4 * H, B, H, 4 * H)
     layer_norm_forward(v_hat, C, gates + 14 * H + 1, C, v_hat, C, B, 4 * H)
-    for b in range(B):
-        row = b * C
-        for j in range(H):
-            for k in range(4):
-                a[k] = (u_hat[row + k * H + j] * gamma_ih[k * H + j] + b_ih[k * H + j]
-                        + (v_hat[row + k * H + j] * gamma_hh[k * H + j] + b_hh[k * H + j]))
-            i = sigmoid(a[0])                       # [LSTM i]
-            f = sigmoid(a[1])                       # [LSTM f]
-            g = tanh_(a[2])                         # [LSTM g]
-            o = sigmoid(a[3])                       # [LSTM o]
-            c_next[b * H + j] = f * c[b * H + j] + i * g    # [LSTM c']
-            gates[row + j] = i
-            gates[row + H + j] = f
-            gates[row + 2 * H + j] = g
-            gates[row + 3 * H + j] = o
+    # a = u^ gamma_ih + b_ih + v^ gamma_hh + b_hh, then the LSTM's gates
+    # [LSTM i] ... [LSTM c'] (_gates_t.h)
+    ln_lstm_gates_forward(c_next, gates, u_hat, v_hat, c, b_ih, b_hh, gamma_ih, gamma_hh,
+                          C, B, H)
     layer_norm_forward(c_hat, C, gates + 14 * H + 2, C, c_next, H, B, H)  # [LN-LSTM h']
-    for b in range(B):
-        row = b * C
-        for j in range(H):
-            tc = tanh_(c_hat[row + j] * gamma_c[j] + beta_c[j])
-            h_next[b * H + j] = gates[row + 3 * H + j] * tc     # [LN-LSTM h']
-            gates[row + 4 * H + j] = tc
+    # h' = o tanh(c'^ gamma_c + beta_c)   [LN-LSTM h']
+    ln_lstm_output_forward(h_next, gates + 4 * H, gates + 3 * H, c_hat, gamma_c, beta_c, C, B, H)
 
 
 cdef inline void step_backward(
@@ -110,9 +92,7 @@ cdef inline void step_backward(
     floating option,                # unused
     int B, int H, int K,
 ) noexcept nogil:
-    cdef Py_ssize_t b, j, row, q
     cdef int C = 14 * H + 3
-    cdef floating i, f, g, o, tc, dhn, dct
     cdef const floating *c = state[1]               # (B, H)
     cdef const floating *dh_next = dstate_next[0]   # (B, H)
     cdef const floating *dc_next = dstate_next[1]   # (B, H)
@@ -124,40 +104,19 @@ cdef inline void step_backward(
     cdef const floating *v_hat = gates + 9 * H      # (B, 4H), row stride C
     cdef const floating *c_hat = gates + 13 * H     # (B, H), row stride C
     # h' = o tanh(l), l = c'^ gamma_c + beta_c   [LN-LSTM dc']: dl into dc
-    for b in range(B):
-        row = b * C
-        for j in range(H):
-            o = gates[row + 3 * H + j]
-            tc = gates[row + 4 * H + j]
-            dc[b * H + j] = dh_next[b * H + j] * o * (1 - tc * tc)
+    ln_lstm_output_backward(dc, dh_next, gates + 3 * H, gates + 4 * H, C, B, H)
     add_colsum_product(dextras[4], dc, H, c_hat, C, B, H)
     add_colsum_ld(dextras[5], dc, H, B, H)
     scale_columns(dc, H, dc, H, gamma_c, B, H)
     layer_norm_backward(dc, H, c_hat, C, gates + 14 * H + 2, C, B, H)
     # c' = f c + i g, and the gates  [LSTM df] ... [LSTM da]: da into dgi
-    for b in range(B):
-        row = b * C
-        q = b * 4 * H
-        for j in range(H):
-            i = gates[row + j]
-            f = gates[row + H + j]
-            g = gates[row + 2 * H + j]
-            o = gates[row + 3 * H + j]
-            tc = gates[row + 4 * H + j]
-            dhn = dh_next[b * H + j]
-            dct = dc[b * H + j] + dc_next[b * H + j]
-            dgi[q + j] = dct * g * i * (1 - i)
-            dgi[q + H + j] = dct * c[b * H + j] * f * (1 - f)
-            dgi[q + 2 * H + j] = dct * i * (1 - g * g)
-            dgi[q + 3 * H + j] = dhn * tc * o * (1 - o)
-            dc[b * H + j] = dct * f                 # [LSTM dc]
+    ln_lstm_gates_backward(dgi, dc, dh_next, dc_next, gates, c, C, B, H)   # [LSTM dc]
     # a = u^ gamma_ih + b_ih + v^ gamma_hh + b_hh   [LN-LSTM dgamma]
     add_colsum_ld(dextras[0], dgi, 4 * H, B, 4 * H)
     add_colsum_ld(dextras[1], dgi, 4 * H, B, 4 * H)
     add_colsum_product(dextras[2], dgi, 4 * H, u_hat, C, B, 4 * H)
     add_colsum_product(dextras[3], dgi, 4 * H, v_hat, C, B, 4 * H)
-    scale_columns(dgh, 4 * H, dgi, 4 * H, gamma_hh, B, 4 * H)
-    scale_columns(dgi, 4 * H, dgi, 4 * H, gamma_ih, B, 4 * H)
+    ln_scale_split(dgi, dgh, gamma_ih, gamma_hh, B, 4 * H)    # dgh = dgi gamma_hh; dgi *= gamma_ih
     layer_norm_backward(dgi, 4 * H, u_hat, C, gates + 14 * H, C, B, 4 * H)      # [LN-LSTM du]
     layer_norm_backward(dgh, 4 * H, v_hat, C, gates + 14 * H + 1, C, B, 4 * H)  # [LN-LSTM dv]
     # v = h W_hh^T   [LN-LSTM dh]
