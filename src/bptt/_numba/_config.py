@@ -12,6 +12,16 @@ that NumPy does, and where tanh saturates that cancellation turns one rounding
 into a relative difference of up to ~4e-9 (float64) and ~9e-5 (float32),
 beyond the 1e-12 / 1e-5 agreement the backends promise. FMA bought no
 measurable speed here.
+
+``jit_exact`` compiles the element functions of ``_vmath`` (and the small
+per-step products) with no fast-math flag at all (their error-free
+transformations need IEEE arithmetic as written; a product's sums must round
+alike in every kernel LLVM inlines it into) and NumPy's error model (a float
+division is never checked for a zero divisor: no branch in a vectorised
+loop). Both are given explicitly: numba compiles a function first called from
+another jitted function with the caller's fastmath and error model unless its
+own are set. It is inlined by LLVM (``forceinline``), which keeps each
+instruction's flags, so a loop calling it still vectorises.
 """
 
 import numba
@@ -38,3 +48,13 @@ def jit_inline(function):
         return numba.njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")(function)
     except RuntimeError:
         return numba.njit(cache=False, nogil=True, fastmath=FASTMATH, inline="always")(function)
+
+
+def jit_exact(function):
+    """``numba.njit`` without fast-math flags, NumPy's error model, cached."""
+    try:
+        return numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy",
+                          forceinline=True)(function)
+    except RuntimeError:
+        return numba.njit(cache=False, nogil=True, fastmath=False, error_model="numpy",
+                          forceinline=True)(function)

@@ -238,6 +238,23 @@ def masked_carry_2(dnew, carry, doutput_t, t, lengths):
 _PER_STATE = ("at", "empty_like_each", "copy_each", "keep_invalid_rows_each", "masked_carry")
 
 
+@jit_inline
+def hidden_weights_transposed(weight_hh):
+    """weight_hh (Gh, K) for a sequence's forward steps, its entries stored
+    transposed: a C-contiguous (K, Gh) copy, seen as (Gh, K). A step's
+    ``dot_t(out, h, weight_hh)`` then hands BLAS a contiguous operand
+    without the transpose flag, with which OpenBLAS repacks W_hh on every call
+    (1.3-1.5x slower at batch 32; csrc/_common.pxd does the same)."""
+    return np.ascontiguousarray(weight_hh.T).T
+
+
+@jit_inline
+def hidden_weights_as_is(weight_hh):
+    """weight_hh unchanged: for a family whose step multiplies by row blocks of
+    W_hh (gru_seed), where the transposed copy would make them strided."""
+    return weight_hh
+
+
 @jit
 def input_projection(gi, x, weight_ih, bias_ih):
     """gi (T, B, G) = x W_ih^T + b_ih for every step, one matrix product."""
@@ -283,6 +300,7 @@ step_forward = step_backward = weights_backward = None
 forward_workspace = backward_workspace = None
 separate_dgh = False
 at = empty_like_each = copy_each = keep_invalid_rows_each = masked_carry = None
+hidden_weights = None
 
 
 def seq_forward(output, finals, states, gates, x, initial,
@@ -296,13 +314,14 @@ def seq_forward(output, finals, states, gates, x, initial,
     T, B, _ = x.shape
     gi = np.empty((T, B, weight_ih.shape[0]), dtype=x.dtype)  # x W_ih^T + b_ih
     input_projection(gi, x, weight_ih, bias_ih)
-    work = forward_workspace(initial, weight_hh, extras)
+    w_hh = hidden_weights(weight_hh)  # the steps' W_hh
+    work = forward_workspace(initial, w_hh, extras)
     copy_each(at(states, final_index(T, not reverse)), initial)
     for k in range(T):
         t = step_at(k, T, reverse)
         p, q = prev_next(t, reverse)
         old, new = at(states, p), at(states, q)
-        step_forward(new, gates[t], gi[t], old, weight_hh, bias_hh, extras, option, work)
+        step_forward(new, gates[t], gi[t], old, w_hh, bias_hh, extras, option, work)
         keep_invalid_rows_each(new, old, t, lengths)
         masked_output(output[t], new[0], t, lengths)
     copy_each(finals, at(states, final_index(T, reverse)))
@@ -323,7 +342,8 @@ def seq_infer(output, finals, gates, x, initial,
     G = weight_ih.shape[0]
     chunk = max(1, min(T, INFER_CHUNK_ENTRIES // max(1, B * G)))
     gi = np.empty((chunk, B, G), dtype=x.dtype)  # x W_ih^T + b_ih, a chunk's steps
-    work = forward_workspace(initial, weight_hh, extras)
+    w_hh = hidden_weights(weight_hh)  # the steps' W_hh
+    work = forward_workspace(initial, w_hh, extras)
     old = empty_like_each(initial)
     new = empty_like_each(initial)
     copy_each(old, initial)
@@ -333,7 +353,7 @@ def seq_infer(output, finals, gates, x, initial,
         input_projection(gi[:n], x[t0 : t0 + n], weight_ih, bias_ih)
         for k in range(first, first + n):
             t = step_at(k, T, reverse)
-            step_forward(new, gates, gi[t - t0], old, weight_hh, bias_hh, extras, option, work)
+            step_forward(new, gates, gi[t - t0], old, w_hh, bias_hh, extras, option, work)
             keep_invalid_rows_each(new, old, t, lengths)
             masked_output(output[t], new[0], t, lengths)
             old, new = new, old
@@ -455,7 +475,7 @@ def _bind(template, family, namespace, decorate=jit):
 
 
 def sequence_kernels(step_forward, step_backward, weights_backward,
-                     forward_workspace, backward_workspace, separate_dgh):
+                     forward_workspace, backward_workspace, separate_dgh, transposed_hh=True):
     """``seq_forward``, ``seq_backward``, ``seq_infer``, ``cell_forward`` and
     ``cell_backward`` for one cell family: the jitted functions of its module, named as in this
     module's docstring. The family is the module's name in
@@ -464,6 +484,10 @@ def sequence_kernels(step_forward, step_backward, weights_backward,
     ``separate_dgh``: the family's recurrent pre-activation gradient differs
     from dL/d(gi) (torch's GRU: r multiplies W_hn h + b_hn), so backward keeps
     a second (T, B, Gh) array for it.
+
+    ``transposed_hh``: the sequence kernels give step_forward W_hh stored
+    transposed (``hidden_weights_transposed``); False for a family whose step
+    slices W_hh into row blocks.
     """
     module = sys.modules[step_forward.py_func.__module__]
     name = module.__name__.rpartition(".")[2]
@@ -476,6 +500,8 @@ def sequence_kernels(step_forward, step_backward, weights_backward,
     }
     g = globals()
     namespace.update({helper: g[f"{helper}_{S}"] for helper in _PER_STATE})
+    namespace["hidden_weights"] = (hidden_weights_transposed if transposed_hh
+                                   else hidden_weights_as_is)
     namespace["cell_step_forward"] = _bind(cell_step_forward, family, namespace, jit_inline)
     namespace["cell_step_backward"] = _bind(cell_step_backward, family, namespace, jit_inline)
     return (_bind(seq_forward, family, namespace), _bind(seq_backward, family, namespace),

@@ -7,19 +7,18 @@ Gates stacked r, z, n:
     h' = (1 - z) (.) n + z (.) h
 
 The family's hooks for the shared kernels (``_sequence.py``); the seed
-formulation's family is ``gru_seed``. Matrix products go to BLAS through
-``np.dot(a, b, out)``; the element-wise gate math of a step is one loop over
-(b, j). ``one = h.dtype.type(1)`` keeps float32 arithmetic in float32 (a bare
-``1`` would promote it to float64).
+formulation's family is ``gru_seed``. Matrix products go to BLAS (or, tiny,
+to a loop) through ``_math``'s helpers; the element-wise gate math of a step
+is a few loops over each row's units. ``one = h.dtype.type(1)`` keeps float32
+arithmetic in float32 (a bare ``1`` would promote it to float64).
 """
-
-import math
 
 import numpy as np
 
 from ._config import jit_inline
-from ._math import project, sigmoid
+from ._math import dot_n, step_project
 from ._sequence import recurrent_weights_backward, sequence_kernels
+from ._vmath import sigmoid, tanh
 
 
 @jit_inline
@@ -30,25 +29,35 @@ def forward_workspace(initial, weight_hh, extras):
 
 
 @jit_inline
+def gates_forward(h_next, gates, gi, gh, h):
+    """The gate math of a step: h_next (B, H) and gates (B, 4H) [r | z | n | hn]
+    written.  gi: (B, 3H) = x W_ih^T + b_ih.  gh: (B, 3H) = h W_hh^T + b_hh,
+    its last block overwritten.  h: (B, H).  Short loops that LLVM vectorises
+    (see ``lstm.gates_forward``): a_n goes through gh's block, not gates'."""
+    B, H = h.shape
+    one = h.dtype.type(1)
+    for b in range(B):
+        for k in range(2 * H):
+            gates[b, k] = sigmoid(gi[b, k] + gh[b, k])  # [torch-GRU r], [torch-GRU z]
+        for j in range(H):
+            gates[b, 3 * H + j] = gh[b, 2 * H + j]  # hn
+        for j in range(H):
+            gh[b, 2 * H + j] = gi[b, 2 * H + j] + gates[b, j] * gh[b, 2 * H + j]  # gi_n + r hn
+        for j in range(H):
+            gates[b, 2 * H + j] = tanh(gh[b, 2 * H + j])  # [torch-GRU n]
+        for j in range(H):
+            z = gates[b, H + j]
+            h_next[b, j] = (one - z) * gates[b, 2 * H + j] + z * h[b, j]  # [torch-GRU h']
+
+
+@jit_inline
 def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
     """new = (h',), old = (h,): (B, H).  gates: (B, 4H) written: [r | z | n | hn],
     where hn = W_hn h + b_hn is kept because dL/dr needs it.
     gi: (B, 3H) = x W_ih^T + b_ih.  weight_hh: (3H, H).  bias_hh: (3H,)."""
     (h,), (h_next,), (gh,) = old, new, work
-    B, H = h.shape
-    one = h.dtype.type(1)
-    project(gh, h, weight_hh, bias_hh)  # h W_hh^T + b_hh
-    for b in range(B):
-        for j in range(H):
-            r = sigmoid(gi[b, j] + gh[b, j])  # [torch-GRU r]
-            z = sigmoid(gi[b, H + j] + gh[b, H + j])  # [torch-GRU z]
-            hn = gh[b, 2 * H + j]
-            n = math.tanh(gi[b, 2 * H + j] + r * hn)  # [torch-GRU n]
-            h_next[b, j] = (one - z) * n + z * h[b, j]  # [torch-GRU h']
-            gates[b, j] = r
-            gates[b, H + j] = z
-            gates[b, 2 * H + j] = n
-            gates[b, 3 * H + j] = hn
+    step_project(gh, h, weight_hh, bias_hh)  # h W_hh^T + b_hh
+    gates_forward(h_next, gates, gi, gh, h)
 
 
 @jit_inline
@@ -93,7 +102,7 @@ def step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dext
             dgh[b, 2 * H + j] = dhn
             dh[b, j] = dh_direct
     # the recurrent path, through gh = h W_hh^T + b_hh
-    np.dot(dgh, weight_hh, dgh_h)  # [torch-GRU dh]
+    dot_n(dgh_h, dgh, weight_hh)  # [torch-GRU dh]
     for b in range(B):
         for j in range(H):
             dh[b, j] += dgh_h[b, j]  # [torch-GRU dh]

@@ -13,13 +13,12 @@ The step is two loops, not one: h~ needs W_h (r h), a product over all of r.
 ``one = h.dtype.type(1)`` keeps float32 arithmetic in float32.
 """
 
-import math
-
 import numpy as np
 
 from ._config import jit_inline
-from ._math import add_dbias, add_dweight, project, sigmoid
+from ._math import add_dbias, add_dweight, step_project
 from ._sequence import sequence_kernels
+from ._vmath import sigmoid, tanh
 
 
 @jit_inline
@@ -39,21 +38,22 @@ def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
     (h,), (h_next,), (ghrz, rh, ghc) = old, new, work
     B, H = h.shape
     one = h.dtype.type(1)
-    project(ghrz, h, weight_hh[: 2 * H], bias_hh[: 2 * H])  # h [W_rh; W_zh]^T + b_hh[:2H]
+    step_project(ghrz, h, weight_hh[: 2 * H], bias_hh[: 2 * H])  # h [W_rh; W_zh]^T + b_hh[:2H]
+    # per row, short loops over contiguous blocks: LLVM vectorises them
     for b in range(B):
+        g, a, s, hb, rhb = gates[b], gi[b], ghrz[b], h[b], rh[b]
+        for k in range(2 * H):
+            g[k] = sigmoid(a[k] + s[k])  # [seed-GRU r], [seed-GRU z]
         for j in range(H):
-            r = sigmoid(gi[b, j] + ghrz[b, j])  # [seed-GRU r]
-            z = sigmoid(gi[b, H + j] + ghrz[b, H + j])  # [seed-GRU z]
-            rh[b, j] = r * h[b, j]
-            gates[b, j] = r
-            gates[b, H + j] = z
-    project(ghc, rh, weight_hh[2 * H :], bias_hh[2 * H :])  # (r h) W_h^T + b_hh~
+            rhb[j] = g[j] * hb[j]
+    step_project(ghc, rh, weight_hh[2 * H :], bias_hh[2 * H :])  # (r h) W_h^T + b_hh~
     for b in range(B):
+        g, a, s, hb, hn = gates[b], gi[b], ghc[b], h[b], h_next[b]
         for j in range(H):
-            z = gates[b, H + j]
-            hc = math.tanh(gi[b, 2 * H + j] + ghc[b, j])  # [seed-GRU h~]
-            h_next[b, j] = (one - z) * h[b, j] + z * hc  # [seed-GRU h']
-            gates[b, 2 * H + j] = hc
+            g[2 * H + j] = tanh(a[2 * H + j] + s[j])  # [seed-GRU h~]
+        for j in range(H):
+            z = g[H + j]
+            hn[j] = (one - z) * hb[j] + z * g[2 * H + j]  # [seed-GRU h']
 
 
 @jit_inline
@@ -131,4 +131,4 @@ def weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, h_prev, weight_h
 
 seq_forward, seq_backward, seq_infer, cell_forward, cell_backward = sequence_kernels(
     step_forward, step_backward, weights_backward, forward_workspace, backward_workspace,
-    separate_dgh=False)
+    separate_dgh=False, transposed_hh=False)  # the step multiplies by row blocks of W_hh

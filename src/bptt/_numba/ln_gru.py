@@ -14,14 +14,13 @@ gamma_ih, gamma_hh), and the driver's own bias slots hold zeros. Cache
 (B, 10H + 2): [r | z | n | gh_n | u^ (3H) | v^ (3H) | 1/sigma_u | 1/sigma_v].
 """
 
-import math
-
 import numpy as np
 
 from ._config import jit_inline
 from ._layernorm import layer_norm_backward, layer_norm_forward
-from ._math import sigmoid
+from ._math import dot_n, dot_t
 from ._sequence import recurrent_weights_backward, sequence_kernels
+from ._vmath import sigmoid, tanh
 
 
 @jit_inline
@@ -42,7 +41,7 @@ def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
     one = h.dtype.type(1)
     u_hat, v_hat = gates[:, 4 * H : 7 * H], gates[:, 7 * H : 10 * H]
     layer_norm_forward(u_hat, gates[:, 10 * H], gi)  # [LN-GRU gi]
-    np.dot(h, weight_hh.T, v)  # h W_hh^T
+    dot_t(v, h, weight_hh)  # h W_hh^T
     layer_norm_forward(v_hat, gates[:, 10 * H + 1], v)  # [LN-GRU gh]
     for b in range(B):
         for j in range(H):
@@ -54,7 +53,7 @@ def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
             hn = v_hat[b, 2 * H + j] * gamma_hh[2 * H + j] + bias_hh[2 * H + j]
             r = sigmoid(ai_r + ah_r)  # [torch-GRU r]
             z = sigmoid(ai_z + ah_z)  # [torch-GRU z]
-            n = math.tanh(ai_n + r * hn)  # [torch-GRU n]
+            n = tanh(ai_n + r * hn)  # [torch-GRU n]
             h_next[b, j] = (one - z) * n + z * h[b, j]  # [torch-GRU h']
             gates[b, j] = r
             gates[b, H + j] = z
@@ -129,7 +128,7 @@ def step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dext
         dgamma_hh[k] += dsum[3, k]
     layer_norm_backward(dgi, dgi, u_hat, gates[:, 10 * H])  # [LN-GRU du]
     layer_norm_backward(dgh, dgh, v_hat, gates[:, 10 * H + 1])  # [LN-GRU dv]
-    np.dot(dgh, weight_hh, dh_v)
+    dot_n(dh_v, dgh, weight_hh)
     for b in range(B):
         for j in range(H):
             dh[b, j] = dh_next[b, j] * gates[b, H + j] + dh_v[b, j]  # [LN-GRU dh]

@@ -14,14 +14,13 @@ gamma_c, beta_c); the driver's bias slots hold zeros. Cache (B, 14H + 3):
 1/sigma_u | 1/sigma_v | 1/sigma_c].
 """
 
-import math
-
 import numpy as np
 
 from ._config import jit_inline
 from ._layernorm import layer_norm_backward, layer_norm_forward
-from ._math import sigmoid
+from ._math import dot_n, dot_t
 from ._sequence import recurrent_weights_backward, sequence_kernels
+from ._vmath import sigmoid, tanh
 
 
 @jit_inline
@@ -42,7 +41,7 @@ def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
     u_hat, v_hat = gates[:, 5 * H : 9 * H], gates[:, 9 * H : 13 * H]
     c_hat = gates[:, 13 * H : 14 * H]
     layer_norm_forward(u_hat, gates[:, 14 * H], gi)  # [LN-LSTM a]
-    np.dot(h, weight_hh.T, v)  # h W_hh^T
+    dot_t(v, h, weight_hh)  # h W_hh^T
     layer_norm_forward(v_hat, gates[:, 14 * H + 1], v)
     for b in range(B):
         for j in range(H):
@@ -56,7 +55,7 @@ def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
             a_o = u_hat[b, k] * gamma_ih[k] + bias_ih[k] + (v_hat[b, k] * gamma_hh[k] + bias_hh[k])
             i = sigmoid(a_i)  # [LSTM i]
             f = sigmoid(a_f)  # [LSTM f]
-            g = math.tanh(a_g)  # [LSTM g]
+            g = tanh(a_g)  # [LSTM g]
             o = sigmoid(a_o)  # [LSTM o]
             c_next[b, j] = f * c[b, j] + i * g  # [LSTM c']
             gates[b, j] = i
@@ -66,7 +65,7 @@ def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
     layer_norm_forward(c_hat, gates[:, 14 * H + 2], c_next)  # [LN-LSTM h']
     for b in range(B):
         for j in range(H):
-            tc = math.tanh(c_hat[b, j] * gamma_c[j] + beta_c[j])
+            tc = tanh(c_hat[b, j] * gamma_c[j] + beta_c[j])
             h_next[b, j] = gates[b, 3 * H + j] * tc  # [LN-LSTM h']
             gates[b, 4 * H + j] = tc
 
@@ -158,7 +157,7 @@ def step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dext
         dbeta_c[j] += dsum[4, j]
     layer_norm_backward(dgi, dgi, u_hat, gates[:, 14 * H])  # [LN-LSTM du]
     layer_norm_backward(dgh, dgh, v_hat, gates[:, 14 * H + 1])  # [LN-LSTM dv]
-    np.dot(dgh, weight_hh, dh)  # [LN-LSTM dh]
+    dot_n(dh, dgh, weight_hh)  # [LN-LSTM dh]
 
 
 @jit_inline

@@ -10,13 +10,12 @@ The family's hooks for the shared kernels (``_sequence.py``).
 ``one = h.dtype.type(1)`` keeps float32 arithmetic in float32.
 """
 
-import math
-
 import numpy as np
 
 from ._config import jit_inline
-from ._math import sigmoid
+from ._math import dot_n, dot_t
 from ._sequence import recurrent_weights_backward, sequence_kernels
+from ._vmath import sigmoid, tanh
 
 
 @jit_inline
@@ -27,28 +26,47 @@ def forward_workspace(initial, weight_hh, extras):
 
 
 @jit_inline
+def gates_forward(h_next, c_next, gates, gi, ah, c, bias_hh):
+    """The gate math of a step: h_next, c_next (B, H) and gates (B, 5H)
+    [i | f | g | o | tanh c'] written.  gi: (B, 4H) = x W_ih^T + b_ih.
+    ah: (B, 4H) = h W_hh^T.  c: (B, H).  bias_hh: (4H,).
+
+    Per row, short loops over contiguous blocks, so that LLVM vectorises every
+    one. Numba's arrays carry no no-alias promise, so LLVM checks overlaps at
+    run time: each loop writes one block and reads other arrays, or its own
+    block at the same index (a loop reading one block of gates and writing
+    another stays scalar, and too many arrays exceed LLVM's budget of checks).
+    Rows are indexed, not taken as views, and this is one call per step: each
+    view and each array bound to an inlined function's argument is reference
+    counted, atomic operations that dominated a step at hidden size 6.
+    """
+    B, H = c.shape
+    for b in range(B):
+        for k in range(2 * H):
+            gates[b, k] = sigmoid(gi[b, k] + ah[b, k] + bias_hh[k])  # [LSTM i], [LSTM f]
+        for j in range(H):
+            k = 2 * H + j
+            gates[b, k] = tanh(gi[b, k] + ah[b, k] + bias_hh[k])  # [LSTM g]
+        for j in range(H):
+            k = 3 * H + j
+            gates[b, k] = sigmoid(gi[b, k] + ah[b, k] + bias_hh[k])  # [LSTM o]
+        for j in range(H):
+            f, i, g = gates[b, H + j], gates[b, j], gates[b, 2 * H + j]
+            c_next[b, j] = f * c[b, j] + i * g  # [LSTM c']
+        for j in range(H):
+            gates[b, 4 * H + j] = tanh(c_next[b, j])
+        for j in range(H):
+            h_next[b, j] = gates[b, 3 * H + j] * gates[b, 4 * H + j]  # [LSTM h']
+
+
+@jit_inline
 def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
     """new = (h', c'), old = (h, c): (B, H).  gates: (B, 5H) written
     [i | f | g | o | tanh c'].  gi: (B, 4H) = x W_ih^T + b_ih.
     weight_hh: (4H, H).  bias_hh: (4H,)."""
     (h, c), (h_next, c_next), (ah,) = old, new, work
-    B, H = h.shape
-    np.dot(h, weight_hh.T, ah)  # h W_hh^T
-    for b in range(B):
-        for j in range(H):
-            i = sigmoid(gi[b, j] + ah[b, j] + bias_hh[j])  # [LSTM i]
-            f = sigmoid(gi[b, H + j] + ah[b, H + j] + bias_hh[H + j])  # [LSTM f]
-            g = math.tanh(gi[b, 2 * H + j] + ah[b, 2 * H + j] + bias_hh[2 * H + j])  # [LSTM g]
-            o = sigmoid(gi[b, 3 * H + j] + ah[b, 3 * H + j] + bias_hh[3 * H + j])  # [LSTM o]
-            cn = f * c[b, j] + i * g  # [LSTM c']
-            tc = math.tanh(cn)
-            c_next[b, j] = cn
-            h_next[b, j] = o * tc  # [LSTM h']
-            gates[b, j] = i
-            gates[b, H + j] = f
-            gates[b, 2 * H + j] = g
-            gates[b, 3 * H + j] = o
-            gates[b, 4 * H + j] = tc
+    dot_t(ah, h, weight_hh)  # h W_hh^T
+    gates_forward(h_next, c_next, gates, gi, ah, c, bias_hh)
 
 
 @jit_inline
@@ -87,7 +105,7 @@ def step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dext
             dgi[b, H + j] = df * f * (one - f)  # [LSTM da]
             dgi[b, 2 * H + j] = dg * (one - g * g)  # [LSTM da]
             dgi[b, 3 * H + j] = do * o * (one - o)  # [LSTM da]
-    np.dot(dgi, weight_hh, dh)  # [LSTM dh]
+    dot_n(dh, dgi, weight_hh)  # [LSTM dh]
 
 
 @jit_inline

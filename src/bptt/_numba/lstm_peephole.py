@@ -5,7 +5,7 @@ Gates i, f, g, o; peepholes P = [p_i | p_o | p_f] (3H,), ONNX's order:
     a  = W_ih x + b_ih + W_hh h + b_hh                  (B, 4H)
     i  = sigma(clip(a_i + p_i (.) c))
     f  = sigma(clip(a_f + p_f (.) c))
-    g  = tanh(clip(a_g))
+    g  = tanh(clip_to(a_g))
     c' = f (.) c + i (.) g
     o  = sigma(clip(a_o + p_o (.) c'))
     h' = o (.) tanh(c')
@@ -16,19 +16,19 @@ c' nor tanh's argument is clipped (as onnxruntime). Cache (B, 9H):
 pre-activation lay within the clip (its derivative passes), else 0.
 """
 
-import math
-
 import numpy as np
 
 from ._config import jit, jit_inline
-from ._math import sigmoid
+from ._math import dot_n, dot_t
 from ._sequence import recurrent_weights_backward, sequence_kernels
+from ._vmath import sigmoid, tanh
 
 
 @jit
 def clipped(a, clip):
     """(clip(a), k) for one scalar: k is 1 where |a| <= clip (the derivative
-    passes), else 0. clip == 0: no clip. A NaN stays NaN (k = 0), as np.clip."""
+    passes), else 0. clip == 0: no clip. A NaN stays NaN (k = 0), as np.clip.
+    (The step does the same with ``keep`` and ``clip_to``, in loops that vectorise.)"""
     one = type(a)(1)
     if clip == 0:
         return a, one
@@ -38,6 +38,29 @@ def clipped(a, clip):
     if a < -clip:
         return -clip, keep
     return a, keep
+
+
+@jit_inline
+def clip_bounds(clip, dtype):
+    """(hi, lo, k_out) for ``keep`` and ``clip_to``: clip == 0 (no clip) gives the
+    bounds +-inf, and k = 1 outside them (NaN) too, as the NumPy reference."""
+    zero, one = dtype.type(0), dtype.type(1)
+    hi = clip if clip != zero else dtype.type(np.inf)
+    return hi, -hi, zero if clip != zero else one
+
+
+@jit_inline
+def keep(v, hi, lo, k_out):
+    """k for one pre-activation: 1 where lo <= v <= hi, else k_out (NaN:
+    outside).  [peephole clip]"""
+    return type(v)(1) if (v >= lo) & (v <= hi) else k_out
+
+
+@jit_inline
+def clip_to(v, hi, lo):
+    """min(max(v, lo), hi) as selects that let NaN through (they vectorise)."""
+    v = hi if v > hi else v
+    return lo if v < lo else v
 
 
 @jit_inline
@@ -54,36 +77,39 @@ def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
     [p_i | p_o | p_f],).  option: clip, 0 for none."""
     (h, c), (h_next, c_next), (peephole,), (ah,) = old, new, extras, work
     B, H = h.shape
-    clip = c.dtype.type(option)
-    np.dot(h, weight_hh.T, ah)  # h W_hh^T
+    hi, lo, k_out = clip_bounds(c.dtype.type(option), c.dtype)
+    dot_t(ah, h, weight_hh)  # h W_hh^T
+    # per row, short loops over contiguous blocks that LLVM vectorises (see
+    # lstm.gates_forward); the pre-activations go into ah
     for b in range(B):
         for j in range(H):
-            a_i = gi[b, j] + ah[b, j] + bias_hh[j]
-            a_f = gi[b, H + j] + ah[b, H + j] + bias_hh[H + j]
-            a_g = gi[b, 2 * H + j] + ah[b, 2 * H + j] + bias_hh[2 * H + j]
-            a_o = gi[b, 3 * H + j] + ah[b, 3 * H + j] + bias_hh[3 * H + j]
-            cb = c[b, j]
-            a_i, k_i = clipped(a_i + peephole[j] * cb, clip)
-            a_f, k_f = clipped(a_f + peephole[2 * H + j] * cb, clip)
-            a_g, k_g = clipped(a_g, clip)
-            i = sigmoid(a_i)  # [peephole i, f, g]
-            f = sigmoid(a_f)
-            g = math.tanh(a_g)
-            cn = f * cb + i * g  # [LSTM c']
-            a_o, k_o = clipped(a_o + peephole[H + j] * cn, clip)
-            o = sigmoid(a_o)  # [peephole o]
-            tc = math.tanh(cn)
-            c_next[b, j] = cn
-            h_next[b, j] = o * tc  # [LSTM h']
-            gates[b, j] = i
-            gates[b, H + j] = f
-            gates[b, 2 * H + j] = g
-            gates[b, 3 * H + j] = o
-            gates[b, 4 * H + j] = tc
-            gates[b, 5 * H + j] = k_i
-            gates[b, 6 * H + j] = k_f
-            gates[b, 7 * H + j] = k_g
-            gates[b, 8 * H + j] = k_o
+            ah[b, j] = gi[b, j] + ah[b, j] + bias_hh[j] + peephole[j] * c[b, j]  # a_i + p_i c
+        for j in range(H):
+            k = H + j
+            ah[b, k] = gi[b, k] + ah[b, k] + bias_hh[k] + peephole[2 * H + j] * c[b, j]  # + p_f c
+        for j in range(H):
+            k = 2 * H + j
+            ah[b, k] = gi[b, k] + ah[b, k] + bias_hh[k]  # a_g
+        for k in range(3 * H):
+            gates[b, 5 * H + k] = keep(ah[b, k], hi, lo, k_out)  # k_i, k_f, k_g
+        for k in range(2 * H):
+            gates[b, k] = sigmoid(clip_to(ah[b, k], hi, lo))  # [peephole i, f, g]
+        for j in range(H):
+            gates[b, 2 * H + j] = tanh(clip_to(ah[b, 2 * H + j], hi, lo))
+        for j in range(H):
+            f, i, g = gates[b, H + j], gates[b, j], gates[b, 2 * H + j]
+            c_next[b, j] = f * c[b, j] + i * g  # [LSTM c']
+        for j in range(H):
+            k = 3 * H + j
+            ah[b, k] = gi[b, k] + ah[b, k] + bias_hh[k] + peephole[H + j] * c_next[b, j]  # + p_o c'
+        for j in range(H):
+            gates[b, 8 * H + j] = keep(ah[b, 3 * H + j], hi, lo, k_out)  # k_o
+        for j in range(H):
+            gates[b, 3 * H + j] = sigmoid(clip_to(ah[b, 3 * H + j], hi, lo))  # [peephole o]
+        for j in range(H):
+            gates[b, 4 * H + j] = tanh(c_next[b, j])
+        for j in range(H):
+            h_next[b, j] = gates[b, 3 * H + j] * gates[b, 4 * H + j]  # [LSTM h']
 
 
 @jit_inline
@@ -136,7 +162,7 @@ def step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dext
             dgi[b, 3 * H + j] = dao
     for k in range(3 * H):
         dpeephole[k] += dsum[0, k]  # [peephole dP]
-    np.dot(dgi, weight_hh, dh)  # [LSTM dh]
+    dot_n(dh, dgi, weight_hh)  # [LSTM dh]
 
 
 @jit_inline

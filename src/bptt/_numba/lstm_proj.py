@@ -8,17 +8,15 @@
 
 The gates and cell state are the LSTM's; only the projection is new. The
 step backward ends in ``lstm.step_backward`` (it takes h of any width); the
-forward is written here, as ``lstm``'s step reads H from h. Cache:
+forward runs ``lstm.gates_forward`` on each row, then the projection. Cache:
 [i | f | g | o | tanh c'].
 """
-
-import math
 
 import numpy as np
 
 from . import lstm
 from ._config import jit_inline
-from ._math import sigmoid
+from ._math import dot_t
 from ._sequence import recurrent_weights_backward, sequence_kernels
 
 
@@ -37,24 +35,10 @@ def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
     gi: (B, 4H) = x W_ih^T + b_ih.  weight_hh: (4H, P).
     extras = (weight_hr (P, H),)."""
     (h, c), (h_next, c_next), (weight_hr,), (ah, m) = old, new, extras, work
-    B, H = c.shape
-    np.dot(h, weight_hh.T, ah)  # h W_hh^T
-    for b in range(B):
-        for j in range(H):
-            i = sigmoid(gi[b, j] + ah[b, j] + bias_hh[j])  # [LSTM i]
-            f = sigmoid(gi[b, H + j] + ah[b, H + j] + bias_hh[H + j])  # [LSTM f]
-            g = math.tanh(gi[b, 2 * H + j] + ah[b, 2 * H + j] + bias_hh[2 * H + j])  # [LSTM g]
-            o = sigmoid(gi[b, 3 * H + j] + ah[b, 3 * H + j] + bias_hh[3 * H + j])  # [LSTM o]
-            cn = f * c[b, j] + i * g  # [LSTM c']
-            tc = math.tanh(cn)
-            c_next[b, j] = cn
-            m[b, j] = o * tc  # [LSTM h'], before the projection
-            gates[b, j] = i
-            gates[b, H + j] = f
-            gates[b, 2 * H + j] = g
-            gates[b, 3 * H + j] = o
-            gates[b, 4 * H + j] = tc
-    np.dot(m, weight_hr.T, h_next)  # [LSTMP h']
+    dot_t(ah, h, weight_hh)  # h W_hh^T
+    # the LSTM's gates, with m = o (.) tanh(c') in the place of h'   [LSTM i] ... [LSTM h']
+    lstm.gates_forward(m, c_next, gates, gi, ah, c, bias_hh)
+    dot_t(h_next, m, weight_hr)  # [LSTMP h']
 
 
 @jit_inline

@@ -7,27 +7,15 @@ backward is h' itself: each derivative is taken from the post-activation
 value.
 """
 
-import math
-
 import numpy as np
 
 from .._families import ACTIVATIONS
 from ._config import jit, jit_inline
-from ._math import sigmoid
+from ._math import dot_n, dot_t
 from ._sequence import recurrent_weights_backward, sequence_kernels
+from ._vmath import sigmoid, tanh
 
 TANH, RELU, SIGMOID = (ACTIVATIONS[name] for name in ("tanh", "relu", "sigmoid"))
-
-
-@jit
-def _act(a, activation):
-    """act(a) for one scalar; ``type(a)(0)`` keeps float32 in float32."""
-    if activation == TANH:
-        return math.tanh(a)
-    if activation == RELU:
-        # not max(a, 0): a NaN must stay NaN, as with np.maximum
-        return type(a)(0) if a < 0 else a
-    return sigmoid(a)
 
 
 @jit
@@ -54,10 +42,20 @@ def step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work):
     gi: (B, H) = x W_ih^T + b_ih.  weight_hh: (H, H).  bias_hh: (H,)."""
     (h,), (h_next,), (ah,) = old, new, work
     B, H = h.shape
-    np.dot(h, weight_hh.T, ah)  # h W_hh^T
+    zero = h.dtype.type(0)
+    dot_t(ah, h, weight_hh)  # h W_hh^T
+    # one loop per activation, over a row's contiguous units: LLVM vectorises it
     for b in range(B):
-        for j in range(H):
-            h_next[b, j] = _act(gi[b, j] + ah[b, j] + bias_hh[j], option)  # [RNN h']
+        if option == TANH:
+            for j in range(H):
+                h_next[b, j] = tanh(gi[b, j] + ah[b, j] + bias_hh[j])  # [RNN h']
+        elif option == RELU:
+            for j in range(H):
+                v = gi[b, j] + ah[b, j] + bias_hh[j]
+                h_next[b, j] = zero if v < zero else v  # [RNN h']; NaN passes, as np.maximum
+        else:
+            for j in range(H):
+                h_next[b, j] = sigmoid(gi[b, j] + ah[b, j] + bias_hh[j])  # [RNN h']
 
 
 @jit_inline
@@ -77,7 +75,7 @@ def step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dext
     for b in range(B):
         for j in range(H):
             dgi[b, j] = dh_next[b, j] * _dact(h_next[b, j], option)  # [RNN da]
-    np.dot(dgi, weight_hh, dh)  # [RNN dh]
+    dot_n(dh, dgi, weight_hh)  # [RNN dh]
 
 
 @jit_inline
