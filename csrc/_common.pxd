@@ -148,17 +148,18 @@ cdef inline const floating *hidden_weights_t(
 ) noexcept nogil:
     # W_hh^T for hidden_product, made once per sequence of T steps where it
     # pays: as _panel.h's panels (see use_panels), or at batch 1 as its
-    # matrix-vector groups (for T >= GEMV_PACK_STEPS only, since packing costs
-    # about as much as a few dozen steps' products), or plain, row-major (H, G), up to TRANSPOSED_WORK,
-    # where OpenBLAS's no-packing path then applies, and at any batch for the
-    # tiny products (small_gemm then reads its rows contiguously); else NULL
-    # (at batch 1 the product is a gemv that reads W_hh as it is).
+    # matrix-vector groups (for T >= GEMV_PACK_STEPS only, since packing
+    # costs about as much as a few dozen steps' products), or plain,
+    # row-major (H, G), up to TRANSPOSED_WORK, where OpenBLAS's no-packing
+    # path then applies, and at any batch for the tiny products (small_gemm
+    # then reads its rows contiguously); else NULL (at batch 1 the product is
+    # a gemv that reads W_hh as it is).
     if floating is float:
-        if use_panels(scratch, B, H, G) and B > 1:
-            panel_pack(scratch, weight_hh, H, G, H, 1)
-            return scratch
-        if use_panels(scratch, B, H, G) and T >= GEMV_PACK_STEPS:
-            gemv_pack(scratch, weight_hh, H, G, H, 1)
+        if use_panels(scratch, B, H, G) and (B > 1 or T >= GEMV_PACK_STEPS):
+            if B > 1:
+                panel_pack(scratch, weight_hh, H, G, H, 1)
+            else:
+                gemv_pack(scratch, weight_hh, H, G, H, 1)
             return scratch
     if <long long> B * G * H <= SMALL_PRODUCT or (
             B > 1 and <long long> B * G * H <= TRANSPOSED_WORK):
@@ -189,11 +190,11 @@ cdef inline void hidden_product(
         gemm(c'n', c't', B, n, H, 1, h, H, weight_hh + <Py_ssize_t> row0 * H, H, 0, out, ldo)
         return
     if floating is float:
-        if use_panels(out, B, H, G) and B == 1:
-            panel_gemv(out, h, weight_hh_t, H, G, row0, n, 0, H, 0)
-            return
-        if use_panels(out, B, H, G):   # panel row0 / 32 starts at row0 * H
-            panel_gemm(out, ldo, h, H, weight_hh_t + <Py_ssize_t> row0 * H, H, B, n, H, 0)
+        if use_panels(out, B, H, G):
+            if B == 1:
+                panel_gemv(out, h, weight_hh_t, H, G, row0, n, 0, H, 0)
+            else:                   # panel row0 / 32 starts at row0 * H
+                panel_gemm(out, ldo, h, H, weight_hh_t + <Py_ssize_t> row0 * H, H, B, n, H, 0)
             return
     gemm(c'n', c'n', B, n, H, 1, h, H, weight_hh_t + row0, G, 0, out, ldo)
 
@@ -207,11 +208,11 @@ cdef inline const floating *hidden_weights_p(
     # hidden_backward_product, once per sequence of T steps; NULL where
     # use_panels says no (or, at batch 1, for fewer than GEMV_PACK_STEPS steps)
     if floating is float:
-        if use_panels(scratch, B, H, G) and B > 1:
-            panel_pack(scratch, weight_hh, G, H, H, 0)
-            return scratch
-        if use_panels(scratch, B, H, G) and T >= GEMV_PACK_STEPS:
-            gemv_pack(scratch, weight_hh, G, H, H, 0)
+        if use_panels(scratch, B, H, G) and (B > 1 or T >= GEMV_PACK_STEPS):
+            if B > 1:
+                panel_pack(scratch, weight_hh, G, H, H, 0)
+            else:
+                gemv_pack(scratch, weight_hh, G, H, H, 0)
             return scratch
     return NULL
 
@@ -229,12 +230,12 @@ cdef inline void hidden_backward_product(
                    dh, H)
         return
     if weight_hh_p != NULL:
-        if floating is float and B == 1:
-            panel_gemv(dh, da, weight_hh_p, G, H, 0, H, row0, k, beta != 0)
-            return
-        if floating is float:       # row row0 of every panel starts at row0 * 32
-            panel_gemm(dh, H, da, lda, weight_hh_p + <Py_ssize_t> row0 * 32, G, B, H, k,
-                       beta != 0)
+        if floating is float:
+            if B == 1:
+                panel_gemv(dh, da, weight_hh_p, G, H, 0, H, row0, k, beta != 0)
+            else:                   # row row0 of every panel starts at row0 * 32
+                panel_gemm(dh, H, da, lda, weight_hh_p + <Py_ssize_t> row0 * 32, G, B, H, k,
+                           beta != 0)
             return
     gemm(c'n', c'n', B, H, k, 1, da, lda, weight_hh + <Py_ssize_t> row0 * H, H, beta, dh, H)
 

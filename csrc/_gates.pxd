@@ -122,14 +122,6 @@ cdef extern from "_gates.h" nogil:
                                   const double *gates, const double *c, int ldg, int B, int H)
     void ln_lstm_gates_backward_f(float *da, float *dc, const float *dh_next, const float *dc_next,
                                   const float *gates, const float *c, int ldg, int B, int H)
-    void ln_scale_pair_d(double *dgi, double *dgh, const double *gamma_ih, const double *gamma_hh,
-                         int B, int G)
-    void ln_scale_pair_f(float *dgi, float *dgh, const float *gamma_ih, const float *gamma_hh,
-                         int B, int G)
-    void ln_scale_split_d(double *dgi, double *dgh, const double *gamma_ih, const double *gamma_hh,
-                          int B, int G)
-    void ln_scale_split_f(float *dgi, float *dgh, const float *gamma_ih, const float *gamma_hh,
-                          int B, int G)
     void ln_row_center_d(double *out, const double *x, double mean, Py_ssize_t n)
     void ln_row_center_f(float *out, const float *x, float mean, Py_ssize_t n)
     void ln_row_scale_d(double *row, double inv, Py_ssize_t n)
@@ -371,26 +363,6 @@ cdef inline void ln_lstm_gates_backward(
         ln_lstm_gates_backward_f(da, dc, dh_next, dc_next, gates, c, ldg, B, H)
     else:
         ln_lstm_gates_backward_d(da, dc, dh_next, dc_next, gates, c, ldg, B, H)
-
-
-cdef inline void ln_scale_pair(
-    floating *dgi, floating *dgh, const floating *gamma_ih, const floating *gamma_hh,
-    int B, int G,
-) noexcept nogil:
-    if floating is float:
-        ln_scale_pair_f(dgi, dgh, gamma_ih, gamma_hh, B, G)
-    else:
-        ln_scale_pair_d(dgi, dgh, gamma_ih, gamma_hh, B, G)
-
-
-cdef inline void ln_scale_split(
-    floating *dgi, floating *dgh, const floating *gamma_ih, const floating *gamma_hh,
-    int B, int G,
-) noexcept nogil:
-    if floating is float:
-        ln_scale_split_f(dgi, dgh, gamma_ih, gamma_hh, B, G)
-    else:
-        ln_scale_split_d(dgi, dgh, gamma_ih, gamma_hh, B, G)
 
 
 cdef inline void ln_row_center(

@@ -839,48 +839,10 @@ VM_KERNEL VS(ln_lstm_gates_backward)(
     }
 }
 
-/* dgi *= gamma_ih and dgh *= gamma_hh, the gains broadcast over the rows */
-VM_KERNEL VS(ln_scale_pair)(
-    VT *VM_RESTRICT dgi,            /* (B, G) scaled in place */
-    VT *VM_RESTRICT dgh,            /* (B, G) scaled in place */
-    const VT *VM_RESTRICT gamma_ih, /* (G,) */
-    const VT *VM_RESTRICT gamma_hh, /* (G,) */
-    int B, int G)
-{
-    ptrdiff_t b, j;
-    for (b = 0; b < B; b++) {
-        VT *di = dgi + b * (ptrdiff_t) G;
-        VT *dh = dgh + b * (ptrdiff_t) G;
-        for (j = 0; j < G; j++) {
-            di[j] = di[j] * gamma_ih[j];
-            dh[j] = dh[j] * gamma_hh[j];
-        }
-    }
-}
-
-/* dgh = dgi gamma_hh, then dgi *= gamma_ih (ln_lstm: one dL/da feeds both) */
-VM_KERNEL VS(ln_scale_split)(
-    VT *VM_RESTRICT dgi,            /* (B, G) scaled in place */
-    VT *VM_RESTRICT dgh,            /* (B, G) written */
-    const VT *VM_RESTRICT gamma_ih, /* (G,) */
-    const VT *VM_RESTRICT gamma_hh, /* (G,) */
-    int B, int G)
-{
-    ptrdiff_t b, j;
-    for (b = 0; b < B; b++) {
-        VT *di = dgi + b * (ptrdiff_t) G;
-        VT *dh = dgh + b * (ptrdiff_t) G;
-        for (j = 0; j < G; j++) {
-            dh[j] = di[j] * gamma_hh[j];
-            di[j] = di[j] * gamma_ih[j];
-        }
-    }
-}
-
 /* ---------------------------------------------------------------------------
- * Layer normalisation's element-wise passes (_layernorm.pxd): the row sums
- * stay there, in NumPy's pairwise order; these are the loops between them.
- * In place is allowed where noted (no restrict: the compiler checks the
+ * Layer normalisation's passes over a row (_layernorm.pxd): the row sums
+ * (ln_row_sum, in NumPy's pairwise order) and the element-wise loops between
+ * them; and the gains' scaling and column sums. In place is allowed where noted (no restrict: the compiler checks the
  * overlap once per call and still vectorises).
  * ------------------------------------------------------------------------- */
 

@@ -21,8 +21,9 @@ cimport numpy as cnp
 from cython cimport floating
 
 from _common cimport hidden_backward_product, hidden_product, hidden_weights_backward
-from _gates cimport add_colsum_ld, ln_gru_gates_backward, ln_gru_gates_forward, ln_scale_pair
-from _layernorm cimport add_colsum_product, layer_norm_backward, layer_norm_forward
+from _gates cimport (add_colsum_ld, ln_add_colsum_product, ln_gru_gates_backward,
+                     ln_gru_gates_forward, ln_scale_columns)
+from _layernorm cimport layer_norm_backward, layer_norm_forward
 
 cnp.import_array()
 
@@ -99,9 +100,10 @@ cdef inline void step_backward(
     # gi = u^ gamma_ih + b_ih, gh = v^ gamma_hh + b_hh   [LN-GRU dgamma]
     add_colsum_ld(dextras[0], dgi, 3 * H, B, 3 * H)
     add_colsum_ld(dextras[1], dgh, 3 * H, B, 3 * H)
-    add_colsum_product(dextras[2], dgi, 3 * H, u_hat, C, B, 3 * H)
-    add_colsum_product(dextras[3], dgh, 3 * H, v_hat, C, B, 3 * H)
-    ln_scale_pair(dgi, dgh, gamma_ih, gamma_hh, B, 3 * H)     # dgi *= gamma_ih, dgh *= gamma_hh
+    ln_add_colsum_product(dextras[2], dgi, 3 * H, u_hat, C, B, 3 * H)
+    ln_add_colsum_product(dextras[3], dgh, 3 * H, v_hat, C, B, 3 * H)
+    ln_scale_columns(dgi, 3 * H, dgi, 3 * H, gamma_ih, B, 3 * H)    # dgi *= gamma_ih
+    ln_scale_columns(dgh, 3 * H, dgh, 3 * H, gamma_hh, B, 3 * H)    # dgh *= gamma_hh
     layer_norm_backward(dgi, 3 * H, u_hat, C, gates + 10 * H, C, B, 3 * H)      # [LN-GRU du]
     layer_norm_backward(dgh, 3 * H, v_hat, C, gates + 10 * H + 1, C, B, 3 * H)  # [LN-GRU dv]
     # dh = dh' z + dv W_hh   [LN-GRU dh]

@@ -21,9 +21,10 @@ cimport numpy as cnp
 from cython cimport floating
 
 from _common cimport hidden_backward_product, hidden_product, hidden_weights_backward
-from _gates cimport (add_colsum_ld, ln_lstm_gates_backward, ln_lstm_gates_forward,
-                     ln_lstm_output_backward, ln_lstm_output_forward, ln_scale_split)
-from _layernorm cimport add_colsum_product, layer_norm_backward, layer_norm_forward, scale_columns
+from _gates cimport (add_colsum_ld, ln_add_colsum_product, ln_lstm_gates_backward,
+                     ln_lstm_gates_forward, ln_lstm_output_backward, ln_lstm_output_forward,
+                     ln_scale_columns)
+from _layernorm cimport layer_norm_backward, layer_norm_forward
 
 cnp.import_array()
 
@@ -105,18 +106,19 @@ cdef inline void step_backward(
     cdef const floating *c_hat = gates + 13 * H     # (B, H), row stride C
     # h' = o tanh(l), l = c'^ gamma_c + beta_c   [LN-LSTM dc']: dl into dc
     ln_lstm_output_backward(dc, dh_next, gates + 3 * H, gates + 4 * H, C, B, H)
-    add_colsum_product(dextras[4], dc, H, c_hat, C, B, H)
+    ln_add_colsum_product(dextras[4], dc, H, c_hat, C, B, H)
     add_colsum_ld(dextras[5], dc, H, B, H)
-    scale_columns(dc, H, dc, H, gamma_c, B, H)
+    ln_scale_columns(dc, H, dc, H, gamma_c, B, H)
     layer_norm_backward(dc, H, c_hat, C, gates + 14 * H + 2, C, B, H)
     # c' = f c + i g, and the gates  [LSTM df] ... [LSTM da]: da into dgi
     ln_lstm_gates_backward(dgi, dc, dh_next, dc_next, gates, c, C, B, H)   # [LSTM dc]
     # a = u^ gamma_ih + b_ih + v^ gamma_hh + b_hh   [LN-LSTM dgamma]
     add_colsum_ld(dextras[0], dgi, 4 * H, B, 4 * H)
     add_colsum_ld(dextras[1], dgi, 4 * H, B, 4 * H)
-    add_colsum_product(dextras[2], dgi, 4 * H, u_hat, C, B, 4 * H)
-    add_colsum_product(dextras[3], dgi, 4 * H, v_hat, C, B, 4 * H)
-    ln_scale_split(dgi, dgh, gamma_ih, gamma_hh, B, 4 * H)    # dgh = dgi gamma_hh; dgi *= gamma_ih
+    ln_add_colsum_product(dextras[2], dgi, 4 * H, u_hat, C, B, 4 * H)
+    ln_add_colsum_product(dextras[3], dgi, 4 * H, v_hat, C, B, 4 * H)
+    ln_scale_columns(dgh, 4 * H, dgi, 4 * H, gamma_hh, B, 4 * H)    # dgh = dgi gamma_hh
+    ln_scale_columns(dgi, 4 * H, dgi, 4 * H, gamma_ih, B, 4 * H)    # dgi *= gamma_ih
     layer_norm_backward(dgi, 4 * H, u_hat, C, gates + 14 * H, C, B, 4 * H)      # [LN-LSTM du]
     layer_norm_backward(dgh, 4 * H, v_hat, C, gates + 14 * H + 1, C, B, 4 * H)  # [LN-LSTM dv]
     # v = h W_hh^T   [LN-LSTM dh]

@@ -145,6 +145,14 @@ def _may_share_memory(a: Array, source) -> bool:
     return isinstance(source, np.ndarray) and np.may_share_memory(a, source)
 
 
+def _each_direction(run, D: int, threads: int) -> list:
+    """[run(0), ..., run(D - 1)]: a layer's directions, at once on threads
+    when there are two and threads to spare, else one after the other."""
+    if threads > 1 and D > 1:
+        return run_parallel(run, range(D))
+    return [run(d) for d in range(D)]
+
+
 class _Pool:
     """Internal arrays (forward's cache, the copy of x) kept for reuse.
 
@@ -531,12 +539,7 @@ class _Recurrent(Module):
                                                tuple([f[k] for f in finals]), lengths, layer,
                                                direction, keep)
 
-            if threads > 1 and D > 1:
-                results = run_parallel(direction_forward, range(D))
-            elif D == 1:
-                results = [direction_forward(0)]
-            else:
-                results = [direction_forward(d) for d in range(D)]
+            results = _each_direction(direction_forward, D, threads)
             if keep:
                 layers.append(LayerCache(layer_input, tuple(r[1] for r in results), mask))
             layer_input = (results[0][0] if D == 1
@@ -670,12 +673,7 @@ class _Recurrent(Module):
                     tuple([d[k] for d in d_states0]), layer_cache.directions[direction],
                     layer_cache.input, lengths, slots[layer, direction], direction)
 
-            if threads > 1 and D > 1:
-                results = run_parallel(direction_backward, range(D))
-            elif D == 1:
-                results = [direction_backward(0)]
-            else:
-                results = [direction_backward(d) for d in range(D)]
+            results = _each_direction(direction_backward, D, threads)
             dx = results[0]
             for dx_direction in results[1:]:
                 dx = dx + dx_direction

@@ -65,16 +65,19 @@ def project(out, x, weight, bias):
     """out = x weight^T + bias.  out: (B, G).  x: (B, F).  weight: (G, F).
     bias: (G,)."""
     np.dot(x, weight.T, out)
-    B, G = out.shape
-    for b in range(B):
-        for k in range(G):
-            out[b, k] += bias[k]
+    add_rows(out, bias)
 
 
 @jit_inline
 def step_project(out, h, weight, bias):
     """``project`` for a step's recurrent product (``dot_t``'s small path)."""
     dot_t(out, h, weight)
+    add_rows(out, bias)
+
+
+@jit_inline
+def add_rows(out, bias):
+    """out[b] += bias for every row b.  out: (B, G).  bias: (G,)."""
     B, G = out.shape
     for b in range(B):
         for k in range(G):
