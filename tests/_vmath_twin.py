@@ -105,9 +105,32 @@ def _abs(x, k_):
     return (x.view(k_.uint) & k_.uint(~k_.sign & ((1 << (8 * x.itemsize)) - 1))).view(k_.dtype)
 
 
+def exp_reduced(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """vm_exp_reduced_f (float32 only): exp(r) in one word and k = n + 151."""
+    k_ = F32
+    T, U = k_.dtype, k_.uint
+    with np.errstate(all="ignore"):
+        t = x * T(k_.log2e) + T(k_.shift)
+        n = t - T(k_.shift)
+        r = (x - n * T(k_.ln2_hi)) - n * T(k_.ln2_lo)
+        p = _horner(k_.exp_poly, r, T)
+        k = t.view(U) - U(np.array(k_.shift, T).view(U) - U(k_.bias))
+        return T(1) + (r + (r * r) * p), k
+
+
 def sigmoid(a: np.ndarray) -> np.ndarray:
     k_ = _consts(a)
-    T = k_.dtype
+    T, U = k_.dtype, k_.uint
+    if T is np.float32:
+        # vm_sigmoid_f: the plain formula, e in one word
+        with np.errstate(all="ignore"):
+            x = -_abs(a, k_)
+            x = np.where(x < T(k_.exp_lo), T(k_.exp_lo), x)
+            e, k = exp_reduced(x)
+            k1 = k >> U(1)
+            e = e * ((k1 + U(k_.e1)) << U(k_.mant)).view(T) * (
+                (k - k1 + U(k_.e2)) << U(k_.mant)).view(T)
+            return np.where(a >= 0, T(1), e) / (T(1) + e)
     eh, el = exp2(-_abs(a, k_))
     with np.errstate(all="ignore"):
         d = T(1) + eh
@@ -126,11 +149,17 @@ def tanh(x: np.ndarray) -> np.ndarray:
         q = _horner(k_.tanh_poly, s, T)
         small = ax + ax * (s * q)
         ac = np.where(ax > T(k_.tanh_clamp), T(k_.tanh_clamp), ax)
-        eh, el = exp2(ac + ac)
-        d = eh + T(1)
-        de = ((eh - d) + T(1)) + el
-        t = T(2) / d
-        t = t - t * (de * (T(0.5) * t))
-        big = T(1) - t
+        if T is np.float32:
+            # vm_tanh_f: exp(2|x|) in one word, 2^n with n in [0, 29], no correction
+            e, k = exp_reduced(ac + ac)
+            e = e * ((k - U(24)) << U(k_.mant)).view(T)
+            big = T(1) - T(2) / (e + T(1))
+        else:
+            eh, el = exp2(ac + ac)
+            d = eh + T(1)
+            de = ((eh - d) + T(1)) + el
+            t = T(2) / d
+            t = t - t * (de * (T(0.5) * t))
+            big = T(1) - t
         y = np.where(ax < T(k_.tanh_cut), small, big)
         return (y.view(U) | (x.view(U) & U(k_.sign))).view(T)

@@ -25,15 +25,16 @@ from conftest import require_backend
 FUNCS = ("exp", "sigmoid", "tanh")
 DTYPES = (np.float64, np.float32)
 
-#: the largest error allowed, in ulps. Measured on this grid: float64 exp 0.76,
-#: sigmoid 1.12, tanh 1.03; float32 exp 0.77, sigmoid 1.14, tanh 1.02 (over all
-#: 2^32 float32 inputs: 0.78, 1.18, 1.03; csrc/_vmath.h quotes the figures).
+#: the largest error allowed, in ulps. Over all 2^32 float32 inputs: exp 0.78,
+#: sigmoid 2.41, tanh 1.46 (the float32 sigmoid and tanh are the cheaper,
+#: uncorrected forms); float64 on this grid: exp 0.76, sigmoid 1.12, tanh 1.03.
+#: csrc/_vmath.h quotes the figures.
 MAX_ULP = {
     (np.float64, "exp"): 1.0,
     (np.float64, "sigmoid"): 1.5,
     (np.float64, "tanh"): 1.5,
     (np.float32, "exp"): 1.0,
-    (np.float32, "sigmoid"): 1.5,
+    (np.float32, "sigmoid"): 2.5,
     (np.float32, "tanh"): 1.5,
 }
 
