@@ -641,11 +641,8 @@ VM_KERNEL VS(add_colsum)(
  * in the cache row next to the gates, with a gain and a bias each. A cache
  * row has ldg elements; the kernels take its blocks as separate pointers, the
  * ones they write and the ones they read never the same elements. The
- * expressions are the Cython loops' own, in the same order and with the same
- * types: where those loops wrote `1 - z`, Cython emitted the C literal 1.0, so
- * that factor and the products it enters are double even in the float
- * kernels (rounded to VT where the Cython code stored them); the literal
- * 1.0 is kept here so that the results stay the same to the bit.
+ * expressions are in the NumPy twin's order (bptt._numpy.ln_gru, ln_lstm),
+ * all in VT: float kernels compute in float, as NumPy does.
  * ------------------------------------------------------------------------- */
 
 VM_KERNEL VS(ln_gru_gates_forward)(
@@ -678,7 +675,7 @@ VM_KERNEL VS(ln_gru_gates_forward)(
             VT r = VM_SIGMOID_T(air + ahr);                                      /* [torch-GRU r] */
             VT z = VM_SIGMOID_T(aiz + ahz);                                      /* [torch-GRU z] */
             VT n = VM_TANH_T(ain + r * ahn);                                     /* [torch-GRU n] */
-            hnext[j] = (VT) ((1.0 - z) * n + z * hb[j]);                         /* [torch-GRU h'] */
+            hnext[j] = ((VT) 1 - z) * n + z * hb[j];                         /* [torch-GRU h'] */
             g[j] = r;
             g[H + j] = z;
             g[2 * H + j] = n;
@@ -707,13 +704,13 @@ VM_KERNEL VS(ln_gru_gates_backward)(
         for (j = 0; j < H; j++) {
             VT r = g[j], z = g[H + j], n = g[2 * H + j], hn = g[3 * H + j];
             VT d = dnext[j];
-            VT dn = (VT) (d * (1.0 - z));                                /* [torch-GRU dn] */
+            VT dn = d * ((VT) 1 - z);                                /* [torch-GRU dn] */
             VT dz = d * (hb[j] - n);                                     /* [torch-GRU dz] */
-            VT dan = (VT) (dn * (1.0 - n * n));                          /* [torch-GRU da_n] */
+            VT dan = dn * ((VT) 1 - n * n);                          /* [torch-GRU da_n] */
             VT dr = dan * hn;                                            /* [torch-GRU dr] */
             VT dhn = dan * r;                                            /* [torch-GRU dhn] */
-            VT dar = (VT) (dr * r * (1.0 - r));                          /* [torch-GRU da_r] */
-            VT daz = (VT) (dz * z * (1.0 - z));                          /* [torch-GRU da_z] */
+            VT dar = dr * r * ((VT) 1 - r);                          /* [torch-GRU da_r] */
+            VT daz = dz * z * ((VT) 1 - z);                          /* [torch-GRU da_z] */
             dgib[j] = dar;
             dgib[H + j] = daz;
             dgib[2 * H + j] = dan;
@@ -804,7 +801,7 @@ VM_KERNEL VS(ln_lstm_output_backward)(
         const VT *dnext = dh_next + b * (ptrdiff_t) H;
         VT *dlb = dl + b * (ptrdiff_t) H;
         for (j = 0; j < H; j++)
-            dlb[j] = (VT) (dnext[j] * ob[j] * (1.0 - tl[j] * tl[j]));          /* [LN-LSTM dc'] */
+            dlb[j] = dnext[j] * ob[j] * ((VT) 1 - tl[j] * tl[j]);          /* [LN-LSTM dc'] */
     }
 }
 
@@ -830,10 +827,10 @@ VM_KERNEL VS(ln_lstm_gates_backward)(
             VT dhn = dhn_b[j];
             VT dct = dcb[j] + dcn_b[j];
             /* c' = f c + i g, and the gates   [LSTM df] ... [LSTM da] */
-            d[j] = (VT) (dct * gg * i * (1.0 - i));
-            d[H + j] = (VT) (dct * cb[j] * f * (1.0 - f));
-            d[2 * H + j] = (VT) (dct * i * (1.0 - gg * gg));
-            d[3 * H + j] = (VT) (dhn * tc * o * (1.0 - o));
+            d[j] = dct * gg * i * ((VT) 1 - i);
+            d[H + j] = dct * cb[j] * f * ((VT) 1 - f);
+            d[2 * H + j] = dct * i * ((VT) 1 - gg * gg);
+            d[3 * H + j] = dhn * tc * o * ((VT) 1 - o);
             dcb[j] = dct * f;                                            /* [LSTM dc] */
         }
     }
