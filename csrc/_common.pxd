@@ -20,7 +20,7 @@ cdef extern from "_panel.h" nogil:
     int panel_usable(int M, int N)
     void panel_pack(float *panels, const float *src, int K, int N, int ld, int transposed)
     void panel_gemm(float *c, int ldc, const float *a, int lda, const float *panels,
-                    int kstride, int M, int N, int K, int beta)
+                    int kstride, int M, int N, int K, int beta, const float *bias)
     void gemv_pack(float *groups, const float *src, int K, int N, int ld, int transposed)
     void panel_gemv(float *c, const float *a, const float *groups, int Kall, int Nall,
                     int col0, int n, int k0, int K, int beta)
@@ -28,6 +28,7 @@ cdef extern from "_panel.h" nogil:
 cdef enum:
     TRANSPOSED_WORK = 1000000   # B G H up to which a step multiplies by W_hh^T
     GEMV_PACK_STEPS = 32    # at batch 1, packing W_hh into panels pays from this many steps
+    INPUT_PANEL_ROWS = 64   # rows of x from which the input projection runs on panels
     SMALL_PRODUCT = 512     # B n H up to which a step's product is a plain loop, not BLAS
 
 cdef inline void gemm(
@@ -194,7 +195,8 @@ cdef inline void hidden_product(
             if B == 1:
                 panel_gemv(out, h, weight_hh_t, H, G, row0, n, 0, H, 0)
             else:                   # panel row0 / 32 starts at row0 * H
-                panel_gemm(out, ldo, h, H, weight_hh_t + <Py_ssize_t> row0 * H, H, B, n, H, 0)
+                panel_gemm(out, ldo, h, H, weight_hh_t + <Py_ssize_t> row0 * H, H, B, n, H, 0,
+                           NULL)
             return
     gemm(c'n', c'n', B, n, H, 1, h, H, weight_hh_t + row0, G, 0, out, ldo)
 
@@ -235,7 +237,7 @@ cdef inline void hidden_backward_product(
                 panel_gemv(dh, da, weight_hh_p, G, H, 0, H, row0, k, beta != 0)
             else:                   # row row0 of every panel starts at row0 * 32
                 panel_gemm(dh, H, da, lda, weight_hh_p + <Py_ssize_t> row0 * 32, G, B, H, k,
-                           beta != 0)
+                           beta != 0, NULL)
             return
     gemm(c'n', c'n', B, H, k, 1, da, lda, weight_hh + <Py_ssize_t> row0 * H, H, beta, dh, H)
 
@@ -336,14 +338,37 @@ cdef inline void mask_rows_sum(
                 out[b * H + j] = 0
 
 
+cdef inline const floating *input_weights_t(
+    floating *scratch,              # (I, G) written, where used
+    const floating *weight_ih,      # (G, I)
+    int G, int I, Py_ssize_t N,
+) noexcept nogil:
+    # W_ih^T as _panel.h's panels for input_projection, where the product of
+    # a call's N = T B rows pays for the packing: float32, G a multiple of
+    # 32, N >= INPUT_PANEL_ROWS (the kernel, bias included, is ~1.3x
+    # OpenBLAS's fill + GEMM there, packing included); else NULL (BLAS).
+    # The choice depends on the call's shape only, so a training forward and
+    # an eval forward of the same call get the same gi.
+    if floating is float:
+        if panel_isa() != 0 and G % 32 == 0 and N >= INPUT_PANEL_ROWS:
+            panel_pack(scratch, weight_ih, I, G, I, 1)
+            return scratch
+    return NULL
+
+
 cdef inline void input_projection(
     floating *gi,                   # (N, G) written
     const floating *x,              # (N, I)
     const floating *weight_ih,      # (G, I)
+    const floating *weight_ih_t,    # input_weights_t's panels, or NULL
     const floating *bias_ih,        # (G,)
     int N, int I, int G,
 ) noexcept nogil:
     # gi = x W_ih^T + b_ih for all N = T B rows at once
+    if floating is float:
+        if weight_ih_t != NULL:
+            panel_gemm(gi, G, x, I, weight_ih_t, I, N, G, I, 0, bias_ih)
+            return
     fill_rows(gi, bias_ih, N, G)
     gemm(c'n', c't', N, G, I, 1, x, I, weight_ih, I, 1, gi, G)
 

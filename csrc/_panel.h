@@ -139,13 +139,16 @@ static inline void gemv_pack(float *groups, const float *src, int K, int N, int 
  * times 2 LANES columns (two vectors a row): AVX-512 takes a whole panel
  * (2 x 16 columns) for 8 rows, 16 accumulators; AVX2 half a panel (2 x 8)
  * for 6 rows, 12 accumulators, each within its 32 or 16 registers. Each
- * entry is one chain of FMAs over k, from zero. */
+ * entry is one chain of FMAs over k, from zero, then added to C (beta 1)
+ * or to bias[column] (bias not NULL, beta 0: the input projection's b_ih,
+ * without a pass that fills C with it first). */
 #define PANEL_GEMM(NAME, ISA, VEC, LANES, ROWS, LOAD, STORE, SET1, ZERO, FMA, ADD)  \
     ISA static void NAME(                                                      \
         float *c, int ldc,            /* (M, N) written (beta 0) or added into (beta 1) */ \
         const float *a, int lda,      /* (M, K) */                             \
         const float *panels, int kstride, /* panel p at panels + p * kstride * 32 */ \
-        int M, int N, int K, int beta)                                         \
+        int M, int N, int K, int beta,                                         \
+        const float *bias)            /* (N,) or NULL */                       \
     {                                                                          \
         ptrdiff_t p, h, i, k, r;                                               \
         for (p = 0; p < N / PANEL_WIDTH; p++)                                  \
@@ -179,9 +182,15 @@ static inline void gemv_pack(float *groups, const float *src, int K, int N, int 
                     }                                                          \
                     for (r = 0; r < rows; r++) {                               \
                         float *out = c + (i + r) * (ptrdiff_t) ldc + p * PANEL_WIDTH + h; \
-                        STORE(out, beta ? ADD(LOAD(out), acc[r][0]) : acc[r][0]); \
-                        STORE(out + LANES, beta ? ADD(LOAD(out + LANES), acc[r][1]) \
-                                                : acc[r][1]);                  \
+                        if (beta) {                                            \
+                            acc[r][0] = ADD(LOAD(out), acc[r][0]);             \
+                            acc[r][1] = ADD(LOAD(out + LANES), acc[r][1]);     \
+                        } else if (bias != NULL) {                             \
+                            acc[r][0] = ADD(acc[r][0], LOAD(bias + p * PANEL_WIDTH + h)); \
+                            acc[r][1] = ADD(acc[r][1], LOAD(bias + p * PANEL_WIDTH + h + LANES)); \
+                        }                                                      \
+                        STORE(out, acc[r][0]);                                 \
+                        STORE(out + LANES, acc[r][1]);                         \
                     }                                                          \
                 }                                                              \
             }                                                                  \
@@ -254,19 +263,20 @@ PANEL_GEMV(panel_gemv_avx2, PANEL_AVX2, __m256, 8, 64, _mm256_loadu_ps, _mm256_s
 
 #endif /* PANEL_BUILT */
 
-/* C = A B (beta 0) or C += A B (beta 1) on panel_pack's panels; only where
+/* C = A B (beta 0), C += A B (beta 1) or C = A B + bias (beta 0, bias not
+ * NULL, one row added to every row) on panel_pack's panels; only where
  * panel_usable(M, N), M >= 8. */
 static inline void panel_gemm(float *c, int ldc, const float *a, int lda, const float *panels,
-                              int kstride, int M, int N, int K, int beta)
+                              int kstride, int M, int N, int K, int beta, const float *bias)
 {
 #if PANEL_BUILT
     if (panel_isa() == PANEL_ISA_AVX512)
-        panel_gemm_avx512(c, ldc, a, lda, panels, kstride, M, N, K, beta);
+        panel_gemm_avx512(c, ldc, a, lda, panels, kstride, M, N, K, beta, bias);
     else
-        panel_gemm_avx2(c, ldc, a, lda, panels, kstride, M, N, K, beta);
+        panel_gemm_avx2(c, ldc, a, lda, panels, kstride, M, N, K, beta, bias);
 #else
     (void) c; (void) ldc; (void) a; (void) lda; (void) panels; (void) kstride;
-    (void) M; (void) N; (void) K; (void) beta;
+    (void) M; (void) N; (void) K; (void) beta; (void) bias;
 #endif
 }
 

@@ -99,8 +99,8 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from _common cimport (final_index, hidden_weights_p, hidden_weights_t, input_backward,
-                      input_projection, keep_invalid_rows, mask_rows, mask_rows_sum,
-                      next_index, panel_isa, prev_index, step_at)
+                      input_projection, input_weights_t, keep_invalid_rows, mask_rows,
+                      mask_rows_sum, next_index, panel_isa, prev_index, step_at)
 from _fast cimport data
 
 
@@ -117,6 +117,7 @@ cdef void seq_forward_work(
     floating *gates,                # (T, B, C) written, the cache; NULL when C = 0
     floating *gi,                   # (T, B, G) scratch
     floating *weight_hh_t,          # (K, Gh) scratch
+    floating *weight_ih_t,          # (I, G) scratch
     const floating *x,              # (T, B, I)
     floating **initial,             # N_STATES of (B, w_s)
     const floating *weight_ih,      # (G, I)
@@ -139,7 +140,8 @@ cdef void seq_forward_work(
     for k in range(N_STATES):
         BW[k] = <Py_ssize_t> B * width[k]
     # gi = x W_ih^T + b_ih, every step at once
-    input_projection(gi, x, weight_ih, bias_ih, T * B, I, G)
+    input_projection(gi, x, weight_ih, input_weights_t(weight_ih_t, weight_ih, G, I, T * B),
+                     bias_ih, T * B, I, G)
     for k in range(N_STATES):
         memcpy(states[k] + final_index(T, not reverse) * BW[k], initial[k],
                BW[k] * sizeof(floating))
@@ -166,6 +168,7 @@ cdef void seq_infer_work(
     floating *gates,                # (B, C) scratch, every step's; NULL when C = 0
     floating *gi,                   # (chunk, B, G) scratch
     floating *weight_hh_t,          # (K, Gh) scratch
+    floating *weight_ih_t,          # (I, G) scratch
     floating *slots,                # 2 (B, w_s) per state, scratch
     const floating *x,              # (T, B, I)
     floating **initial,             # N_STATES of (B, w_s)
@@ -192,6 +195,9 @@ cdef void seq_infer_work(
     cdef floating *state_next[N_STATES]         # (B, w_s) each: what step t writes
     cdef floating *swap
     cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, Gh, K, B, T)
+    # packed once for every chunk; chosen by the whole call's rows, as seq_forward's
+    cdef const floating *w_ih_t = input_weights_t(weight_ih_t, weight_ih, G, I,
+                                                  <Py_ssize_t> T * B)
     for k in range(N_STATES):
         BW[k] = <Py_ssize_t> B * width[k]
         state[k] = slots
@@ -203,7 +209,7 @@ cdef void seq_infer_work(
         n = min(<Py_ssize_t> chunk, T - first)
         t0 = T - first - n if reverse else first      # the chunk holds times t0 .. t0 + n - 1
         # gi = x W_ih^T + b_ih for the chunk's steps
-        input_projection(gi, x + t0 * B * I, weight_ih, bias_ih, <int> (n * B), I, G)
+        input_projection(gi, x + t0 * B * I, weight_ih, w_ih_t, bias_ih, <int> (n * B), I, G)
         for s in range(first, first + n):
             t = step_at(s, T, reverse)
             step_forward(state_next, gates, gi + (t - t0) * B * G, state, weight_hh, w_t,
@@ -346,9 +352,9 @@ cdef object seq_forward_arrays(floating *kind, cnp.ndarray output, tuple finals,
     for k in range(N_EXTRAS):
         extras_p[k] = <floating *> data(extras[k])
     cdef int H = width[N_STATES - 1], K = width[0]
-    # gi (T, B, G) and W_hh^T (K, Gh) in one block
-    cdef floating *gi = <floating *> malloc((<size_t> T * B * G + <size_t> K * Gh)
-                                            * sizeof(floating))
+    # gi (T, B, G), W_hh^T (K, Gh) and W_ih^T (I, G) in one block
+    cdef floating *gi = <floating *> malloc(
+        (<size_t> T * B * G + <size_t> K * Gh + <size_t> I * G) * sizeof(floating))
     if gi == NULL:
         raise MemoryError()
     cdef floating *output_p = <floating *> data(output)
@@ -361,9 +367,9 @@ cdef object seq_forward_arrays(floating *kind, cnp.ndarray output, tuple finals,
     cdef long long *lengths_p = <long long *> data(lengths)
     with nogil:
         seq_forward_work(output_p, finals_p, states_p, gates_p, gi, gi + <size_t> T * B * G,
-                         x_p, initial_p, weight_ih_p, weight_hh_p, bias_ih_p, bias_hh_p,
-                         extras_p, lengths_p, reverse, <floating> option, width,
-                         T, B, I, H, G, Gh, C)
+                         gi + <size_t> T * B * G + <size_t> K * Gh, x_p, initial_p,
+                         weight_ih_p, weight_hh_p, bias_ih_p, bias_hh_p, extras_p, lengths_p,
+                         reverse, <floating> option, width, T, B, I, H, G, Gh, C)
         free(gi)
 
 
@@ -411,10 +417,10 @@ cdef object seq_infer_arrays(floating *kind, cnp.ndarray output, tuple finals,
     for k in range(N_EXTRAS):
         extras_p[k] = <floating *> data(extras[k])
     cdef int H = width[N_STATES - 1], K = width[0]
-    # gi (chunk, B, G), W_hh^T (K, Gh) and the state slots in one block
+    # gi (chunk, B, G), W_hh^T (K, Gh), W_ih^T (I, G) and the state slots in one block
     cdef size_t gi_size = <size_t> chunk * B * G
     cdef floating *gi = <floating *> malloc(
-        (gi_size + <size_t> K * Gh + slots_size) * sizeof(floating))
+        (gi_size + <size_t> K * Gh + <size_t> I * G + slots_size) * sizeof(floating))
     if gi == NULL:
         raise MemoryError()
     cdef floating *output_p = <floating *> data(output)
@@ -427,7 +433,8 @@ cdef object seq_infer_arrays(floating *kind, cnp.ndarray output, tuple finals,
     cdef long long *lengths_p = <long long *> data(lengths)
     with nogil:
         seq_infer_work(output_p, finals_p, gates_p, gi, gi + gi_size,
-                       gi + gi_size + <size_t> K * Gh, x_p, initial_p, weight_ih_p,
+                       gi + gi_size + <size_t> K * Gh,
+                       gi + gi_size + <size_t> K * Gh + <size_t> I * G, x_p, initial_p, weight_ih_p,
                        weight_hh_p, bias_ih_p, bias_hh_p, extras_p, lengths_p, reverse,
                        <floating> option, width, T, B, I, H, G, Gh, chunk)
         free(gi)

@@ -128,7 +128,7 @@ cdef void gru_cell_forward_work(
     int B, int I, int H,
 ) noexcept nogil:
     cdef floating *state = <floating *> h
-    input_projection(gi, x, weight_ih, bias_ih, B, I, 3 * H)     # gi = x W_ih^T + b_ih
+    input_projection(gi, x, weight_ih, NULL, bias_ih, B, I, 3 * H)  # gi = x W_ih^T + b_ih
     step_forward(&h_next, gates, gi, &state, weight_hh, NULL, bias_hh, NULL, 0, B, H, H)
 
 

@@ -130,7 +130,7 @@ cdef void lstm_cell_forward_work(
     state[1] = <floating *> c
     state_next[0] = h_next
     state_next[1] = c_next
-    input_projection(gi, x, weight_ih, bias_ih, B, I, 4 * H)     # gi = x W_ih^T + b_ih
+    input_projection(gi, x, weight_ih, NULL, bias_ih, B, I, 4 * H)  # gi = x W_ih^T + b_ih
     step_forward(state_next, gates, gi, state, weight_hh, NULL, bias_hh, NULL, 0, B, H, H)
 
 

@@ -116,7 +116,7 @@ cdef void rnn_cell_forward_work(
     int B, int I, int H,
 ) noexcept nogil:
     cdef floating *state = <floating *> h
-    input_projection(gi, x, weight_ih, bias_ih, B, I, H)     # gi = x W_ih^T + b_ih
+    input_projection(gi, x, weight_ih, NULL, bias_ih, B, I, H)  # gi = x W_ih^T + b_ih
     step_forward(&h_next, NULL, gi, &state, weight_hh, NULL, bias_hh, NULL, activation, B, H, H)
 
 
