@@ -189,6 +189,17 @@ VM_ELEMENT double vm_exp_d(double x)
 #define VM_LN2_HI_F 0.693145752f                    /* 0x1.62e4p-1, 16 bits */
 #define VM_LN2_LO_F 1.42860677e-06f
 
+/* P(r) of exp(r) = 1 + r + r^2 P(r), float32 (step 4); vm_exp2_f and
+ * vm_exp_reduced_f share it */
+VM_ELEMENT float vm_exp_poly_f(float r)
+{
+    float p = 0.00138637819f;
+    p = p * r + 0.00836748071f;
+    p = p * r + 0.0416672379f;
+    p = p * r + 0.166665345f;
+    return p * r + 0.5f;
+}
+
 VM_ELEMENT float vm_exp2_f(float x, float *lo)
 {
     float t, n, rh, rl, r, p, e1, e0, s1, s2, h;
@@ -200,11 +211,7 @@ VM_ELEMENT float vm_exp2_f(float x, float *lo)
     rh = x - n * VM_LN2_HI_F;                       /* exact */
     rl = -(n * VM_LN2_LO_F);
     r = rh + rl;
-    p = 0.00138637819f;
-    p = p * r + 0.00836748071f;
-    p = p * r + 0.0416672379f;
-    p = p * r + 0.166665345f;
-    p = p * r + 0.5f;
+    p = vm_exp_poly_f(r);
     e1 = 1.0f + rh;
     e0 = (1.0f - e1) + rh;
     p = e0 + (rl + (r * r) * p);
@@ -234,11 +241,7 @@ VM_ELEMENT float vm_exp_reduced_f(float x, uint32_t *k)
     t = x * VM_LOG2E_F + VM_SHIFT_F;
     n = t - VM_SHIFT_F;
     r = (x - n * VM_LN2_HI_F) - n * VM_LN2_LO_F;
-    p = 0.00138637819f;
-    p = p * r + 0.00836748071f;
-    p = p * r + 0.0416672379f;
-    p = p * r + 0.166665345f;
-    p = p * r + 0.5f;
+    p = vm_exp_poly_f(r);
     *k = vm_bits_f(t) - (vm_bits_f(VM_SHIFT_F) - 151u);
     return 1.0f + (r + (r * r) * p);
 }

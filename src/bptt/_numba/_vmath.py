@@ -163,6 +163,17 @@ def exp2_f64(x):
 
 
 @jit_exact
+def exp_poly_f32(r):
+    """P(r) of exp(r) = 1 + r + r^2 P(r), float32 (vm_exp_poly_f); exp2_f32 and
+    exp_reduced_f32 share it."""
+    p = np.float32(0.00138637819)
+    p = p * r + np.float32(0.00836748071)
+    p = p * r + np.float32(0.0416672379)
+    p = p * r + np.float32(0.166665345)
+    return p * r + _HALF_F
+
+
+@jit_exact
 def exp2_f32(x):
     """exp(x) = hi + lo, float32: the pair (hi, lo)."""
     x = _EXP_LO_F if x < _EXP_LO_F else x
@@ -172,11 +183,7 @@ def exp2_f32(x):
     rh = x - n * _LN2_HI_F  # exact
     rl = -(n * _LN2_LO_F)
     r = rh + rl
-    p = np.float32(0.00138637819)
-    p = p * r + np.float32(0.00836748071)
-    p = p * r + np.float32(0.0416672379)
-    p = p * r + np.float32(0.166665345)
-    p = p * r + _HALF_F
+    p = exp_poly_f32(r)
     e1 = _ONE_F + rh
     e0 = (_ONE_F - e1) + rh
     p = e0 + (rl + (r * r) * p)
@@ -210,11 +217,7 @@ def exp_reduced_f32(x):
     t = x * _LOG2E_F + _SHIFT_F
     n = t - _SHIFT_F
     r = (x - n * _LN2_HI_F) - n * _LN2_LO_F
-    p = np.float32(0.00138637819)
-    p = p * r + np.float32(0.00836748071)
-    p = p * r + np.float32(0.0416672379)
-    p = p * r + np.float32(0.166665345)
-    p = p * r + _HALF_F
+    p = exp_poly_f32(r)
     k = (float_bits(t) - _K_OFFSET_F) & _MASK_F
     return _ONE_F + (r + (r * r) * p), k
 
