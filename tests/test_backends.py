@@ -172,9 +172,10 @@ _CACHE_SCRIPT = textwrap.dedent("""
         "cache_dir": numba.config.CACHE_DIR,
         "backend": cell.backend,
         "kernel_file": cell._kernels.__file__,
-        # the family's one-step pair, bound copies of bptt/_numba/_sequence.py's
-        "drivers": [cell._kernels.cell_forward.py_func.__qualname__,
-                    cell._kernels.cell_backward.py_func.__qualname__],
+        # the family's one-call step pair (exact arrays take it), bound copies
+        # of bptt/_numba/_sequence.py's
+        "drivers": [cell._kernels.cell_fast_forward.py_func.__qualname__,
+                    cell._kernels.cell_fast_backward.py_func.__qualname__],
     }))
 """)
 
@@ -215,8 +216,8 @@ def test_numba_writes_its_cache_to_numba_cache_dir(tmp_path):
     for path in files:  # all in the subdirectory numba derives from bptt/_numba/
         assert path.parent.parent == cache_dir and path.parent.name.startswith("_numba_"), path
     # an index (.nbi) and compiled code (.nbc) for both kernels the cell ran
-    # (the family's one-step pair, made from bptt/_numba/_sequence.py; the
-    # step functions are inlined into them), named
+    # (the family's one-call step pair, made from bptt/_numba/_sequence.py;
+    # the step functions are inlined into them), named
     # "<module>.<function>-<line>.py<ver>[.<n>].nb?"
     written = {(p.name.split("-")[0], p.suffix) for p in files}
     kernels = [f"_sequence.{name}" for name in info["drivers"]]

@@ -1,10 +1,12 @@
-"""The cells' one-call fast path (Cython backend, csrc/_fast.pxd).
+"""The cells' one-call fast path (Cython backend: csrc/_fast.pxd; Numba
+backend: bptt._numba._sequence).
 
 The fast step takes only arrays that are already exactly right and declines
 everything else, which then goes through the validating path. These tests
-check both halves: exact arrays really take the fast path and give the same
-bits as the validating path, and every other input is declined, so that it
-still converts or fails with the validating path's message.
+check both halves, on each compiled backend: exact arrays really take the
+fast path and give the same bits as the validating path, and every other
+input is declined, so that it still converts or fails with the validating
+path's message.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ import numpy as np
 import pytest
 
 import bptt
-
-pytestmark = pytest.mark.skipif("cython" not in bptt.backends(), reason="needs the Cython backend")
 
 D, H = 3, 5
 
@@ -30,10 +30,10 @@ CELLS = {
 }
 
 
-def _pair(bias, dtype, seed=0, kind="GRU_Cell"):
+def _pair(bias, dtype, backend, seed=0, kind="GRU_Cell"):
     """Two identical cells, the second with its fast path switched off."""
-    fast = CELLS[kind](D, H, bias=bias, backend="cython", dtype=dtype, seed=seed)
-    slow = CELLS[kind](D, H, bias=bias, backend="cython", dtype=dtype, seed=seed)
+    fast = CELLS[kind](D, H, bias=bias, backend=backend, dtype=dtype, seed=seed)
+    slow = CELLS[kind](D, H, bias=bias, backend=backend, dtype=dtype, seed=seed)
     slow._fast_forward = slow._fast_backward = None
     return fast, slow
 
@@ -79,8 +79,8 @@ def _count(cell):
 @pytest.mark.parametrize("kind", list(CELLS))
 @pytest.mark.parametrize("batch", [None, 1, 4], ids=["unbatched", "B1", "B4"])
 @pytest.mark.parametrize("bias", [False, True])
-def test_fast_path_is_taken_and_bit_identical(kind, batch, bias, dtype):
-    fast, slow = _pair(bias, dtype, kind=kind)
+def test_fast_path_is_taken_and_bit_identical(kind, batch, bias, dtype, compiled_backend):
+    fast, slow = _pair(bias, dtype, compiled_backend, kind=kind)
     forward, backward = _count(fast)
     rng = np.random.default_rng(1)
     lead = () if batch is None else (batch,)
@@ -103,8 +103,8 @@ def test_fast_path_is_taken_and_bit_identical(kind, batch, bias, dtype):
         assert np.any(fast.grads[name] != 0), name
 
 
-def test_unbatched_delta_may_be_flat():
-    fast, slow = _pair(True, np.float64)
+def test_unbatched_delta_may_be_flat(compiled_backend):
+    fast, slow = _pair(True, np.float64, compiled_backend)
     _, backward = _count(fast)
     x, h = np.ones(D), np.full(H, 0.5)
     fast.forward(x, h)
@@ -115,14 +115,37 @@ def test_unbatched_delta_may_be_flat():
     assert backward.taken == 1
 
 
-def test_readonly_inputs_take_the_fast_path():
-    """The kernel only reads x and h, so read-only arrays are fine as they are."""
-    fast, slow = _pair(False, np.float64)
+@pytest.mark.parametrize("kind", list(CELLS))
+@pytest.mark.parametrize("batch", [None, 3], ids=["unbatched", "B3"])
+def test_declined_delta_backpropagates_through_the_fast_cache(kind, batch, compiled_backend):
+    """A gradient that the fast backward declines but the validating path
+    takes (here a strided one) goes back through what the fast forward kept."""
+    fast, slow = _pair(True, np.float64, compiled_backend, kind=kind)
+    forward, backward = _count(fast)
+    rng = np.random.default_rng(3)
+    lead = () if batch is None else (batch,)
+    x, h = rng.standard_normal(lead + (D,)), rng.standard_normal(lead + (H,))
+    delta = rng.standard_normal(lead + (H,))
+    for cell in (fast, slow):
+        _forward(cell, x, h)
+    for got, want in zip(_backward(fast, _strided(delta)), _backward(slow, delta), strict=True):
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    assert (forward.taken, backward.taken, backward.declined) == (1, 0, 1)
+    for name in fast.grads:
+        np.testing.assert_array_equal(fast.grads[name], slow.grads[name], err_msg=name)
+
+
+def test_readonly_inputs_take_the_fast_path(compiled_backend):
+    """The kernel only reads x and h, so read-only arrays are fine as they are
+    on Cython; Numba declines them (a read-only array is another numba type,
+    for which it would compile its kernel anew)."""
+    fast, slow = _pair(False, np.float64, compiled_backend)
     forward, _ = _count(fast)
     x, h = np.arange(D, dtype=np.float64), np.linspace(-1, 1, H)
     x.flags.writeable = h.flags.writeable = False
     np.testing.assert_array_equal(fast.forward(x, h), slow.forward(x, h))
-    assert forward.taken == 1
+    assert forward.taken == (compiled_backend == "cython")
 
 
 def _strided(a):
@@ -147,8 +170,8 @@ def _strided(a):
          "big-endian-h"],
 )
 @pytest.mark.parametrize("kind", list(CELLS))
-def test_everything_else_is_declined(make_x, make_h, kind):
-    fast, slow = _pair(True, np.float64, kind=kind)
+def test_everything_else_is_declined(make_x, make_h, kind, compiled_backend):
+    fast, slow = _pair(True, np.float64, compiled_backend, kind=kind)
     forward, _ = _count(fast)
     rng = np.random.default_rng(2)
     x, h = rng.standard_normal(D), rng.standard_normal(H)
@@ -169,8 +192,8 @@ def test_everything_else_is_declined(make_x, make_h, kind):
     [lambda h: [h, h], lambda h: (h, h[:-1]), lambda h: (h, h[None]), lambda h: (h, _strided(h))],
     ids=["list", "short-c", "batched-c", "strided-c"],
 )
-def test_lstm_state_is_declined_unless_exact(state):
-    fast, slow = _pair(True, np.float64, kind="LSTMCell")
+def test_lstm_state_is_declined_unless_exact(state, compiled_backend):
+    fast, slow = _pair(True, np.float64, compiled_backend, kind="LSTMCell")
     forward, _ = _count(fast)
     x, h = np.ones(D), np.linspace(-1, 1, H)
     try:
@@ -190,8 +213,8 @@ def test_lstm_state_is_declined_unless_exact(state):
     ids=["unbatched-2rows", "unbatched-long", "batched-flat", "batched-1row", "batched-2rows"],
 )
 @pytest.mark.parametrize("kind", list(CELLS))
-def test_bad_delta_is_declined_and_explained(batch, delta_shape, kind):
-    fast, _ = _pair(False, np.float64, kind=kind)
+def test_bad_delta_is_declined_and_explained(batch, delta_shape, kind, compiled_backend):
+    fast, _ = _pair(False, np.float64, compiled_backend, kind=kind)
     _, backward = _count(fast)
     lead = () if batch is None else (batch,)
     _forward(fast, np.ones(lead + (D,)), np.ones(lead + (H,)))
@@ -201,8 +224,8 @@ def test_bad_delta_is_declined_and_explained(batch, delta_shape, kind):
     assert (backward.taken, backward.declined) == (0, 1)
 
 
-def test_lstm_bad_dc_next_is_declined_and_explained():
-    fast, _ = _pair(True, np.float64, kind="LSTMCell")
+def test_lstm_bad_dc_next_is_declined_and_explained(compiled_backend):
+    fast, _ = _pair(True, np.float64, compiled_backend, kind="LSTMCell")
     _, backward = _count(fast)
     fast.forward(np.ones((3, D)), (np.ones((3, H)), np.ones((3, H))))
     with pytest.raises(ValueError, match=r"dc_next must have shape"):
@@ -211,8 +234,8 @@ def test_lstm_bad_dc_next_is_declined_and_explained():
 
 
 @pytest.mark.parametrize("kind", list(CELLS))
-def test_byte_swapped_gradient_is_declined(kind):
-    fast, _ = _pair(False, np.float64, kind=kind)
+def test_byte_swapped_gradient_is_declined(kind, compiled_backend):
+    fast, _ = _pair(False, np.float64, compiled_backend, kind=kind)
     _, backward = _count(fast)
     _forward(fast, np.ones((2, D)), np.ones((2, H)))
     name = "delta" if kind == "GRU_Cell" else "dh_next"

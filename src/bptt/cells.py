@@ -5,9 +5,10 @@ of its family (``bptt._families``) with the family's one-step kernels,
 ``cell_forward`` / ``cell_backward``: the time loop's step without the loop's
 bookkeeping, written once in each backend's ``_sequence`` beside the loop,
 with the numbers of a sequence of length 1. Forward keeps its own copies of
-x and the states for backward. On the Cython backend an input that is already
-exactly right takes a one-call fast path instead (csrc/_fast.pxd), and
-anything else runs as ``seq_forward`` over T = 1. Parameter gradients
+x and the states for backward. On the Cython and Numba backends an input that
+is already exactly right takes a one-call fast path instead (csrc/_fast.pxd;
+``bptt._numba._sequence``); on Cython anything else runs as ``seq_forward``
+over T = 1. Parameter gradients
 accumulate across calls, as in torch, until ``zero_grad()``.
 
 - ``GRU_Cell``: the seed 000 homework interface (seed GRU equations).
@@ -45,9 +46,11 @@ Array = np.ndarray
 
 # A cell's cache is a plain tuple: a NamedTuple takes ~0.3 us to build, a fifth
 # of a whole Cython step. Two layouts, told apart by their first item:
-FAST = "fast"  # (FAST, x, states, saved, batched): the Cython one-call path kept copies
-#                of the caller's x (I,) or (B, I) and states, and its cache: gates
-#                (B, C), or a copy of h' for the RNN
+FAST = "fast"  # (FAST, x, states, saved, batched): the one-call path's step. On Cython,
+#                copies of the caller's x (I,) or (B, I) and states, and its cache:
+#                gates (B, C), or a copy of h' for the RNN. On Numba (whose kernels say
+#                ``fast_saves_inputs``), the shapes of x and the states, and one flat
+#                array that holds [gates, or h' for the RNN | x | the states]
 STEP = "step"  # (STEP, x, old, new, gates, batched): the one-step kernels kept their own
 #                copy of x (B, I) and of the states before the step, the states after it
 #                (B, H) each, and gates (B, C)
@@ -132,18 +135,22 @@ class _Cell(Module):
         self._weights = self._weight_args()
 
     _fast: str | None = None  # kernel name stem of the one-call step, if any
+    _fast_saves_inputs = False  # its forward keeps its own copy of x and the states
     _bias_vectors = 2         # bias_ih and bias_hh (the seed GRU has one)
 
     def _init_fast_path(self) -> None:
-        """The Cython backend's one-call step (csrc/_fast.pxd): it takes arrays
-        that are already exactly right and declines (None) anything else, which
-        then goes through the validating path. Parameters keep their identity,
-        so their argument tuples are built once."""
+        """The Cython and Numba backends' one-call step (csrc/_fast.pxd,
+        ``bptt._numba._sequence``): it takes arrays that are already exactly
+        right and declines (None) anything else, which then goes through the
+        validating path. Parameters keep their identity, so their argument
+        tuples are built once. Numba's forward keeps its own copy of x and the
+        states (``fast_saves_inputs``): the cell keeps their shapes instead."""
         self._fast_forward = self._fast_backward = None
         if self._fast is None:
             return
         self._fast_forward = getattr(self._kernels, self._fast + "_forward_fast", None)
         self._fast_backward = getattr(self._kernels, self._fast + "_backward_fast", None)
+        self._fast_saves_inputs = getattr(self._kernels, "fast_saves_inputs", False)
         p, g = self._params, self._grads
         names = list(p)                 # weight_ih, weight_hh, then the biases if any
         self._fast_args = (p[names[0]], p[names[1]])
@@ -206,11 +213,17 @@ class _Cell(Module):
         the fast path declined. Backward reads the old states, the gates and
         (the RNN's cache, ``rnn``) the new h; the other new states stand in."""
         _, x, states, saved, batched = fast
-        B, H = saved.size // (self.hidden_size if rnn else self._cache_width), self.hidden_size
+        H, I = self.hidden_size, self.input_size
+        C = H if rnn else self._cache_width  # the cache's width: h', or the gates
+        if self._fast_saves_inputs:  # saved: [the cache (B, C) | x (B, I) | states (B, H)]
+            B = saved.size // (C + I + len(states) * H)
+            ends = np.cumsum([B * C, B * I] + [B * H] * (len(states) - 1))
+            saved, x, *states = np.split(saved, ends)
+        B = saved.size // C
         old = tuple(state.reshape(B, H) for state in states)
         new = (saved.reshape(B, H),) if rnn else old
-        gates = np.empty((B, 0), dtype=self.dtype) if rnn else saved
-        return STEP, x.reshape(B, self.input_size), old, new, gates, batched
+        gates = np.empty((B, 0), dtype=self.dtype) if rnn else saved.reshape(B, C)
+        return STEP, x.reshape(B, I), old, new, gates, batched
 
     def _weight_args(self) -> tuple[Array, Array, Array, Array]:
         p = self._params
@@ -432,8 +445,10 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
         if self._fast_forward is not None:
             done = self._fast_forward(x, h, *self._fast_args)
             if done is not None:
-                h_next, gates = done
-                self._cache = (FAST, x.copy(), (h.copy(),), gates, x.ndim == 2)
+                h_next, saved = done
+                self._cache = ((FAST, x.shape, (h.shape,), saved, x.ndim == 2)
+                               if self._fast_saves_inputs else
+                               (FAST, x.copy(), (h.copy(),), saved, x.ndim == 2))
                 return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         if h is None:
@@ -447,8 +462,8 @@ class GRU_Cell(_Cell):  # noqa: N801 - the homework's class name is the contract
         """dL/dh_t in; (dx, dh) out. Adds this step's weight gradients into dW*."""
         cache = self._cached()
         if cache[0] is FAST:
-            _, x, (h,), gates, batched = cache
-            done = self._fast_backward(delta, batched, gates, x, h, *self._fast_args[:2],
+            _, x, (h,), saved, batched = cache  # x, h: copies, or shapes (see FAST)
+            done = self._fast_backward(delta, batched, saved, x, h, *self._fast_args[:2],
                                        *self._fast_grads)
             if done is not None:
                 return done
@@ -510,8 +525,10 @@ class GRUCell(_TorchCell):
         if self._fast_forward is not None and h is not None:
             done = self._fast_forward(x, h, *self._fast_args)
             if done is not None:
-                h_next, gates = done
-                self._cache = (FAST, x.copy(), (h.copy(),), gates, x.ndim == 2)
+                h_next, saved = done
+                self._cache = ((FAST, x.shape, (h.shape,), saved, x.ndim == 2)
+                               if self._fast_saves_inputs else
+                               (FAST, x.copy(), (h.copy(),), saved, x.ndim == 2))
                 return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         h2 = self._state("h", h, x2.shape[0], batched)
@@ -523,8 +540,8 @@ class GRUCell(_TorchCell):
         """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
         cache = self._cached()
         if cache[0] is FAST:
-            _, x, (h,), gates, batched = cache
-            done = self._fast_backward(dh_next, batched, gates, x, h, *self._fast_args[:2],
+            _, x, (h,), saved, batched = cache  # x, h: copies, or shapes (see FAST)
+            done = self._fast_backward(dh_next, batched, saved, x, h, *self._fast_args[:2],
                                        *self._fast_grads)
             if done is not None:
                 return done
@@ -570,9 +587,14 @@ class RNNCell(_TorchCell):
     def forward(self, x: Array, h: Array | None = None) -> FloatArray:
         """One step: x (I,) or (B, I); h (H,) or (B, H), zeros if omitted."""
         if self._fast_forward is not None and h is not None:
-            h_next = self._fast_forward(x, h, *self._fast_args, self._activation)
-            if h_next is not None:
-                self._cache = (FAST, x.copy(), (h.copy(),), h_next.copy(), x.ndim == 2)
+            done = self._fast_forward(x, h, *self._fast_args, self._activation)
+            if done is not None:
+                if self._fast_saves_inputs:  # (h', saved)
+                    h_next, saved = done
+                    self._cache = (FAST, x.shape, (h.shape,), saved, x.ndim == 2)
+                else:  # Cython's h'; its cache is a copy of it
+                    h_next = done
+                    self._cache = (FAST, x.copy(), (h.copy(),), h_next.copy(), x.ndim == 2)
                 return h_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         h2 = self._state("h", h, x2.shape[0], batched)
@@ -583,9 +605,9 @@ class RNNCell(_TorchCell):
     def backward(self, dh_next: Array) -> tuple[FloatArray, FloatArray]:
         """dL/dh' in; (dL/dx, dL/dh) out, shaped like forward's x and h."""
         cache = self._cached()
-        if cache[0] is FAST:  # its saved array is h'
-            _, x, (h,), h_next, batched = cache
-            done = self._fast_backward(dh_next, batched, h_next, x, h, *self._fast_args[:2],
+        if cache[0] is FAST:  # Cython's saved array is h'
+            _, x, (h,), saved, batched = cache  # x, h: copies, or shapes (see FAST)
+            done = self._fast_backward(dh_next, batched, saved, x, h, *self._fast_args[:2],
                                        *self._fast_grads, self._activation)
             if done is not None:
                 return done
@@ -614,9 +636,11 @@ class LSTMCell(_TorchCell):
         if self._fast_forward is not None and type(state) is tuple and len(state) == 2:
             done = self._fast_forward(x, *state, *self._fast_args)
             if done is not None:
-                h_next, c_next, gates = done
-                self._cache = (FAST, x.copy(), (state[0].copy(), state[1].copy()), gates,
-                               x.ndim == 2)
+                h_next, c_next, saved = done
+                h, c = state
+                self._cache = ((FAST, x.shape, (h.shape, c.shape), saved, x.ndim == 2)
+                               if self._fast_saves_inputs else
+                               (FAST, x.copy(), (h.copy(), c.copy()), saved, x.ndim == 2))
                 return h_next, c_next
         x2, batched = step_input("x", x, self.input_size, self.dtype)
         B = x2.shape[0]
@@ -633,8 +657,8 @@ class LSTMCell(_TorchCell):
         """dL/dh' (and dL/dc', zeros if omitted) in; (dx, (dh, dc)) out."""
         cache = self._cached()
         if cache[0] is FAST:
-            _, x, (h, c), gates, batched = cache
-            done = self._fast_backward(dh_next, dc_next, batched, gates, x, h, c,
+            _, x, (h, c), saved, batched = cache  # x, h, c: copies, or shapes (see FAST)
+            done = self._fast_backward(dh_next, dc_next, batched, saved, x, h, c,
                                        *self._fast_args[:2], *self._fast_grads)
             if done is not None:
                 dx, dh, dc = done

@@ -54,6 +54,12 @@ The kernels (K: the width of state 0, h; x's dtype throughout):
         of seq_forward / seq_backward with T = 1, lengths = 1 and doutput = 0.
         No written array may share memory with an argument it reads.
 
+    cell_fast_forward, cell_fast_backward = cell_fast_kernels(name)
+        The same step for the cells' one-call fast path: the caller's arrays
+        as they come, the outputs and what backward needs in one flat array;
+        see "the cells' one-call fast path" below. gru, gru_seed, rnn and lstm
+        bind them and wrap them for ``bptt.cells`` (``<cell>_forward_fast``).
+
 Conventions of every sequence kernel (one layer, one direction):
 - x (T, B, I); output (T, B, K).
 - states[s] (T+1, B, w_s) holds every value of state s. Forward direction:
@@ -74,16 +80,18 @@ package and ``bptt._families``).
 
 Speed at small sizes (a step of a few microseconds): the hooks and the
 per-step helpers are ``jit_inline`` (inlined into the driver's Numba IR), so
-the tuples of states a step receives are built and taken apart inside one
-function and cost nothing; a call to a separately compiled function with
-tuples of arrays costs reference counting on every array, every step. The
-helpers that touch every state (``at``, ``copy_each`` ...) exist once per
-state count, ``_1`` and ``_2``, and ``sequence_kernels`` binds the family's
-(an inlined function cannot branch on ``len`` of a tuple: the untaken branch
-would still be typed). The cell kernels take plain arrays because a tuple
-argument costs numba's dispatcher about 0.1 us per call; ``cell_forward_1`` /
-``_2`` only spell out each state count's signature around the one
-``cell_step_forward``.
+that a step is no function call (a call to a separately compiled function
+with tuples of arrays was slower still). Inlined or not, every view, every
+tuple of states built or taken apart and every array bound to an inlined
+function's argument is reference counted, two atomic operations each: the
+drivers run their loops on ``borrowed`` arrays, which numba does not count
+(see "borrowed arrays" below). The helpers that touch every state (``at``,
+``copy_each`` ...) exist once per state count, ``_1`` and ``_2``, and
+``sequence_kernels`` binds the family's (an inlined function cannot branch on
+``len`` of a tuple: the untaken branch would still be typed). The cell
+kernels take plain arrays because a tuple argument costs numba's dispatcher
+about 0.1 us per call; ``cell_forward_1`` / ``_2`` only spell out each state
+count's signature around the one ``cell_step_forward``.
 
 Row helpers take the step's t and lengths instead of a boolean mask, so a step
 allocates nothing.
@@ -96,10 +104,76 @@ import sys
 import types
 
 import numpy as np
+from numba import types as nbtypes
+from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic, overload
+from numba.np.arrayobj import make_array, populate_array
 
 from .._families import FAMILIES
 from ._config import jit, jit_inline
 from ._math import add_dbias, add_dweight, project
+
+# ----------------------------------------------------------------------------
+# borrowed arrays: the time loop without reference counting
+# ----------------------------------------------------------------------------
+# Numba counts references to every array it holds: each view it makes (gi[t],
+# a history's row), each tuple of states it builds or takes apart, each array
+# bound to an inlined hook's argument is an atomic increment, later an atomic
+# decrement, on the array's memory block. A step of the LSTM at hidden size 6
+# made ~44 of them: its ``seq_infer`` over T = 100 at (1, 6, 1) took 39 us
+# with them and 19 us without (a hand-fused loop: 18 us). The drivers
+# therefore run their loops on borrowed arrays: the same arrays without their
+# memory block (a null one, which numba's reference counting skips), so that
+# every view and tuple made from them is free; the cells' kernels borrow their
+# arguments likewise. A borrowed array is only valid while its owner lives: the kernels'
+# arguments (their caller holds them), and the arrays a kernel allocates,
+# which it names in ``keep_alive`` after their last borrowed use (numba frees
+# an array after its own last use). Nothing borrowed is ever returned.
+
+
+def _borrow(context, builder, ty, value):
+    """``borrowed``'s code for one value of numba type ``ty``."""
+    if isinstance(ty, nbtypes.Array):
+        array = cgutils.create_struct_proxy(ty)(context, builder, value=value)
+        array.meminfo = cgutils.get_null_value(array.meminfo.type)
+        array.parent = cgutils.get_null_value(array.parent.type)  # no Python object
+        return array._getvalue()
+    if isinstance(ty, nbtypes.BaseTuple):
+        for i, member in enumerate(ty):
+            item = _borrow(context, builder, member, builder.extract_value(value, i))
+            value = builder.insert_value(value, item, i)
+    return value  # a number, or None
+
+
+def _borrowable(ty):
+    """Whether ``borrowed`` takes a value of numba type ``ty``: arrays, and
+    numbers and None, which have no reference to drop, in tuples at any depth."""
+    return (isinstance(ty, (nbtypes.Array, nbtypes.Number, nbtypes.Boolean, nbtypes.NoneType))
+            or (isinstance(ty, nbtypes.BaseTuple) and all(_borrowable(t) for t in ty)))
+
+
+@intrinsic
+def borrowed(typingctx, value):
+    """``value``, an array or a (nested) tuple of arrays (and numbers), as the
+    same arrays without reference counting, valid while the originals live."""
+    if not _borrowable(value):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _borrow(context, builder, signature.args[0], args[0])
+
+    return value(value), codegen
+
+
+@intrinsic
+def keep_alive(typingctx, value):
+    """Nothing: a use of ``value`` that keeps numba from freeing it earlier."""
+
+    def codegen(context, builder, signature, args):
+        return context.get_dummy_value()
+
+    return nbtypes.none(value), codegen
 
 
 @jit_inline
@@ -317,6 +391,10 @@ def seq_forward(output, finals, states, gates, x, initial,
     w_hh = hidden_weights(weight_hh)  # the steps' W_hh
     work = forward_workspace(initial, w_hh, extras)
     copy_each(at(states, final_index(T, not reverse)), initial)
+    # the loop runs on borrowed arrays; those made here live until keep_alive
+    owned = (gi, w_hh, work)
+    output, states, gates, gi, w_hh, bias_hh, extras, work, lengths = borrowed(
+        (output, states, gates, gi, w_hh, bias_hh, extras, work, lengths))
     for k in range(T):
         t = step_at(k, T, reverse)
         p, q = prev_next(t, reverse)
@@ -324,6 +402,7 @@ def seq_forward(output, finals, states, gates, x, initial,
         step_forward(new, gates[t], gi[t], old, w_hh, bias_hh, extras, option, work)
         keep_invalid_rows_each(new, old, t, lengths)
         masked_output(output[t], new[0], t, lengths)
+    keep_alive(owned)
     copy_each(finals, at(states, final_index(T, reverse)))
 
 
@@ -347,6 +426,10 @@ def seq_infer(output, finals, gates, x, initial,
     old = empty_like_each(initial)
     new = empty_like_each(initial)
     copy_each(old, initial)
+    # the loop runs on borrowed arrays; those made here live until keep_alive
+    owned = (gi, w_hh, work, old, new)
+    output, gates, gi, w_hh, bias_hh, extras, work, old, new, lengths = borrowed(
+        (output, gates, gi, w_hh, bias_hh, extras, work, old, new, lengths))
     for first in range(0, T, chunk):
         n = min(chunk, T - first)
         t0 = T - first - n if reverse else first  # the chunk holds times t0 .. t0 + n - 1
@@ -358,6 +441,7 @@ def seq_infer(output, finals, gates, x, initial,
             masked_output(output[t], new[0], t, lengths)
             old, new = new, old
     copy_each(finals, old)
+    keep_alive(owned)
 
 
 def seq_backward(dx, dinitial, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
@@ -374,6 +458,11 @@ def seq_backward(dx, dinitial, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextr
     dold = empty_like_each(dinitial)  # the step writes here; swapped with carry
     dnew = empty_like_each(dinitial)  # the step's input: the carry, masked, + doutput[t] for h
     copy_each(carry, dfinals)
+    # the loop runs on borrowed arrays; those made here live until keep_alive
+    owned = (dgi, dgh, work, carry, dold, dnew)
+    (dgi, dgh, work, carry, dold, dnew, doutput, gates, states, weight_hh, extras, dextras,
+     lengths) = borrowed((dgi, dgh, work, carry, dold, dnew, doutput, gates, states, weight_hh,
+                          extras, dextras, lengths))
     for k in range(T - 1, -1, -1):
         t = step_at(k, T, reverse)
         p, q = prev_next(t, reverse)
@@ -388,6 +477,7 @@ def seq_backward(dx, dinitial, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextr
                      gates.reshape(T * B, gates.shape[2]), previous_states(states[0], reverse),
                      weight_hh, extras, option)  # [BPTT dW_hh]
     input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih)  # [BPTT dW_ih]
+    keep_alive(owned)
 
 
 def cell_step_forward(new, gates, x, old, weight_ih, weight_hh, bias_ih, bias_hh, extras,
@@ -395,9 +485,12 @@ def cell_step_forward(new, gates, x, old, weight_ih, weight_hh, bias_ih, bias_hh
     """One step, ``seq_forward``'s with T = 1: new (S arrays (B, w_s)) and
     gates (B, C) written.  x: (B, I).  old: S arrays (B, w_s)."""
     gi = np.empty((x.shape[0], weight_ih.shape[0]), dtype=x.dtype)  # x W_ih^T + b_ih
-    project(gi, x, weight_ih, bias_ih)
     work = forward_workspace(old, weight_hh, extras)
+    owned = (gi, work)  # the callers borrow the rest
+    gi, work = borrowed((gi, work))
+    project(gi, x, weight_ih, bias_ih)
     step_forward(new, gates, gi, old, weight_hh, bias_hh, extras, option, work)
+    keep_alive(owned)
 
 
 def cell_step_backward(dx, dold, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
@@ -409,12 +502,15 @@ def cell_step_backward(dx, dold, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dex
     dgi = np.empty((B, weight_ih.shape[0]), dtype=x.dtype)  # dL/d(gi)
     dgh = np.empty((B, weight_hh.shape[0]), dtype=x.dtype) if separate_dgh else dgi
     work = backward_workspace(dold, weight_hh, extras)
+    owned = (dgi, dgh, work)  # the callers borrow the rest
+    dgi, dgh, work = borrowed((dgi, dgh, work))
     step_backward(dgi, dgh, dold, dnew, gates, old, new, weight_hh, extras, dextras, option, work)
     weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, old[0], weight_hh, extras,
                      option)  # [BPTT dW_hh]
     np.dot(dgi, weight_ih, dx)  # [BPTT dW_ih]
     add_dweight(dweight_ih, dgi, x)  # [BPTT dW_ih]
     add_dbias(dbias_ih, dgi)  # [BPTT dW_ih]
+    keep_alive(owned)
 
 
 # The cell kernels' signatures, one per state count: the states as separate
@@ -422,6 +518,8 @@ def cell_step_backward(dx, dold, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dex
 
 def cell_forward_1(h_next, gates, x, h, weight_ih, weight_hh, bias_ih, bias_hh, extras, option):
     """``cell_step_forward`` of a family with one state."""
+    h_next, gates, x, h, weight_ih, weight_hh, bias_ih, bias_hh, extras = borrowed(
+        (h_next, gates, x, h, weight_ih, weight_hh, bias_ih, bias_hh, extras))
     cell_step_forward((h_next,), gates, x, (h,), weight_ih, weight_hh, bias_ih, bias_hh, extras,
                       option)
 
@@ -429,6 +527,8 @@ def cell_forward_1(h_next, gates, x, h, weight_ih, weight_hh, bias_ih, bias_hh, 
 def cell_forward_2(h_next, c_next, gates, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh,
                    extras, option):
     """``cell_step_forward`` of a family with two states."""
+    h_next, c_next, gates, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh, extras = borrowed(
+        (h_next, c_next, gates, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh, extras))
     cell_step_forward((h_next, c_next), gates, x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh,
                       extras, option)
 
@@ -436,6 +536,10 @@ def cell_forward_2(h_next, c_next, gates, x, h, c, weight_ih, weight_hh, bias_ih
 def cell_backward_1(dx, dh, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
                     dh_next, gates, x, h, h_next, weight_ih, weight_hh, extras, option):
     """``cell_step_backward`` of a family with one state."""
+    (dx, dh, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras, dh_next, gates, x, h, h_next,
+     weight_ih, weight_hh, extras) = borrowed(
+        (dx, dh, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras, dh_next, gates, x, h,
+         h_next, weight_ih, weight_hh, extras))
     cell_step_backward(dx, (dh,), dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
                        (dh_next,), gates, x, (h,), (h_next,), weight_ih, weight_hh, extras, option)
 
@@ -444,9 +548,215 @@ def cell_backward_2(dx, dh, dc, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dext
                     dh_next, dc_next, gates, x, h, c, h_next, c_next, weight_ih, weight_hh,
                     extras, option):
     """``cell_step_backward`` of a family with two states."""
+    (dx, dh, dc, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras, dh_next, dc_next, gates,
+     x, h, c, h_next, c_next, weight_ih, weight_hh, extras) = borrowed(
+        (dx, dh, dc, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras, dh_next, dc_next,
+         gates, x, h, c, h_next, c_next, weight_ih, weight_hh, extras))
     cell_step_backward(dx, (dh, dc), dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextras,
                        (dh_next, dc_next), gates, x, (h, c), (h_next, c_next),
                        weight_ih, weight_hh, extras, option)
+
+
+# ----------------------------------------------------------------------------
+# the cells' one-call fast path (bptt.cells; the Cython backend's is csrc/_fast.pxd)
+# ----------------------------------------------------------------------------
+# A cell's step at hidden size 6 computes for ~0.3 us; the validating path
+# around ``cell_forward`` spent ~3 us more in Python (checks, reshapes, copies)
+# and in numba's dispatcher (each array argument ~0.06 us). The fast path:
+# each family's Python wrapper (``<cell>_forward_fast``, in its module) checks
+# with ``plain_step`` that the caller's arrays are exactly what a kernel
+# takes, x (I,) or (B, I) and each state (K,) or (B, K), allocates the outputs
+# (NumPy makes an array in ~0.15 us, numba returns one in ~0.4 us) and makes one
+# call. The kernel checks the shapes, which numba's types do not tell, and
+# declines what does not fit by returning False, having written nothing; the
+# cell then takes the validating path, which converts the input or raises the
+# message that names it.
+#
+# Forward keeps what backward needs in one flat array, ``saved``:
+# [the cache (B, C) | x (B, I) | each state before the step (B, K)], where the
+# cache is the gates, or h' for a family whose cache is h' (the RNN: C = K).
+# The cell keeps that array and the shapes of x and the states, nothing else.
+
+
+def plain_step(x, h, dtype):
+    """Whether x and h are arrays the fast kernels take as they are: exact
+    ndarrays (a subclass goes to the validating path, which views it as a
+    plain array or refuses it) of exactly ``dtype`` (a byte-swapped dtype is
+    another object), C-contiguous, aligned and writeable (numba would compile
+    a read-only array's kernel anew), both 1-D or both 2-D. Shapes are the
+    kernels' to check."""
+    return (type(x) is np.ndarray and type(h) is np.ndarray and x.dtype is dtype
+            and h.dtype is dtype and x.flags.carray and h.flags.carray
+            and 0 < x.ndim == h.ndim < 3)
+
+
+def plain_step_2(x, h, c, dtype):
+    """``plain_step`` for a step of a family with two states (h, c)."""
+    return (plain_step(x, h, dtype) and type(c) is np.ndarray and c.dtype is dtype
+            and c.flags.carray and c.ndim == h.ndim)
+
+
+def plain_upstream(d, dtype):
+    """Whether a gradient coming into backward is exactly right, as
+    ``plain_step`` (1-D or 2-D; the kernel checks its shape)."""
+    return type(d) is np.ndarray and d.dtype is dtype and d.flags.carray and 0 < d.ndim < 3
+
+
+@intrinsic
+def block(typingctx, a, start, rows, cols):
+    """Entries start .. start + rows cols of the C-contiguous array ``a`` (the
+    caller has checked that it holds them), as a (rows, cols) C-contiguous
+    view: ``a.ravel()[start:].reshape(rows, cols)`` without the call into a C
+    helper that numba's ``reshape`` makes (~20 ns, a dozen times a step). The
+    rows come from the caller at run time, as they do on the validating path:
+    a constant number of rows (``a[np.newaxis]``) lets LLVM reorder a step's
+    fast-math arithmetic otherwise, a last-bit difference."""
+    if not (isinstance(a, nbtypes.Array) and a.layout == "C"):
+        return None
+    matrix = a.copy(ndim=2)
+
+    def codegen(context, builder, signature, args):
+        array = make_array(signature.args[0])(context, builder, args[0])
+        first, n, m = (context.cast(builder, value, ty, nbtypes.intp)
+                       for value, ty in zip(args[1:], signature.args[1:], strict=True))
+        view = make_array(matrix)(context, builder)
+        populate_array(view, data=builder.gep(array.data, [first]), shape=(n, m),
+                       strides=(builder.mul(m, array.itemsize), array.itemsize),
+                       itemsize=array.itemsize, meminfo=array.meminfo, parent=array.parent)
+        return impl_ret_borrowed(context, builder, matrix, view._getvalue())
+
+    return matrix(a, start, rows, cols), codegen
+
+
+def or_zeros(a, shape, dtype):
+    """``a``, or zeros of ``shape`` and ``dtype`` for None: GRU_Cell's bias_hh
+    (its one bias fills bias_ih), a bias-free cell's bias gradients (scratch),
+    LSTMCell's dc_next. In jitted code only."""
+    raise NotImplementedError("or_zeros runs in jitted code only")
+
+
+@overload(or_zeros, inline="always")
+def _or_zeros(a, shape, dtype):
+    # chosen by a's type when the kernel is typed (a test ``a is None`` in the
+    # kernel would leave an optional array once a is borrowed, no longer the
+    # argument numba prunes such tests on)
+    if isinstance(a, nbtypes.NoneType):
+        return lambda a, shape, dtype: np.zeros(shape, dtype)
+    return lambda a, shape, dtype: a
+
+
+@jit_inline
+def fits(a, B, width):
+    """Whether ``a`` holds B rows of ``width``: (B, width), or (width,) for B = 1
+    (the wrappers saw to it that a is 1-D or 2-D)."""
+    return B >= 1 and a.shape[-1] == width and a.size == B * width
+
+
+@jit_inline
+def upstream_fits(d, B, K, batched):
+    """A gradient into backward: (B, K) batched; (K,) or (1, K) unbatched."""
+    return fits(d, B, K) and (d.ndim == 2 or not batched)
+
+
+CACHE, CACHE_EXTRA = 0, 0  # the family's cache width, CACHE K + CACHE_EXTRA; bound per family
+CACHE_IS_H = False  # the family's cache is h' itself (the RNN's); bound per family
+
+
+def cell_fast_forward_1(h_next, saved, x, h, weight_ih, weight_hh, bias_ih, bias_hh, option):
+    """One step of a family with one state: h_next shaped as h and ``saved``
+    (B (C + I + K),) written, where B = h.size // K; True. False, writing
+    nothing, if x is not (B, I) (or (I,) for B = 1) or h not (B, K). The
+    outputs may not share memory with the inputs. bias_hh None: zeros."""
+    h_next, saved, x, h, weight_ih, weight_hh, bias_ih, bias_hh = borrowed(
+        (h_next, saved, x, h, weight_ih, weight_hh, bias_ih, bias_hh))
+    I, K = weight_ih.shape[1], weight_hh.shape[1]
+    B = h.size // K
+    C = K if CACHE_IS_H else CACHE * K + CACHE_EXTRA
+    if not (fits(x, B, I) and fits(h, B, K) and fits(h_next, B, K)
+            and saved.size == B * (C + I + K)):  # (the last two: the wrapper's own)
+        return False
+    x, h, h_next = block(x, 0, B, I), block(h, 0, B, K), block(h_next, 0, B, K)
+    block(saved, B * C, B, I)[:] = x
+    block(saved, B * (C + I), B, K)[:] = h
+    gates = np.empty((B, 0), saved.dtype) if CACHE_IS_H else block(saved, 0, B, C)
+    cell_step_forward((h_next,), gates, x, (h,), weight_ih, weight_hh, bias_ih,
+                      or_zeros(bias_hh, bias_ih.shape, bias_ih.dtype), (), option)
+    if CACHE_IS_H:
+        block(saved, 0, B, K)[:] = h_next
+    return True
+
+
+def cell_fast_forward_2(h_next, c_next, saved, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh,
+                        option):
+    """``cell_fast_forward_1`` for a family with two states (h, c) and gates:
+    saved (B (C + I + 2K),)."""
+    h_next, c_next, saved, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh = borrowed(
+        (h_next, c_next, saved, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh))
+    I, K = weight_ih.shape[1], weight_hh.shape[1]
+    B = h.size // K
+    C = CACHE * K + CACHE_EXTRA
+    if not (fits(x, B, I) and fits(h, B, K) and fits(c, B, K) and fits(h_next, B, K)
+            and fits(c_next, B, K) and saved.size == B * (C + I + 2 * K)):
+        return False
+    x, h, c = block(x, 0, B, I), block(h, 0, B, K), block(c, 0, B, K)
+    block(saved, B * C, B, I)[:] = x
+    block(saved, B * (C + I), B, K)[:] = h
+    block(saved, B * (C + I + K), B, K)[:] = c
+    cell_step_forward((block(h_next, 0, B, K), block(c_next, 0, B, K)), block(saved, 0, B, C),
+                      x, (h, c), weight_ih, weight_hh, bias_ih,
+                      or_zeros(bias_hh, bias_ih.shape, bias_ih.dtype), (), option)
+    return True
+
+
+def cell_fast_backward_1(dx, dh, dh_next, saved, batched, weight_ih, weight_hh,
+                         dweight_ih, dweight_hh, dbias_ih, dbias_hh, option):
+    """Mirror of ``cell_fast_forward_1`` on its ``saved``: dx (B I) and dh
+    (B K) written, of any shape of that size; the parameter gradients added
+    into (dbias None: scratch); True. False, writing nothing, if dh_next is
+    not (B, K), or (K,) or (1, K) when not ``batched``."""
+    (dx, dh, dh_next, saved, weight_ih, weight_hh, dweight_ih, dweight_hh, dbias_ih,
+     dbias_hh) = borrowed((dx, dh, dh_next, saved, weight_ih, weight_hh, dweight_ih,
+                           dweight_hh, dbias_ih, dbias_hh))
+    I, K = weight_ih.shape[1], weight_hh.shape[1]
+    C = K if CACHE_IS_H else CACHE * K + CACHE_EXTRA
+    B = saved.size // (C + I + K)
+    if not (upstream_fits(dh_next, B, K, batched) and dx.size == B * I and dh.size == B * K):
+        return False
+    h = block(saved, B * (C + I), B, K)
+    if CACHE_IS_H:  # the step's backward reads h' ...
+        gates, new = np.empty((B, 0), saved.dtype), block(saved, 0, B, K)
+    else:  # ... or the gates, and no h' (h stands in)
+        gates, new = block(saved, 0, B, C), h
+    cell_step_backward(block(dx, 0, B, I), (block(dh, 0, B, K),), dweight_ih, dweight_hh,
+                       or_zeros(dbias_ih, weight_ih.shape[0], saved.dtype),
+                       or_zeros(dbias_hh, weight_hh.shape[0], saved.dtype), (),
+                       (block(dh_next, 0, B, K),), gates, block(saved, B * C, B, I), (h,),
+                       (new,), weight_ih, weight_hh, (), option)
+    return True
+
+
+def cell_fast_backward_2(dx, dh, dc, dh_next, dc_next, saved, batched, weight_ih, weight_hh,
+                         dweight_ih, dweight_hh, dbias_ih, dbias_hh, option):
+    """``cell_fast_backward_1`` for a family with two states whose backward
+    reads no state after the step (the ones before stand in). dc_next None:
+    zeros."""
+    (dx, dh, dc, dh_next, dc_next, saved, weight_ih, weight_hh, dweight_ih, dweight_hh,
+     dbias_ih, dbias_hh) = borrowed((dx, dh, dc, dh_next, dc_next, saved, weight_ih, weight_hh,
+                                     dweight_ih, dweight_hh, dbias_ih, dbias_hh))
+    I, K = weight_ih.shape[1], weight_hh.shape[1]
+    C = CACHE * K + CACHE_EXTRA
+    B = saved.size // (C + I + 2 * K)
+    dc_next = or_zeros(dc_next, dh_next.shape, saved.dtype)
+    if not (upstream_fits(dh_next, B, K, batched) and upstream_fits(dc_next, B, K, batched)
+            and dx.size == B * I and dh.size == B * K and dc.size == B * K):
+        return False
+    old = (block(saved, B * (C + I), B, K), block(saved, B * (C + I + K), B, K))
+    cell_step_backward(block(dx, 0, B, I), (block(dh, 0, B, K), block(dc, 0, B, K)),
+                       dweight_ih, dweight_hh, or_zeros(dbias_ih, weight_ih.shape[0], saved.dtype),
+                       or_zeros(dbias_hh, weight_hh.shape[0], saved.dtype), (),
+                       (block(dh_next, 0, B, K), block(dc_next, 0, B, K)), block(saved, 0, B, C),
+                       block(saved, B * C, B, I), old, old, weight_ih, weight_hh, (), option)
+    return True
 
 
 @functools.cache
@@ -472,6 +782,10 @@ def _bind(template, family, namespace, decorate=jit):
     function.__module__ = template.__module__
     function.__doc__ = template.__doc__
     return decorate(function)
+
+
+# family name -> (its kernels' name stem, S, namespace), as sequence_kernels bound them
+_namespaces: dict[str, tuple[str, int, dict]] = {}
 
 
 def sequence_kernels(step_forward, step_backward, weights_backward,
@@ -502,9 +816,21 @@ def sequence_kernels(step_forward, step_backward, weights_backward,
     namespace.update({helper: g[f"{helper}_{S}"] for helper in _PER_STATE})
     namespace["hidden_weights"] = (hidden_weights_transposed if transposed_hh
                                    else hidden_weights_as_is)
+    namespace.update(CACHE=FAMILIES[name].cache, CACHE_EXTRA=FAMILIES[name].cache_extra,
+                     CACHE_IS_H=FAMILIES[name].cache_width(1) == 0)  # (the fast kernels')
     namespace["cell_step_forward"] = _bind(cell_step_forward, family, namespace, jit_inline)
     namespace["cell_step_backward"] = _bind(cell_step_backward, family, namespace, jit_inline)
+    _namespaces[name] = (family, S, namespace)  # for cell_fast_kernels
     return (_bind(seq_forward, family, namespace), _bind(seq_backward, family, namespace),
             _bind(seq_infer, family, namespace),
             _bind(g[f"cell_forward_{S}"], family, namespace),
             _bind(g[f"cell_backward_{S}"], family, namespace))
+
+
+def cell_fast_kernels(name):
+    """``cell_fast_forward`` and ``cell_fast_backward`` of the family ``name``
+    (its module's, after its ``sequence_kernels``), for its cell's fast path."""
+    family, S, namespace = _namespaces[name]
+    g = globals()
+    return (_bind(g[f"cell_fast_forward_{S}"], family, namespace),
+            _bind(g[f"cell_fast_backward_{S}"], family, namespace))

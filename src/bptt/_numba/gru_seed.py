@@ -17,7 +17,7 @@ import numpy as np
 
 from ._config import jit_inline
 from ._math import add_dbias, add_dweight, step_project
-from ._sequence import sequence_kernels
+from ._sequence import cell_fast_kernels, plain_step, plain_upstream, sequence_kernels
 from ._vmath import sigmoid, tanh
 
 
@@ -132,3 +132,41 @@ def weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, h_prev, weight_h
 seq_forward, seq_backward, seq_infer, cell_forward, cell_backward = sequence_kernels(
     step_forward, step_backward, weights_backward, forward_workspace, backward_workspace,
     separate_dgh=False, transposed_hh=False)  # the step multiplies by row blocks of W_hh
+
+
+# GRU_Cell's one-call fast path (conventions in _sequence.py; csrc/gru_seed.pyx's
+# twin, but forward keeps x and h in its saved array, and backward takes shapes).
+# Its one bias fills the bias_ih slot; bias_hh is zero (None).
+cell_fast_forward, cell_fast_backward = cell_fast_kernels("gru_seed")
+fast_saves_inputs = True  # (bptt.cells keeps the shapes of x and h, not copies)
+
+
+def gru_seed_cell_forward_fast(x, h, weight_ih, weight_hh, bias):
+    """One GRU_Cell step: x (I,) and h (H,), or x (B, I) and h (B, H).
+    Returns (h_next shaped like h, saved: [gates (B, 3H) | x | h]), or None
+    if an argument is not exactly that."""
+    dtype = weight_hh.dtype
+    if not plain_step(x, h, dtype):
+        return None
+    h_next = h.copy()  # shaped as h (cheaper than np.empty(h.shape)), then written
+    saved = np.empty(4 * h.size + x.size, dtype)
+    if cell_fast_forward(h_next, saved, x, h, weight_ih, weight_hh, bias, None, 0.0):
+        return h_next, saved
+    return None
+
+
+def gru_seed_cell_backward_fast(delta, batched, saved, x_shape, h_shape, weight_ih, weight_hh,
+                                dweight_ih, dweight_hh, dbias):
+    """Mirror of ``gru_seed_cell_forward_fast`` on its saved array: adds into
+    the parameter gradients (dbias None: no bias). delta: (H,) or (1, H)
+    unbatched, (B, H) batched. Returns (dx (B, I), dh (B, H)), or None."""
+    dtype = weight_hh.dtype
+    if not plain_upstream(delta, dtype):
+        return None
+    if not batched:  # the homework's shapes: (1, d) and (1, h)
+        x_shape, h_shape = (1, *x_shape), (1, *h_shape)
+    dx, dh = np.empty(x_shape, dtype), np.empty(h_shape, dtype)
+    if cell_fast_backward(dx, dh, delta, saved, batched, weight_ih, weight_hh, dweight_ih,
+                          dweight_hh, dbias, None, 0.0):
+        return dx, dh
+    return None

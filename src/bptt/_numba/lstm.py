@@ -14,7 +14,13 @@ import numpy as np
 
 from ._config import jit_inline
 from ._math import dot_n, dot_t
-from ._sequence import recurrent_weights_backward, sequence_kernels
+from ._sequence import (
+    cell_fast_kernels,
+    plain_step_2,
+    plain_upstream,
+    recurrent_weights_backward,
+    sequence_kernels,
+)
 from ._vmath import sigmoid, tanh
 
 
@@ -117,3 +123,40 @@ def weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, h_prev, weight_h
 seq_forward, seq_backward, seq_infer, cell_forward, cell_backward = sequence_kernels(
     step_forward, step_backward, weights_backward, forward_workspace, backward_workspace,
     separate_dgh=False)
+
+
+# LSTMCell's one-call fast path (conventions in _sequence.py; csrc/lstm.pyx's
+# twin, but forward keeps x, h and c in its saved array, and backward takes shapes)
+cell_fast_forward, cell_fast_backward = cell_fast_kernels("lstm")
+fast_saves_inputs = True  # (bptt.cells keeps the shapes of x, h and c, not copies)
+
+
+def lstm_cell_forward_fast(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """One LSTMCell step: x (I,), h and c (H,), or x (B, I), h and c (B, H).
+    Returns (h_next, c_next shaped like h, saved: [gates (B, 5H) | x | h |
+    c]), or None if an argument is not exactly that."""
+    dtype = weight_hh.dtype
+    if not plain_step_2(x, h, c, dtype):
+        return None
+    h_next, c_next = h.copy(), h.copy()  # shaped as h (cheaper than np.empty), then written
+    saved = np.empty(7 * h.size + x.size, dtype)
+    if cell_fast_forward(h_next, c_next, saved, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh,
+                         0.0):
+        return h_next, c_next, saved
+    return None
+
+
+def lstm_cell_backward_fast(dh_next, dc_next, batched, saved, x_shape, h_shape, c_shape,
+                            weight_ih, weight_hh, dweight_ih, dweight_hh, dbias_ih, dbias_hh):
+    """Mirror of ``lstm_cell_forward_fast`` on its saved array: adds into the
+    parameter gradients (dbias None: no bias); dc_next None means zeros.
+    Returns (dx, dh, dc) shaped as forward's x, h and c, or None."""
+    dtype = weight_hh.dtype
+    if not (plain_upstream(dh_next, dtype)
+            and (dc_next is None or plain_upstream(dc_next, dtype))):
+        return None
+    dx, dh, dc = np.empty(x_shape, dtype), np.empty(h_shape, dtype), np.empty(c_shape, dtype)
+    if cell_fast_backward(dx, dh, dc, dh_next, dc_next, saved, batched, weight_ih, weight_hh,
+                          dweight_ih, dweight_hh, dbias_ih, dbias_hh, 0.0):
+        return dx, dh, dc
+    return None

@@ -12,7 +12,13 @@ import numpy as np
 from .._families import ACTIVATIONS
 from ._config import jit, jit_inline
 from ._math import dot_n, dot_t
-from ._sequence import recurrent_weights_backward, sequence_kernels
+from ._sequence import (
+    cell_fast_kernels,
+    plain_step,
+    plain_upstream,
+    recurrent_weights_backward,
+    sequence_kernels,
+)
 from ._vmath import sigmoid, tanh
 
 TANH, RELU, SIGMOID = (ACTIVATIONS[name] for name in ("tanh", "relu", "sigmoid"))
@@ -87,3 +93,38 @@ def weights_backward(dweight_hh, dbias_hh, dextras, dgh, gates, h_prev, weight_h
 seq_forward, seq_backward, seq_infer, cell_forward, cell_backward = sequence_kernels(
     step_forward, step_backward, weights_backward, forward_workspace, backward_workspace,
     separate_dgh=False)
+
+
+# RNNCell's one-call fast path (conventions in _sequence.py; csrc/rnn.pyx's
+# twin, but forward keeps x and h in its saved array, and backward takes shapes)
+cell_fast_forward, cell_fast_backward = cell_fast_kernels("rnn")
+fast_saves_inputs = True  # (bptt.cells keeps the shapes of x and h, not copies)
+
+
+def rnn_cell_forward_fast(x, h, weight_ih, weight_hh, bias_ih, bias_hh, activation):
+    """One RNNCell step: x (I,) and h (H,), or x (B, I) and h (B, H);
+    activation the code. Returns (h_next shaped like h, saved: [h_next (B, H)
+    | x | h]), or None if an argument is not exactly that."""
+    dtype = weight_hh.dtype
+    if not plain_step(x, h, dtype):
+        return None
+    h_next = h.copy()  # shaped as h (cheaper than np.empty(h.shape)), then written
+    saved = np.empty(2 * h.size + x.size, dtype)
+    if cell_fast_forward(h_next, saved, x, h, weight_ih, weight_hh, bias_ih, bias_hh, activation):
+        return h_next, saved
+    return None
+
+
+def rnn_cell_backward_fast(dh_next, batched, saved, x_shape, h_shape, weight_ih, weight_hh,
+                           dweight_ih, dweight_hh, dbias_ih, dbias_hh, activation):
+    """Mirror of ``rnn_cell_forward_fast`` on its saved array: adds into the
+    parameter gradients (dbias None: no bias). Returns (dx, dh) shaped as
+    forward's x and h, or None."""
+    dtype = weight_hh.dtype
+    if not plain_upstream(dh_next, dtype):
+        return None
+    dx, dh = np.empty(x_shape, dtype), np.empty(h_shape, dtype)
+    if cell_fast_backward(dx, dh, dh_next, saved, batched, weight_ih, weight_hh, dweight_ih,
+                          dweight_hh, dbias_ih, dbias_hh, activation):
+        return dx, dh
+    return None
