@@ -22,6 +22,11 @@ oversubscribe the cores; it gets its count back afterwards.
 Without threadpoolctl (a dependency, but one an install may lack) bptt
 cannot read or hold the BLAS's count: it then runs on one thread unless
 ``set_num_threads`` or ``BPTT_NUM_THREADS`` asks for more.
+
+A caller may lend bptt other threads for a while (``running_on``, on the
+calling thread only): bptt.torch hands bptt torch's own OpenMP threads,
+which keep spinning between torch's operations and would otherwise take
+the cores from bptt's. ``get_num_threads`` is then at most their number.
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ _executor_lock = threading.Lock()
 _blas_hold = threading.Lock()      # one parallel region at a time lowers the BLAS count
 _holders = 0
 _held_count = 1
+_lent = threading.local()          # .threads: (count, run) while running_on holds, per thread
+
+#: ``run(work, items)``: ``[work(item) for item in items]``, on someone else's threads
+Runner = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 
 
 def cores() -> int:
@@ -69,7 +78,15 @@ def get_num_threads() -> int:
     """The threads bptt's loops may use now: ``set_num_threads``'s value, or
     ``BPTT_NUM_THREADS``, or else the fewest threads any loaded BLAS may use
     (as threadpoolctl or the environment limit them), at most the cores
-    available; 1 without threadpoolctl."""
+    available; 1 without threadpoolctl. Within ``running_on`` on this
+    thread, at most the threads it lends (bptt.torch: torch's count)."""
+    lent = getattr(_lent, "threads", None)
+    count = _own_num_threads()
+    return count if lent is None else max(1, min(count, lent[0]))
+
+
+def _own_num_threads() -> int:
+    """``get_num_threads`` but for ``running_on``'s limit."""
     if _requested is not None:
         return _requested
     from_environment = _from_environment()
@@ -82,6 +99,22 @@ def get_num_threads() -> int:
         counts = [_held_count if _holders and c is blas else c.get_num_threads()
                   for c in all_blas()]
     return max(1, min(*(int(n or 1) for n in counts), cores()))
+
+
+@contextlib.contextmanager
+def running_on(threads: int, run: Runner | None) -> Iterator[None]:
+    """On the calling thread, for the duration: bptt's loops use at most
+    ``threads`` threads, and ``run_parallel`` hands its items to ``run``
+    (which returns each item's result in order, or raises once every item
+    has finished) instead of bptt's pool; ``run=None`` keeps bptt's pool,
+    with the limit. Other threads are not affected; the previous setting
+    comes back on exit (it nests)."""
+    previous = getattr(_lent, "threads", None)
+    _lent.threads = (threads, run)
+    try:
+        yield
+    finally:
+        _lent.threads = previous
 
 
 @contextlib.contextmanager
@@ -178,12 +211,17 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
 
 def run_parallel(work: Callable[[Any], Result], items: Sequence[Any]) -> list[Result]:
     """``[work(item) for item in items]``, the first item on the calling
-    thread and the others on bptt's pool, with the kernels' BLAS at one
-    thread meanwhile. An exception in any item is raised here (after every
-    item has finished, so no worker still touches the caller's arrays)."""
+    thread and the others on bptt's pool (or on the threads ``running_on``
+    lent this thread), with the kernels' BLAS at one thread meanwhile. An
+    exception in any item is raised here (after every item has finished, so
+    no worker still touches the caller's arrays)."""
     if len(items) < 2:
         return [work(item) for item in items]
+    lent = getattr(_lent, "threads", None)
+    run = lent[1] if lent is not None else None
     with _one_blas_thread():
+        if run is not None:
+            return run(work, items)
         futures = [_pool().submit(work, item) for item in items[1:]]
         try:
             first = work(items[0])

@@ -16,6 +16,14 @@ backward through one ``torch.autograd.Function``. Calls bptt cannot run
 implementation, with a warning naming the reason the first time.
 ``GRU(..., variant="seed")`` and ``GRU_Cell`` are the seed homework's GRU
 as torch modules. ``backend=`` picks bptt's backend, as everywhere in bptt.
+
+Threads: a ``GRU``, ``RNN`` or ``LSTM`` call runs on torch's threads, at most
+``torch.get_num_threads()`` of them (and at most ``bptt.get_num_threads()``,
+bptt's own limit). The batch rows bptt splits across threads run in one
+parallel region of torch's OpenMP runtime, on torch's own worker threads:
+those keep spinning for a few milliseconds after each torch operation, and
+threads of bptt's own would share the cores with them. Without torch's
+OpenMP runtime (another threading backend), bptt's own threads run them.
 """
 
 try:

@@ -1,5 +1,6 @@
 """What the torch layers and cells share: when bptt can run a call, the
-warning when it cannot, and handing torch tensors to bptt's kernels.
+warning when it cannot, handing torch tensors to bptt's kernels, and
+running bptt's threads as torch's (``torch_threads``).
 
 A module keeps one bptt engine (a ``bptt.layers`` layer or ``bptt.cells``
 cell, time-major, without parameters of its own) per dtype. The engine runs
@@ -10,6 +11,11 @@ optimizers update parameters in place, which the views see.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
+import importlib.util
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,6 +24,7 @@ import numpy as np
 import torch
 
 from .._backend import get_backend
+from .._threads import running_on
 
 _DTYPES: dict[torch.dtype, type[np.floating[Any]]] = {torch.float32: np.float32,
                                                       torch.float64: np.float64}
@@ -81,6 +88,91 @@ def array(t: torch.Tensor | None) -> np.ndarray | None:
 def tensor(a: np.ndarray) -> torch.Tensor:
     """A torch tensor sharing ``a``'s memory."""
     return torch.from_numpy(a)
+
+
+_BODY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # an OpenMP region's body: void fn(void *)
+
+
+@functools.cache
+def _torch_openmp() -> tuple[Any, Any, Any] | None:
+    """``GOMP_parallel``, ``omp_get_thread_num`` and ``omp_get_num_threads``
+    of the OpenMP runtime whose threads run torch's intra-op parallelism, or
+    None: torch built on another threading backend, no threadpoolctl to
+    find the runtime, several runtimes loaded and none of them torch's own
+    copy, or a runtime without the GNU entry point (libgomp has it since
+    GCC 4.9; LLVM's libomp and Intel's libiomp have it too). Looked up once:
+    torch, and with it its runtime, is imported before bptt.torch runs."""
+    if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
+        return None
+    if importlib.util.find_spec("threadpoolctl") is None:
+        return None
+    from threadpoolctl import ThreadpoolController
+
+    paths = [c.filepath for c in ThreadpoolController().select(user_api="openmp").lib_controllers]
+    torch_dir = os.path.dirname(os.path.realpath(torch.__file__))
+    own = [p for p in paths if os.path.realpath(p).startswith(torch_dir + os.sep)]
+    if len(own) != 1 and len(paths) != 1:  # which one torch calls is unknown
+        return None
+    try:
+        runtime = ctypes.CDLL((own or paths)[0])
+        parallel = runtime.GOMP_parallel
+        thread_num = runtime.omp_get_thread_num
+        num_threads = runtime.omp_get_num_threads
+    except (OSError, AttributeError):
+        return None
+    parallel.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
+    parallel.restype = None
+    thread_num.argtypes = num_threads.argtypes = []
+    thread_num.restype = num_threads.restype = ctypes.c_int
+    return parallel, thread_num, num_threads
+
+
+def run_on_torch_threads(work: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """``[work(item) for item in items]`` in one OpenMP parallel region of
+    torch's runtime, ``len(items)`` threads: the calling thread and torch's
+    intra-op workers (the team may be smaller; its threads then take the
+    items in turn). Every item finishes before it returns; then the
+    exception of the first item that raised, if any, is raised."""
+    openmp = _torch_openmp()
+    assert openmp is not None, "run_on_torch_threads without torch's OpenMP runtime"
+    parallel, thread_num, num_threads = openmp
+    n = len(items)
+    results: list[Any] = [None] * n
+    errors: dict[int, BaseException] = {}
+
+    def body(_: Any) -> None:  # each thread of the team (ctypes gives it the GIL)
+        me, team = thread_num(), num_threads()
+        for k in range(me, n, team):
+            try:
+                results[k] = work(items[k])
+            except BaseException as error:  # raised in the caller, below
+                errors[k] = error
+
+    callback = _BODY(body)  # alive until the region is over
+    parallel(ctypes.cast(callback, ctypes.c_void_p), None, n, 0)
+    if errors:
+        raise errors[min(errors)]
+    return results
+
+
+def torch_threads() -> contextlib.AbstractContextManager[None]:
+    """bptt's loops on torch's threads for the duration of a call (bptt._threads'
+    ``running_on``, on this thread): at most ``torch.get_num_threads()`` of
+    them, and the rows bptt splits across threads run on torch's OpenMP
+    team, not on bptt's own pool.
+
+    After each parallel operation, torch's OpenMP workers keep spinning,
+    waiting for the next one (libgomp's default: 300,000 spins, a few
+    milliseconds). Threads of bptt's own, started right after a torch
+    operation (the embedding before a layer's forward, the head's backward
+    before its backward), would share the cores with those spinners, and on
+    as many threads as cores would run no faster than on one. On the
+    spinning workers themselves, the split starts at once. Without torch's
+    OpenMP runtime (see ``_torch_openmp``), bptt's pool runs the rows, still
+    on at most torch's count of threads."""
+    threads = torch.get_num_threads()
+    run = run_on_torch_threads if threads > 1 and _torch_openmp() is not None else None
+    return running_on(threads, run)
 
 
 def needs_grad(*tensors: torch.Tensor | None) -> bool:

@@ -8,7 +8,9 @@ the autograd context, and backward hands it back. Dropout masks between
 layers are drawn exactly as torch draws them (``bernoulli_(1 - p)`` then
 ``div_(1 - p)`` on each layer's output, in order, on the packed rows for
 packed input), so ``torch.manual_seed`` gives torch's masks and torch's
-numbers.
+numbers. bptt runs a call on torch's threads: at most
+``torch.get_num_threads()`` of them, the rows it splits across threads on
+torch's own OpenMP workers (``_common.torch_threads``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ._common import (
     first_derivatives_only,
     needs_grad,
     tensor,
+    torch_threads,
     unsupported,
     warn_fallback,
 )
@@ -80,9 +83,10 @@ class _Call:
         x = array(x)
         if self.packing is not None:
             x = self.packing.pad(x)
-        output, finals, cache = model._run_forward(
-            x, list(zip(self.state_names, map(array, states), strict=True)),
-            self.lengths, self.masks, copy_input=False, keep=keep)
+        with torch_threads():
+            output, finals, cache = model._run_forward(
+                x, list(zip(self.state_names, map(array, states), strict=True)),
+                self.lengths, self.masks, copy_input=False, keep=keep)
         if self.packing is not None:
             output = self.packing.pack(output)
         return tensor(output), tuple(map(tensor, finals)), cache
@@ -98,7 +102,7 @@ class _Call:
         d_output, d_finals = model._backward_inputs(
             cache, d_output, [("d_" + name[0] + "_n", array(d)) for name, d in
                               zip(self.state_names, d_finals, strict=True)])
-        with model._lock:  # the engine's gradient arrays serve one backward at a time
+        with model._lock, torch_threads():  # the gradient arrays serve one backward at a time
             engine.bind(weights)
             model.zero_grad()
             dx, d_states = model._run_backward(cache, d_output, d_finals, release=False)
