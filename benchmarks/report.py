@@ -5,8 +5,9 @@ of the matmul peak measured in that run); inference, with bptt.torch, torch
 and onnxruntime, torch / bptt and onnxruntime / bptt (bptt = the row's
 fastest backend); the default-threads groups, torch / bptt at N threads and
 each side's gain from one thread to N; and bptt.torch's modules against
-torch.nn's (test_bench_torch.py) with torch / bptt.torch. Above 1, bptt is
-faster.
+torch.nn's (test_bench_torch.py) with torch / bptt.torch; and ``bptt
+charlm``'s training step against the same model in torch (test_bench_charlm.py),
+with each side's characters per second. Above 1, bptt is faster.
 
     python -m pytest benchmarks --benchmark-only --benchmark-json=bench.json
     python benchmarks/report.py bench.json

@@ -1,7 +1,8 @@
 """``bptt bench`` and benchmarks/report.py without running a benchmark: the
 FLOP counts, the tables made from hand-written pytest-benchmark JSON (bptt
-against torch, inference with onnxruntime, default threads, bptt.torch), and
-the command line's help and its message when there is no benchmarks folder."""
+against torch, inference with onnxruntime, default threads, bptt.torch,
+charlm against torch), and the command line's help and its message when there
+is no benchmarks folder."""
 
 from __future__ import annotations
 
@@ -167,6 +168,57 @@ def test_threads_table_without_its_one_thread_group():
     data = {"benchmarks": [b for b in SPLIT_DATA["benchmarks"] if b["group"] != TRAIN]}
     rows = _rows(_tables(data)[0][-2])  # the threads table, before bptt.torch's
     assert rows[TRAIN] == f"| {TRAIN} | 2 | 18.00 ms | 16.00 ms | 12.00 ms (0.75x) |  |  |"
+
+
+CHARLM = "charlm train step (default model)"
+CHARLM_INFO = {"pass": "train", "suite": "charlm", "chars": 3200,
+               "config": {"hidden": 256, "batch": 32, "chunk": 100}}
+CHARLM_DATA = {
+    **SPLIT_DATA,
+    "benchmarks": [
+        *SPLIT_DATA["benchmarks"],
+        # one thread: bptt 40 ms (cython), torch 100 ms
+        _bench(CHARLM, "cython", 40e-3, None, **CHARLM_INFO),
+        _bench(CHARLM, "torch", 100e-3, None, **CHARLM_INFO),
+        # two threads: bptt 25 ms, torch 55 ms
+        _bench(CHARLM + " threads=2", "cython", 25e-3, None, **CHARLM_INFO, threads=2),
+        _bench(CHARLM + " threads=2", "torch", 55e-3, None, **CHARLM_INFO, threads=2),
+    ],
+}
+
+
+def test_charlm_table_throughput_and_gain():
+    text = report_table(CHARLM_DATA)
+    # the other tables first, exactly as they are without the charlm rows
+    assert text.startswith(report_table(SPLIT_DATA) + "\n\n")
+    chunks = text.split("\n\n")
+    tables, footers = chunks[0::2], chunks[1::2]
+    assert len(tables) == len(_tables(SPLIT_DATA)[0]) + 1
+    assert tables[-1].splitlines()[0] == (
+        "| workload | bptt | torch (torch / bptt) | bptt chars/s | torch chars/s "
+        "| bptt, 1 thread (1 / N threads) |")
+    rows = _rows(tables[-1])
+    # one thread: 100 / 40 = 2.50x; 3200 chars / 40 ms and / 100 ms; no gain to show
+    assert rows[CHARLM + " threads=1"] == (
+        f"| {CHARLM} threads=1 | 40.00 ms (cython) | 100.00 ms (2.50x) | 80,000 | 32,000 |  |")
+    # two threads: 55 / 25 = 2.20x; 3200 / 25 ms, 3200 / 55 ms = 58,182; gain 40 / 25
+    assert rows[CHARLM + " threads=2"] == (
+        f"| {CHARLM} threads=2 | 25.00 ms (cython) | 55.00 ms (2.20x) | 128,000 | 58,182 "
+        f"| 40.00 ms (1.60x) |")
+    for text in ("hidden 256, batch 32, chunk 100", "torch / bptt", "Test CPU 9000"):
+        assert text in footers[-1], text
+
+
+def test_charlm_table_alone():
+    # bptt bench --select charlm: no other table, not even an empty one
+    charlm = [b for b in CHARLM_DATA["benchmarks"] if b["group"].startswith("charlm ")]
+    text = report_table({"benchmarks": charlm})
+    assert text.startswith("| workload | bptt | torch (torch / bptt) |")
+    assert text.count("| workload |") == 1
+    # without its one-thread group the N-thread row has no gain to show
+    alone = report_table({"benchmarks": [b for b in charlm if b["group"] != CHARLM]})
+    assert f"| {CHARLM} threads=2 | 25.00 ms (cython) | 55.00 ms (2.20x) | 128,000 | 58,182 |  |" \
+        in alone
 
 
 def test_help(capsys):

@@ -43,6 +43,7 @@ BPTT_BACKENDS = ("cython", "numba", "numpy")
 #: The ``backend`` of bptt.torch's rows, and the prefix of the group names of
 #: benchmarks/test_bench_torch.py, whose groups get their own table.
 MODULES_BACKEND = "bptt.torch"
+CHARLM_PREFIX = "charlm "  # test_bench_charlm.py's groups: "charlm train step ..." [threads=N]
 PEAK_GROUP = "matmul peak float32"
 #: The ``pass`` of the inference groups (a forward keeping nothing for backward).
 INFERENCE_PASS = "inference"
@@ -145,20 +146,21 @@ def _header(columns: Sequence[str]) -> list[str]:
 
 def report_table(data: dict) -> str:
     """The markdown tables of a ``--benchmark-json`` file's contents, split by kind of
-    group: bptt against torch, inference, default threads, bptt.torch's modules;
-    a table with no group in this run is left out."""
+    group: bptt against torch, inference, default threads, bptt.torch's modules,
+    ``bptt charlm``'s training step; a table with no group in this run is left out."""
     groups: dict[str, dict[str, dict]] = defaultdict(dict)
     for bench in data["benchmarks"]:
         groups[bench["group"] or bench["name"]][_backend(bench)] = bench
     every = dict(groups)  # the threads table looks up each workload's one-thread group
     modules = {g: groups.pop(g) for g in list(groups) if g.startswith(MODULES_BACKEND + " ")}
+    charlm = {g: groups.pop(g) for g in list(groups) if g.startswith(CHARLM_PREFIX)}
     peak_row = groups.pop(PEAK_GROUP, {})
     threaded = {g: groups.pop(g) for g in list(groups) if _info(groups[g], "threads", 1) > 1}
     inference = {g: groups.pop(g) for g in list(groups)
                  if _info(groups[g], "pass") == INFERENCE_PASS}
     peaks = {b: g for b, g in ((b, _gflops(bench)) for b, bench in peak_row.items()) if g}
     tables = []
-    if groups or peak_row or not (inference or threaded or modules):
+    if groups or peak_row or not (inference or threaded or modules or charlm):
         tables.append(_backend_table(groups, peak_row, peaks, data))
     if inference:
         tables.append(_inference_table(inference, peaks, data))
@@ -166,6 +168,8 @@ def report_table(data: dict) -> str:
         tables.append(_threads_table(threaded, every, data))
     if modules:
         tables.append(_modules_table(modules, data))
+    if charlm:
+        tables.append(_charlm_table(charlm, data))
     return "\n\n".join(tables)
 
 
@@ -292,6 +296,48 @@ def _modules_table(groups: dict[str, dict[str, dict]], data: dict) -> str:
                   f"a whole training step (embedding, layer, linear, cross-entropy, backward, "
                   f"Adam); bare = bptt's own layer or cell on numpy arrays. {cpu}, Python "
                   f"{info.get('python_version', '?')}, BLAS: {'; '.join(kernels) or '?'}."]
+    return "\n".join(lines)
+
+
+
+def _per_second(chars: int | None, seconds: float | None) -> str:
+    return f"{chars / seconds:,.0f}" if chars and seconds else ""
+
+
+def _charlm_table(groups: dict[str, dict[str, dict]], data: dict) -> str:
+    """``bptt charlm``'s training step against the same model in torch, one row
+    per thread count: the medians with torch / bptt, the characters per second
+    each trains (``chars`` a step over its median), and bptt's one-thread
+    median over its N-thread one (``--threads N`` against ``--threads 1``)."""
+    lines = _header(["bptt", "torch (torch / bptt)", "bptt chars/s", "torch chars/s",
+                     "bptt, 1 thread (1 / N threads)"])
+    for group in sorted(groups, key=_natural):
+        row = groups[group]
+        workload = re.sub(r" threads=\d+$", "", group)
+        threads = _info(row, "threads", "?")
+        chars = _info(row, "chars")
+        best = _fastest(row, BPTT_BACKENDS)
+        ours = best["stats"]["median"] if best else None
+        theirs = _median(row, "torch")
+        cells = [f"{_format(ours)} ({_backend(best)})" if best else "",
+                 _timed(theirs, ours) if theirs else "",
+                 _per_second(chars, ours), _per_second(chars, theirs)]
+        alone = _fastest(groups.get(workload, {}), BPTT_BACKENDS)  # its one-thread group
+        if threads != 1 and alone and ours:
+            base = alone["stats"]["median"]
+            cells.append(f"{_format(base)} ({base / ours:.2f}x)")
+        else:
+            cells.append("")
+        lines.append(f"| {workload} threads={threads} | " + " | ".join(cells) + " |")
+    config = next((c for row in groups.values() for b in row.values()
+                   if (c := (b.get("extra_info") or {}).get("config"))), {})
+    model = ", ".join(f"{key} {config[key]}" for key in ("hidden", "batch", "chunk", "lr",
+                                                         "clip_norm") if key in config)
+    lines += ["", f"charlm: one training step of `bptt charlm`'s default model (seed GRU over "
+                  f"one-hot characters, log-softmax read-out, {model or 'its defaults'}) on the "
+                  f"shipped text against the same model in torch (nn.GRU), same run. Median "
+                  f"times; (Nx) = torch / bptt; chars/s = batch x chunk / median; the 1-thread "
+                  f"column is bptt's one-thread median over its N-thread one. {_machine(data)}."]
     return "\n".join(lines)
 
 
