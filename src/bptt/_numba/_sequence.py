@@ -407,8 +407,12 @@ def seq_forward(output, finals, states, gates, x, initial,
 
 
 # rows of seq_infer's input projection per chunk: chunk * B * G entries stay
-# in a core's L2 cache with the step's states (as csrc/_sequence.pxi's)
+# in a core's L2 cache with the step's states (as csrc/_sequence.pxi's), but
+# at least INFER_MIN_CHUNK steps: each chunk's product is one BLAS call, which
+# copies (packs) all of W_ih, and at (1024, 1024, 32) a product every step made
+# numba's inference 2x Cython's (whose float32 projection packs W_ih once)
 INFER_CHUNK_ENTRIES = 131072
+INFER_MIN_CHUNK = 8
 
 
 def seq_infer(output, finals, gates, x, initial,
@@ -419,7 +423,7 @@ def seq_infer(output, finals, gates, x, initial,
     at a time."""
     T, B, _ = x.shape
     G = weight_ih.shape[0]
-    chunk = max(1, min(T, INFER_CHUNK_ENTRIES // max(1, B * G)))
+    chunk = max(1, min(T, max(INFER_MIN_CHUNK, INFER_CHUNK_ENTRIES // max(1, B * G))))
     gi = np.empty((chunk, B, G), dtype=x.dtype)  # x W_ih^T + b_ih, a chunk's steps
     w_hh = hidden_weights(weight_hh)  # the steps' W_hh
     work = forward_workspace(initial, w_hh, extras)
@@ -594,6 +598,13 @@ def plain_step_2(x, h, c, dtype):
     """``plain_step`` for a step of a family with two states (h, c)."""
     return (plain_step(x, h, dtype) and type(c) is np.ndarray and c.dtype is dtype
             and c.flags.carray and c.ndim == h.ndim)
+
+
+def bias_gradient(dbias, rows, dtype):
+    """``dbias``, or for a cell without biases (None) zeros to add into and
+    drop: the fast kernels then always get an array there, and numba compiles
+    one version of each instead of one per case (about 1.5 s each)."""
+    return np.zeros(rows, dtype) if dbias is None else dbias
 
 
 def plain_upstream(d, dtype):

@@ -18,6 +18,7 @@ import numpy as np
 from ._config import jit_inline
 from ._math import dot_n, step_project
 from ._sequence import (
+    bias_gradient,
     cell_fast_kernels,
     plain_step,
     plain_upstream,
@@ -148,13 +149,15 @@ def gru_cell_forward_fast(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
 def gru_cell_backward_fast(dh_next, batched, saved, x_shape, h_shape, weight_ih, weight_hh,
                            dweight_ih, dweight_hh, dbias_ih, dbias_hh):
     """Mirror of ``gru_cell_forward_fast`` on its saved array: adds into the
-    parameter gradients (dbias None: no bias). dh_next: (B, H), or (H,) or
+    parameter gradients (dbias None: no bias, zeros added into). dh_next: (B, H), or (H,) or
     (1, H) when not batched. Returns (dx, dh) shaped as forward's x and h, or
     None."""
     dtype = weight_hh.dtype
     if not plain_upstream(dh_next, dtype):
         return None
     dx, dh = np.empty(x_shape, dtype), np.empty(h_shape, dtype)
+    dbias_ih = bias_gradient(dbias_ih, weight_ih.shape[0], dtype)
+    dbias_hh = bias_gradient(dbias_hh, weight_hh.shape[0], dtype)
     if cell_fast_backward(dx, dh, dh_next, saved, batched, weight_ih, weight_hh, dweight_ih,
                           dweight_hh, dbias_ih, dbias_hh, 0.0):
         return dx, dh

@@ -17,7 +17,13 @@ import numpy as np
 
 from ._config import jit_inline
 from ._math import add_dbias, add_dweight, step_project
-from ._sequence import cell_fast_kernels, plain_step, plain_upstream, sequence_kernels
+from ._sequence import (
+    bias_gradient,
+    cell_fast_kernels,
+    plain_step,
+    plain_upstream,
+    sequence_kernels,
+)
 from ._vmath import sigmoid, tanh
 
 
@@ -166,6 +172,7 @@ def gru_seed_cell_backward_fast(delta, batched, saved, x_shape, h_shape, weight_
     if not batched:  # the homework's shapes: (1, d) and (1, h)
         x_shape, h_shape = (1, *x_shape), (1, *h_shape)
     dx, dh = np.empty(x_shape, dtype), np.empty(h_shape, dtype)
+    dbias = bias_gradient(dbias, weight_ih.shape[0], dtype)  # (bias_hh's stays None)
     if cell_fast_backward(dx, dh, delta, saved, batched, weight_ih, weight_hh, dweight_ih,
                           dweight_hh, dbias, None, 0.0):
         return dx, dh

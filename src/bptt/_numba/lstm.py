@@ -15,6 +15,7 @@ import numpy as np
 from ._config import jit_inline
 from ._math import dot_n, dot_t
 from ._sequence import (
+    bias_gradient,
     cell_fast_kernels,
     plain_step_2,
     plain_upstream,
@@ -156,6 +157,10 @@ def lstm_cell_backward_fast(dh_next, dc_next, batched, saved, x_shape, h_shape, 
             and (dc_next is None or plain_upstream(dc_next, dtype))):
         return None
     dx, dh, dc = np.empty(x_shape, dtype), np.empty(h_shape, dtype), np.empty(c_shape, dtype)
+    # arrays, never None, in these three: one compiled version of the kernel
+    dc_next = np.zeros_like(dh_next) if dc_next is None else dc_next
+    dbias_ih = bias_gradient(dbias_ih, weight_ih.shape[0], dtype)
+    dbias_hh = bias_gradient(dbias_hh, weight_hh.shape[0], dtype)
     if cell_fast_backward(dx, dh, dc, dh_next, dc_next, saved, batched, weight_ih, weight_hh,
                           dweight_ih, dweight_hh, dbias_ih, dbias_hh, 0.0):
         return dx, dh, dc

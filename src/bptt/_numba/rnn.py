@@ -13,6 +13,7 @@ from .._families import ACTIVATIONS
 from ._config import jit, jit_inline
 from ._math import dot_n, dot_t
 from ._sequence import (
+    bias_gradient,
     cell_fast_kernels,
     plain_step,
     plain_upstream,
@@ -118,12 +119,14 @@ def rnn_cell_forward_fast(x, h, weight_ih, weight_hh, bias_ih, bias_hh, activati
 def rnn_cell_backward_fast(dh_next, batched, saved, x_shape, h_shape, weight_ih, weight_hh,
                            dweight_ih, dweight_hh, dbias_ih, dbias_hh, activation):
     """Mirror of ``rnn_cell_forward_fast`` on its saved array: adds into the
-    parameter gradients (dbias None: no bias). Returns (dx, dh) shaped as
+    parameter gradients (dbias None: no bias, zeros added into). Returns (dx, dh) shaped as
     forward's x and h, or None."""
     dtype = weight_hh.dtype
     if not plain_upstream(dh_next, dtype):
         return None
     dx, dh = np.empty(x_shape, dtype), np.empty(h_shape, dtype)
+    dbias_ih = bias_gradient(dbias_ih, weight_ih.shape[0], dtype)
+    dbias_hh = bias_gradient(dbias_hh, weight_hh.shape[0], dtype)
     if cell_fast_backward(dx, dh, dh_next, saved, batched, weight_ih, weight_hh, dweight_ih,
                           dweight_hh, dbias_ih, dbias_hh, activation):
         return dx, dh
