@@ -157,8 +157,9 @@ def lstm_cell_backward_fast(dh_next, dc_next, batched, saved, x_shape, h_shape, 
             and (dc_next is None or plain_upstream(dc_next, dtype))):
         return None
     dx, dh, dc = np.empty(x_shape, dtype), np.empty(h_shape, dtype), np.empty(c_shape, dtype)
-    # arrays, never None, in these three: one compiled version of the kernel
-    dc_next = np.zeros_like(dh_next) if dc_next is None else dc_next
+    # arrays, never None, for the bias gradients: one compiled version fewer.
+    # dc_next stays None when omitted: zeros_like here made a call about 1 us
+    # slower than the kernel's own zeros at (1, 6)
     dbias_ih = bias_gradient(dbias_ih, weight_ih.shape[0], dtype)
     dbias_hh = bias_gradient(dbias_hh, weight_hh.shape[0], dtype)
     if cell_fast_backward(dx, dh, dc, dh_next, dc_next, saved, batched, weight_ih, weight_hh,
