@@ -840,8 +840,14 @@ def sequence_kernels(step_forward, step_backward, weights_backward,
 
 def cell_fast_kernels(name):
     """``cell_fast_forward`` and ``cell_fast_backward`` of the family ``name``
-    (its module's, after its ``sequence_kernels``), for its cell's fast path."""
+    (its module's, after its ``sequence_kernels``), for its cell's fast path,
+    and the entries of their ``saved`` array per entry of h, beside x's: the
+    cache's width over K (h' itself for a family whose cache is h') plus the
+    S states, as the kernels lay it out and check it."""
     family, S, namespace = _namespaces[name]
+    if namespace["CACHE_EXTRA"]:  # saved would not be a multiple of h's size
+        raise ValueError(f"{name}: the fast path takes no per-row cache entries")
+    per_h = (1 if namespace["CACHE_IS_H"] else namespace["CACHE"]) + S
     g = globals()
     return (_bind(g[f"cell_fast_forward_{S}"], family, namespace),
-            _bind(g[f"cell_fast_backward_{S}"], family, namespace))
+            _bind(g[f"cell_fast_backward_{S}"], family, namespace), per_h)

@@ -128,7 +128,7 @@ seq_forward, seq_backward, seq_infer, cell_forward, cell_backward = sequence_ker
 
 # GRUCell's one-call fast path (conventions in _sequence.py; csrc/gru.pyx's
 # twin, but forward keeps x and h in its saved array, and backward takes shapes)
-cell_fast_forward, cell_fast_backward = cell_fast_kernels("gru")
+cell_fast_forward, cell_fast_backward, SAVED_PER_H = cell_fast_kernels("gru")
 fast_saves_inputs = True  # (bptt.cells keeps the shapes of x and h, not copies)
 
 
@@ -140,7 +140,7 @@ def gru_cell_forward_fast(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
     if not plain_step(x, h, dtype):
         return None
     h_next = h.copy()  # shaped as h (cheaper than np.empty(h.shape)), then written
-    saved = np.empty(5 * h.size + x.size, dtype)
+    saved = np.empty(SAVED_PER_H * h.size + x.size, dtype)
     if cell_fast_forward(h_next, saved, x, h, weight_ih, weight_hh, bias_ih, bias_hh, 0.0):
         return h_next, saved
     return None

@@ -143,7 +143,7 @@ seq_forward, seq_backward, seq_infer, cell_forward, cell_backward = sequence_ker
 # GRU_Cell's one-call fast path (conventions in _sequence.py; csrc/gru_seed.pyx's
 # twin, but forward keeps x and h in its saved array, and backward takes shapes).
 # Its one bias fills the bias_ih slot; bias_hh is zero (None).
-cell_fast_forward, cell_fast_backward = cell_fast_kernels("gru_seed")
+cell_fast_forward, cell_fast_backward, SAVED_PER_H = cell_fast_kernels("gru_seed")
 fast_saves_inputs = True  # (bptt.cells keeps the shapes of x and h, not copies)
 
 
@@ -155,7 +155,7 @@ def gru_seed_cell_forward_fast(x, h, weight_ih, weight_hh, bias):
     if not plain_step(x, h, dtype):
         return None
     h_next = h.copy()  # shaped as h (cheaper than np.empty(h.shape)), then written
-    saved = np.empty(4 * h.size + x.size, dtype)
+    saved = np.empty(SAVED_PER_H * h.size + x.size, dtype)
     if cell_fast_forward(h_next, saved, x, h, weight_ih, weight_hh, bias, None, 0.0):
         return h_next, saved
     return None

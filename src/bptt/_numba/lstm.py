@@ -128,7 +128,7 @@ seq_forward, seq_backward, seq_infer, cell_forward, cell_backward = sequence_ker
 
 # LSTMCell's one-call fast path (conventions in _sequence.py; csrc/lstm.pyx's
 # twin, but forward keeps x, h and c in its saved array, and backward takes shapes)
-cell_fast_forward, cell_fast_backward = cell_fast_kernels("lstm")
+cell_fast_forward, cell_fast_backward, SAVED_PER_H = cell_fast_kernels("lstm")
 fast_saves_inputs = True  # (bptt.cells keeps the shapes of x, h and c, not copies)
 
 
@@ -140,7 +140,7 @@ def lstm_cell_forward_fast(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     if not plain_step_2(x, h, c, dtype):
         return None
     h_next, c_next = h.copy(), h.copy()  # shaped as h (cheaper than np.empty), then written
-    saved = np.empty(7 * h.size + x.size, dtype)
+    saved = np.empty(SAVED_PER_H * h.size + x.size, dtype)
     if cell_fast_forward(h_next, c_next, saved, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh,
                          0.0):
         return h_next, c_next, saved
