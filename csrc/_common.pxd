@@ -291,6 +291,16 @@ cdef inline Py_ssize_t final_index(int T, bint reverse) noexcept nogil:
     return 0 if reverse else T
 
 
+cdef inline long long min_length(const long long *lengths, int B) noexcept nogil:
+    # the shortest of the B lengths: steps t below it are valid on every row
+    cdef Py_ssize_t b
+    cdef long long shortest = lengths[0] if B > 0 else 0
+    for b in range(1, B):
+        if lengths[b] < shortest:
+            shortest = lengths[b]
+    return shortest
+
+
 cdef inline void keep_invalid_rows(
     floating *state_next,           # (B, H) rows past their length overwritten
     const floating *state,          # (B, H)

@@ -100,7 +100,7 @@ from libc.string cimport memcpy
 
 from _common cimport (final_index, hidden_weights_p, hidden_weights_t, input_backward,
                       input_projection, input_weights_t, keep_invalid_rows, mask_rows,
-                      mask_rows_sum, next_index, panel_isa, prev_index, step_at)
+                      mask_rows_sum, min_length, next_index, panel_isa, prev_index, step_at)
 from _fast cimport data
 
 
@@ -188,12 +188,16 @@ cdef void seq_infer_work(
     # one (B, C) block, and the input projection is made `chunk` steps at a
     # time. What a step touches then stays in cache (at batch 32, hidden 128,
     # the training forward streams 8 MB of gates and states per 100 steps).
+    # A step valid on every row (t < the shortest length) writes h' straight
+    # into output[t], which the next step reads: no copy of h' per step.
     cdef Py_ssize_t s, t, t0, n, first, k
     cdef int K = width[0]
     cdef Py_ssize_t BW[N_STATES]                # B w_s
     cdef floating *state[N_STATES]              # (B, w_s) each: what step t reads
     cdef floating *state_next[N_STATES]         # (B, w_s) each: what step t writes
+    cdef floating *h_slots[2]                   # h's two slots; state[0] may be in output
     cdef floating *swap
+    cdef long long shortest = min_length(lengths, B)
     cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, Gh, K, B, T)
     # packed once for every chunk; chosen by the whole call's rows, as seq_forward's
     cdef const floating *w_ih_t = input_weights_t(weight_ih_t, weight_ih, G, I,
@@ -204,6 +208,8 @@ cdef void seq_infer_work(
         state_next[k] = slots + BW[k]
         slots += 2 * BW[k]
         memcpy(state[k], initial[k], BW[k] * sizeof(floating))
+    h_slots[0] = state[0]
+    h_slots[1] = state_next[0]
     first = 0
     while first < T:
         n = min(<Py_ssize_t> chunk, T - first)
@@ -212,6 +218,10 @@ cdef void seq_infer_work(
         input_projection(gi, x + t0 * B * I, weight_ih, w_ih_t, bias_ih, <int> (n * B), I, G)
         for s in range(first, first + n):
             t = step_at(s, T, reverse)
+            if t < shortest:                    # every row valid: output[t] = h'
+                state_next[0] = output + t * B * K
+            else:                               # the h slot step t does not read
+                state_next[0] = h_slots[1] if state[0] == h_slots[0] else h_slots[0]
             step_forward(state_next, gates, gi + (t - t0) * B * G, state, weight_hh, w_t,
                          bias_hh, extras, option, B, H, K)
             for k in range(N_STATES):
@@ -219,7 +229,8 @@ cdef void seq_infer_work(
                 swap = state[k]
                 state[k] = state_next[k]
                 state_next[k] = swap
-            mask_rows(output + t * B * K, state[0], lengths, t, B, K)
+            if t >= shortest:
+                mask_rows(output + t * B * K, state[0], lengths, t, B, K)
         first += n
     for k in range(N_STATES):
         memcpy(finals[k], state[k], BW[k] * sizeof(floating))

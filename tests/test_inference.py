@@ -83,3 +83,37 @@ def test_seq_infer_matches_seq_forward_at_kernel_level(backend, reverse):
         np.testing.assert_array_equal(actual[0], expected[0])
         np.testing.assert_array_equal(actual[1][0], expected[1][0])
         np.testing.assert_array_equal(actual[1][1], expected[1][1])
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_seq_infer_writes_output_in_place_where_every_row_is_valid(backend, kind, reverse):
+    # the steps below the shortest length write h' straight into output[t]
+    # (Cython), the steps past it go through the state slots; both, and the
+    # switch between them either way, give seq_forward's numbers. float32 at
+    # batch 8, hidden 32 runs on the panel kernels where the CPU has them.
+    family = bptt.get_backend(backend).family(kind)
+    rng = np.random.default_rng(7)
+    T, B, H, I = 9, 8, 32, 3
+    G = (4 if kind == "lstm" else 3) * H
+    C = (5 if kind == "lstm" else 4) * H
+    S = 2 if kind == "lstm" else 1
+    for dtype in (np.float64, np.float32):
+        for lengths in ([T] * B, [T, 4, T, 7, T, T, 5, T], [1] * B):
+            lengths = np.array(lengths, dtype=np.int64)
+            x = rng.standard_normal((T, B, I)).astype(dtype)
+            initial = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in range(S))
+            weights = tuple(a.astype(dtype) for a in (
+                rng.standard_normal((G, I)), rng.standard_normal((G, H)) / H,
+                rng.standard_normal(G), rng.standard_normal(G)))
+            expected = np.empty((T, B, H), dtype), tuple(np.empty((B, H), dtype) for _ in range(S))
+            family.seq_forward(expected[0], expected[1],
+                               tuple(np.empty((T + 1, B, H), dtype) for _ in range(S)),
+                               np.empty((T, B, C), dtype), x, initial, *weights, (), lengths,
+                               reverse, 0.0)
+            actual = np.empty((T, B, H), dtype), tuple(np.empty((B, H), dtype) for _ in range(S))
+            family.seq_infer(actual[0], actual[1], np.empty((B, C), dtype), x, initial,
+                             *weights, (), lengths, reverse, 0.0)
+            np.testing.assert_array_equal(actual[0], expected[0])
+            for a, b in zip(actual[1], expected[1], strict=True):
+                np.testing.assert_array_equal(a, b)
