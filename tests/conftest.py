@@ -45,6 +45,15 @@ TOLERANCE = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # README's command runs the suite on every core (pytest-xdist, -n auto),
+    # which hands out tests one by one ("load"). "loadgroup" does the same,
+    # except that the tests marked xdist_group(name) stay on one worker: the
+    # wheel tests then build their wheel once, not once per worker.
+    if getattr(config.option, "dist", None) == "load":
+        config.option.dist = "loadgroup"
+
+
 def require_backend(name: str) -> str:
     """Skip (or, with BPTT_REQUIRE_ALL_BACKENDS=1, fail) unless ``name`` is available."""
     if name not in bptt.backends():

@@ -32,6 +32,7 @@ CHECK_WHEEL = ROOT / "tools" / "check_wheel.py"
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("wheel"),   # one worker builds the module's wheel (conftest.py)
     pytest.mark.skipif(not sys.platform.startswith("linux"),
                        reason="tools/build_wheel.sh builds Linux wheels (elsewhere: cibuildwheel)"),
 ]
