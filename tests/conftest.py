@@ -54,6 +54,22 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.dist = "loadgroup"
 
 
+class Counter:
+    """Wraps a fast-path function and counts the calls it did not decline
+    (those that returned something other than None)."""
+
+    def __init__(self, fn):
+        self.fn, self.taken, self.declined = fn, 0, 0
+
+    def __call__(self, *args):
+        out = self.fn(*args)
+        if out is None:
+            self.declined += 1
+        else:
+            self.taken += 1
+        return out
+
+
 def require_backend(name: str) -> str:
     """Skip (or, with BPTT_REQUIRE_ALL_BACKENDS=1, fail) unless ``name`` is available."""
     if name not in bptt.backends():

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import bptt
+from conftest import Counter
 
 D, H = 3, 5
 
@@ -55,24 +56,9 @@ def _arrays(out):
     return out if isinstance(out, tuple) else (out,)
 
 
-class _Counter:
-    """Wraps a fast-path function and counts the calls it did not decline."""
-
-    def __init__(self, fn):
-        self.fn, self.taken, self.declined = fn, 0, 0
-
-    def __call__(self, *args):
-        out = self.fn(*args)
-        if out is None:
-            self.declined += 1
-        else:
-            self.taken += 1
-        return out
-
-
 def _count(cell):
-    cell._fast_forward = _Counter(cell._fast_forward)
-    cell._fast_backward = _Counter(cell._fast_backward)
+    cell._fast_forward = Counter(cell._fast_forward)
+    cell._fast_backward = Counter(cell._fast_backward)
     return cell._fast_forward, cell._fast_backward
 
 

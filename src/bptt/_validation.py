@@ -194,7 +194,8 @@ def check_choice(name: str, value, choices) -> str:
 
 def sequence_input(x, input_size: int, batch_first: bool, dtype: np.dtype):
     """x as a kernel-ready (T, B, I) array, and whether it was batched (3-D)."""
-    x = as_array("x", x, dtype)
+    if type(x) is not np.ndarray or x.dtype != dtype:  # (else as_array returns x)
+        x = as_array("x", x, dtype)
     I = input_size
     layout = "(B, T, input_size)" if batch_first else "(T, B, input_size)"
     if x.ndim == 2:
@@ -262,7 +263,9 @@ def sequence_gradient(name: str, value, shape: tuple[int, int, int], batched: bo
                       batch_first: bool, dtype: np.dtype) -> np.ndarray:
     """dL/d(output) shaped like forward's output, as kernel-ready (T, B, F)."""
     T, B, F = shape
-    a = as_array(name, value, dtype)
+    a = value
+    if type(a) is not np.ndarray or a.dtype != dtype:  # (else as_array returns it)
+        a = as_array(name, a, dtype)
     if batched:
         expected: tuple[int, ...] = (B, T, F) if batch_first else (T, B, F)
     else:
