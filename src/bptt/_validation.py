@@ -102,10 +102,15 @@ def as_array(name: str, value, dtype: np.dtype) -> np.ndarray:
     raise TypeError(f"{name} must be a numpy array, got {type(value).__name__}")
 
 
-def kernel_ready(a: np.ndarray) -> np.ndarray:
+def is_kernel_ready(a: np.ndarray) -> bool:
     """Contiguous, aligned and writeable: the only layout kernels are handed."""
     flags = a.flags
-    if flags.c_contiguous and flags.aligned and flags.writeable:
+    return bool(flags.c_contiguous and flags.aligned and flags.writeable)
+
+
+def kernel_ready(a: np.ndarray) -> np.ndarray:
+    """``a`` if ``is_kernel_ready(a)``, else a copy that is."""
+    if is_kernel_ready(a):
         return a
     return np.array(a, order="C", copy=True)
 
@@ -194,8 +199,7 @@ def check_choice(name: str, value, choices) -> str:
 
 def sequence_input(x, input_size: int, batch_first: bool, dtype: np.dtype):
     """x as a kernel-ready (T, B, I) array, and whether it was batched (3-D)."""
-    if type(x) is not np.ndarray or x.dtype != dtype:  # (else as_array returns x)
-        x = as_array("x", x, dtype)
+    x = as_array("x", x, dtype)
     I = input_size
     layout = "(B, T, input_size)" if batch_first else "(T, B, input_size)"
     if x.ndim == 2:
@@ -215,7 +219,7 @@ def sequence_input(x, input_size: int, batch_first: bool, dtype: np.dtype):
 
 
 @functools.lru_cache(maxsize=64)
-def _full_lengths(B: int, T: int) -> np.ndarray:
+def full_lengths(B: int, T: int) -> np.ndarray:
     """(B,) int64 of T, read-only: made once per shape (a stream of chunks, a
     training loop) instead of on every call; the kernels only read it."""
     lengths = np.full(B, T, dtype=np.int64)
@@ -226,7 +230,7 @@ def _full_lengths(B: int, T: int) -> np.ndarray:
 def sequence_lengths(lengths, T: int, B: int, batched: bool, input_size: int):
     """lengths as (B,) int64, and whether any row is shorter than T (None: all T)."""
     if lengths is None:
-        return _full_lengths(B, T), False
+        return full_lengths(B, T), False
     if not batched:
         raise ValueError(f"lengths needs batched 3-D x (one length per batch row), "
                          f"got unbatched 2-D x of shape ({T}, {input_size})")
@@ -263,9 +267,7 @@ def sequence_gradient(name: str, value, shape: tuple[int, int, int], batched: bo
                       batch_first: bool, dtype: np.dtype) -> np.ndarray:
     """dL/d(output) shaped like forward's output, as kernel-ready (T, B, F)."""
     T, B, F = shape
-    a = value
-    if type(a) is not np.ndarray or a.dtype != dtype:  # (else as_array returns it)
-        a = as_array(name, a, dtype)
+    a = as_array(name, value, dtype)
     if batched:
         expected: tuple[int, ...] = (B, T, F) if batch_first else (T, B, F)
     else:

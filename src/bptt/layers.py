@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import threading
 import warnings
-from collections.abc import Iterable
 from typing import NamedTuple, TypeVar
 
 import numpy as np
@@ -35,7 +34,6 @@ from ._module import Module
 from ._threads import get_num_threads, row_groups, run_parallel
 from ._typing import ArrayLike, DTypeLike, FloatArray
 from ._validation import (
-    _full_lengths,
     check_bool,
     check_choice,
     check_clip,
@@ -45,6 +43,9 @@ from ._validation import (
     check_proj_size,
     check_rng,
     check_size,
+    full_lengths,
+    is_kernel_ready,
+    kernel_ready,
     sequence_gradient,
     sequence_input,
     sequence_lengths,
@@ -146,6 +147,14 @@ def _may_share_memory(a: Array, source) -> bool:
     return isinstance(source, np.ndarray) and np.may_share_memory(a, source)
 
 
+def _each_direction(run, D: int, threads: int) -> list:
+    """[run(0), ..., run(D - 1)]: a layer's directions, at once on threads
+    when there are two and threads to spare, else one after the other."""
+    if threads > 1 and D > 1:
+        return run_parallel(run, range(D))
+    return [run(d) for d in range(D)]
+
+
 class _Pool:
     """Internal arrays (forward's cache, the copy of x) kept for reuse.
 
@@ -172,29 +181,14 @@ class _Pool:
                 return free.pop()
         return np.empty(shape, dtype=self.dtype)
 
-    def take_all(self, shapes: list[tuple[int, ...]]) -> list[Array]:
-        """``[take(shape) for shape in shapes]``, under one hold of the lock."""
-        with self._lock:
-            free_by_shape = self._free
-            popped = [free.pop() if (free := free_by_shape.get(shape)) else None
-                      for shape in shapes]
-        return [np.empty(shape, dtype=self.dtype) if a is None else a
-                for a, shape in zip(popped, shapes, strict=True)]
-
     def give(self, *arrays: Array) -> None:
-        self.give_groups((arrays,))
-
-    def give_groups(self, groups: Iterable[tuple[Array, ...]]) -> None:
-        """``give(*group)`` for each group in turn, under one hold of the lock."""
         with self._lock:
-            free_by_shape = self._free
-            for arrays in groups:
-                for a in arrays:
-                    free = free_by_shape.setdefault(a.shape, [])
-                    if len(free) < self.PER_SHAPE:
-                        free.append(a)
-                while len(free_by_shape) > self.SHAPES:
-                    del free_by_shape[next(iter(free_by_shape))]
+            for a in arrays:
+                free = self._free.setdefault(a.shape, [])
+                if len(free) < self.PER_SHAPE:
+                    free.append(a)
+            while len(self._free) > self.SHAPES:
+                del self._free[next(iter(self._free))]
 
 
 class DirectionCache(NamedTuple):
@@ -282,19 +276,9 @@ class _Recurrent(Module):
         self._gates_width = self._family.cache_width(self._hidden_size)
         self._state_labels = ("proj_size" if proj_size else "hidden_size",) + (
             "hidden_size",) * (len(self._family.states) - 1)
-        D = 2 if self._bidirectional else 1
-        LD = self._num_layers * D
-        widths = self._state_widths
-        self._n_directions = D
-        self._layer_directions = LD
-        self._output_width = D * widths[0]
-        # the floats a forward allocates, checked before it does: with keep the
-        # cache, B ((T + 1) a + T b) for (a, b) = _kept_floats; else the outputs, T B this
-        self._kept_floats = (LD * sum(widths), LD * (self._gates_width + 2 * widths[0]))
-        self._output_floats = 2 * self._output_width
         # the configuration _simple_forward and _simple_backward serve
-        self._simple = (self._num_layers == 1 and D == 1 and not self._batch_first
-                        and not self._dropout)
+        self._simple = (self._num_layers == 1 and not self._bidirectional
+                        and not self._batch_first and not self._dropout)
         self._option = float(option)
         resolved = get_backend(backend)
         self._kernels = resolved.family(family)
@@ -358,7 +342,7 @@ class _Recurrent(Module):
 
     @property
     def directions(self) -> int:
-        return self._n_directions
+        return 2 if self._bidirectional else 1
 
     @property
     def backend(self) -> str:
@@ -427,7 +411,7 @@ class _Recurrent(Module):
         return self._pending.setdefault(threading.get_ident(), [])
 
     def _push(self, cache: SequenceCache) -> None:
-        stack = self._pending.setdefault(threading.get_ident(), [])   # self._caches
+        stack = self._caches
         stack.append(cache)
         if len(stack) > self.max_pending:
             del stack[0]
@@ -470,89 +454,57 @@ class _Recurrent(Module):
 
     # -- the common case, in short ------------------------------------------------
     #
-    # One layer, one direction, time-major x (T, B, I) already kernel-ready, no
-    # lengths, zero initial states, one thread: what _run_forward and _run_backward
-    # do then, the same kernel calls on the same arrays (taken from the pool in the
-    # same order), without their generality. Anything else, including anything
-    # wrong (whose message the general path gives), goes the general way: each
-    # returns None to decline.
+    # One layer, one direction, time-major kernel-ready x (T, B, I) of the
+    # layer's dtype, no lengths, zero initial states, one thread: what
+    # _run_forward and _run_backward then do, through the same per-direction
+    # steps (_forward_direction, _backward_direction, _release) on the same pool
+    # arrays taken in the same order, without their generality. Anything else,
+    # including anything wrong (whose message the general path gives), goes the
+    # general way: each returns None to decline.
 
     def _simple_forward(self, x, states0):
         """``_run_forward(x, states0, None, keep=self.training)`` for the common
         case (with ``self._simple``), or None."""
-        if type(x) is not np.ndarray or x.ndim != 3:
+        if type(x) is not np.ndarray or x.ndim != 3 or x.dtype != self._dtype:
             return None
         T, B, I = x.shape
-        dtype = self._dtype
-        flags = x.flags
-        if (x.dtype != dtype or I != self._input_size or not T or not B
-                or not (flags.c_contiguous and flags.aligned and flags.writeable)
-                or T * B * self._work_per_step >= 2 * MIN_WORK_PER_THREAD):
+        if (I != self._input_size or not T or not B or not is_kernel_ready(x)
+                or any(value is not None for _, value in states0)
+                or self._threads_for(T, B) > 1):
             return None
-        for _, value in states0:
-            if value is not None:
-                return None
         keep = self.training
-        if self._forward_floats(T, B, keep) * dtype.itemsize > 2**26:
-            return None   # (the general path checks the memory)
-        widths = self._state_widths
-        lengths = _full_lengths(B, T)
-        initial = tuple([np.zeros((B, w), dtype) for w in widths])
-        finals = [np.empty((1, B, w), dtype) for w in widths]
-        output = np.empty((T, B, widths[0]), dtype)
-        slots = self._slots[0, 0]
-        if not keep:
-            gates = np.empty((B, self._gates_width), dtype)
-            self._kernels.seq_infer(output, tuple([f[0] for f in finals]), gates, x, initial,
-                                    *slots.weights, slots.extras, lengths, False, self._option)
-            return output, finals, None
-        # the copy of x (the cache never keeps the caller's buffer), then the cache
-        shapes = [x.shape]
-        for w in widths:
-            shapes.append((T + 1, B, w))
-        shapes.append((T, B, self._gates_width))
-        arrays = self._pool.take_all(shapes)
-        kept, gates = arrays[0], arrays[-1]
-        states = tuple(arrays[1:-1])
-        np.copyto(kept, x)
-        self._kernels.seq_forward(output, tuple([f[0] for f in finals]), states, gates, kept,
-                                  initial, *slots.weights, slots.extras, lengths, False,
-                                  self._option)
-        cache = SequenceCache((LayerCache(kept, (DirectionCache(states, gates),), None),),
-                              lengths, False, True, T, B)
+        self._check_forward_memory(T, B, keep)
+        lengths = full_lengths(B, T)
+        if keep:  # the cache never keeps the caller's buffer (as _run_forward)
+            kept = self._pool.take(x.shape)
+            np.copyto(kept, x)
+            x = kept
+        initial = tuple([np.zeros((B, w), self._dtype) for w in self._state_widths])
+        finals = [np.empty((1, B, w), self._dtype) for w in self._state_widths]
+        output, direction = self._forward_direction(x, initial, tuple([f[0] for f in finals]),
+                                                    lengths, 0, 0, keep)
+        cache = SequenceCache((LayerCache(x, (direction,), None),), lengths, False, True, T,
+                              B) if keep else None
         return output, finals, cache
 
     def _simple_backward(self, cache: SequenceCache, d_output, d_finals):
         """``_run_backward(cache, *_backward_inputs(cache, d_output, d_finals),
         release=True)`` for the common case (with ``self._simple``), or None."""
-        if (cache.parts or cache.padded or not cache.batched
-                or type(d_output) is not np.ndarray):
+        if (cache.parts or cache.padded or not cache.batched or type(d_output) is not np.ndarray
+                or d_output.dtype != self._dtype
+                or d_output.shape != (cache.T, cache.B, self._state_widths[0])
+                or not is_kernel_ready(d_output)
+                or any(value is not None for _, value in d_finals)):
             return None
-        T, B = cache.T, cache.B
-        dtype = self._dtype
-        widths = self._state_widths
-        flags = d_output.flags
-        if (d_output.dtype != dtype or d_output.shape != (T, B, widths[0])
-                or not (flags.c_contiguous and flags.aligned and flags.writeable)):
-            return None
-        for _, value in d_finals:
-            if value is not None:
-                return None
-        d_final = tuple([np.zeros((B, w), dtype) for w in widths])
-        d_states0 = [np.empty((1, B, w), dtype) for w in widths]
+        B = cache.B
+        d_final = tuple([np.zeros((B, w), self._dtype) for w in self._state_widths])
+        d_states0 = [np.empty((1, B, w), self._dtype) for w in self._state_widths]
         layer_cache = cache.layers[0]
-        x = layer_cache.input
-        direction = layer_cache.directions[0]
         with self._lock:  # one backward at a time adds into the gradient arrays
-            slots = self._slots[0, 0]
-            for scratch in slots.scratch:
-                scratch.fill(0)  # kernels add into it; keep it from growing
-            dx = np.empty_like(x)
-            self._kernels.seq_backward(dx, tuple([d[0] for d in d_states0]), *slots.dweights,
-                                       slots.dextras, d_output, d_final, direction.gates,
-                                       direction.states, x, slots.weights[0], slots.weights[1],
-                                       slots.extras, cache.lengths, False, self._option)
-            self._pool.give_groups(((*direction.states, direction.gates), (x,)))
+            dx = self._backward_direction(d_output, d_final, tuple([d[0] for d in d_states0]),
+                                          layer_cache.directions[0], layer_cache.input,
+                                          cache.lengths, self._slots[0, 0], 0)
+            self._release(cache, keep_first_input=False)
         return dx, d_states0
 
     def _run_forward(self, x, states0, lengths, masks=None, copy_input=True, *, keep: bool):
@@ -566,35 +518,26 @@ class _Recurrent(Module):
         (bptt.torch, where autograd's version check guards it).
         """
         source = x
-        dtype = self._dtype
-        x, batched = sequence_input(x, self._input_size, self._batch_first, dtype)
+        x, batched = sequence_input(x, self.input_size, self.batch_first, self.dtype)
         T, B, _ = x.shape
-        if lengths is None:   # (sequence_lengths' answer, without the call)
-            lengths, padded = _full_lengths(B, T), False
-        else:
-            lengths, padded = sequence_lengths(lengths, T, B, batched, self._input_size)
-        LD = self._layer_directions
-        floats = self._forward_floats(T, B, keep)
-        if floats * dtype.itemsize > 2**26:  # (no machine has less than 64 MiB)
-            check_memory(f"{type(self).__name__}.forward on x of {T} steps x {B} rows",
-                         floats * dtype.itemsize, MemoryError)
-        initial = []
-        for (name, value), width, label in zip(states0, self._state_widths, self._state_labels,
-                                               strict=True):
-            initial.append(np.zeros((LD, B, width), dtype=dtype) if value is None else
-                           sequence_state(name, value, (LD, B, width), batched, dtype, label))
-        states0 = initial
+        lengths, padded = sequence_lengths(lengths, T, B, batched, self.input_size)
+        LD = self.num_layers * self.directions
+        self._check_forward_memory(T, B, keep)
+        states0 = [
+            sequence_state(name, value, (LD, B, width), batched, self.dtype, label)
+            for (name, value), width, label in zip(states0, self._widths(), self._labels(),
+                                                   strict=True)
+        ]
         padding = ~_valid_steps(lengths, T) if padded else None      # (T, B, 1)
         if padded:
             # Padding never reaches the math: zero it so it cannot leak (NaN * 0).
-            x = np.where(padding, 0, x).astype(dtype)  # type: ignore[arg-type]  # padded
+            x = np.where(padding, 0, x).astype(self.dtype)  # type: ignore[arg-type]  # padded
         if masks is None:
-            masks = [None] * (self._num_layers - 1)
-            if self.training and self._dropout:
-                masks = [self._dropout_mask((T, B, self._output_width)) for _ in masks]
-        # (_threads_for's answer without the call when it is sure to be 1)
-        threads = (1 if T * B * self._work_per_step < 2 * MIN_WORK_PER_THREAD
-                   else self._threads_for(T, B))
+            masks = [None] * (self.num_layers - 1)
+            if self.training and self.dropout:
+                masks = [self._dropout_mask((T, B, self.directions * self._widths()[0]))
+                         for _ in masks]
+        threads = self._threads_for(T, B)
         groups = row_groups(B, threads, MIN_ROWS_PER_THREAD) if threads > 1 else None
         if groups is not None:
             # every row's recurrence is its own: each thread runs the whole
@@ -617,9 +560,7 @@ class _Recurrent(Module):
                                   tuple(zip(groups, (part[2] for part in parts), strict=True))
                                   ) if keep else None
         else:
-            # (x is the caller's array itself, the common case, or maybe a view of it)
-            if keep and copy_input and not padded and (x is source
-                                                       or _may_share_memory(x, source)):
+            if keep and copy_input and not padded and _may_share_memory(x, source):
                 # The cache must not be the caller's buffer, which may be refilled
                 # (the next chunk of a stream) before backward reads it.
                 kept = self._pool.take(x.shape)
@@ -628,26 +569,26 @@ class _Recurrent(Module):
             output, finals, layers = self._stack_forward(x, states0, lengths, padding, masks,
                                                          keep, threads)
             cache = SequenceCache(layers, lengths, padded, batched, T, B) if keep else None
-        if not batched:
-            output = output[:, 0]
-            finals = [f[:, 0] for f in finals]
-        elif self._batch_first:
-            output = np.ascontiguousarray(output.transpose(1, 0, 2))
+        output = self._from_time_major(output, batched)
+        finals = [f if batched else f[:, 0] for f in finals]
         return output, finals, cache
 
-    def _forward_floats(self, T: int, B: int, keep: bool) -> int:
-        """The floats a forward on T steps of B rows allocates: with ``keep``
-        the cache, else the outputs."""
-        if keep:
-            per_state_step, per_step = self._kept_floats
-            return (T + 1) * B * per_state_step + T * B * per_step
-        return T * B * self._output_floats
+    def _check_forward_memory(self, T: int, B: int, keep: bool) -> None:
+        """Refuse a forward on T steps of B rows whose cache (with ``keep``) or
+        outputs could never fit in this machine's memory, before allocating."""
+        LD, widths = self.num_layers * self.directions, self._state_widths
+        floats = LD * ((T + 1) * B * sum(widths) + T * B * (
+            self._gates_width + 2 * widths[0])) if keep else (
+            2 * self.directions * T * B * widths[0])
+        if floats * self.dtype.itemsize > 2**26:  # (no machine has less than 64 MiB)
+            check_memory(f"{type(self).__name__}.forward on x of {T} steps x {B} rows",
+                         floats * self.dtype.itemsize, MemoryError)
 
     def _threads_for(self, T: int, B: int) -> int:
         """How many threads a call on T steps of B rows may use: those allowed
         (bptt._threads), or 1 when a thread's share would be too small."""
         work = T * B * self._work_per_step
-        if work < 2 * MIN_WORK_PER_THREAD:   # (as _run_forward assumes)
+        if work < 2 * MIN_WORK_PER_THREAD:
             return 1
         return min(get_num_threads(), work // MIN_WORK_PER_THREAD)
 
@@ -655,39 +596,25 @@ class _Recurrent(Module):
         """Every layer and direction on x (T, B, I), time-major and ready:
         (output (T, B, D*K), finals, the layers' caches (with ``keep``)).
         With ``threads`` > 1, a bidirectional layer runs its directions at once."""
-        D = self._n_directions
-        last = self._num_layers - 1
-        forward_direction = self._forward_direction
-        finals = [np.empty(s.shape, s.dtype) for s in states0]   # the kernels write their rows
+        D = self.directions
+        finals = [np.empty_like(s) for s in states0]   # the kernels write into their rows
         layers = []
         layer_input, mask = x, None
-        for layer in range(last + 1):
-            if threads > 1 and D > 1:
-                def direction_forward(direction, layer=layer, layer_input=layer_input):
-                    k = layer * D + direction
-                    return forward_direction(layer_input, tuple([s[k] for s in states0]),
-                                             tuple([f[k] for f in finals]), lengths, layer,
-                                             direction, keep)
+        for layer in range(self.num_layers):
+            def direction_forward(direction, layer=layer, layer_input=layer_input):
+                k = layer * D + direction
+                return self._forward_direction(layer_input, tuple([s[k] for s in states0]),
+                                               tuple([f[k] for f in finals]), lengths, layer,
+                                               direction, keep)
 
-                results = run_parallel(direction_forward, range(D))
-            elif D == 1:  # (the same, without the closure)
-                results = (forward_direction(layer_input, tuple([s[layer] for s in states0]),
-                                             tuple([f[layer] for f in finals]), lengths, layer,
-                                             0, keep),)
-            else:
-                results = []
-                for direction in range(D):
-                    k = layer * D + direction
-                    results.append(forward_direction(
-                        layer_input, tuple([s[k] for s in states0]),
-                        tuple([f[k] for f in finals]), lengths, layer, direction, keep))
+            results = _each_direction(direction_forward, D, threads)
             if keep:
-                layers.append(LayerCache(layer_input, tuple([r[1] for r in results]), mask))
+                layers.append(LayerCache(layer_input, tuple(r[1] for r in results), mask))
             layer_input = (results[0][0] if D == 1
                            else np.concatenate([r[0] for r in results], axis=2))
             if padding is not None:  # past a row's length the output is 0, whatever its state
                 np.copyto(layer_input, 0, where=padding)
-            if layer < last:
+            if layer < self.num_layers - 1:
                 mask = masks[layer]
                 if mask is not None:  # dropout between layers; the output is ours to scale
                     np.multiply(layer_input, mask, out=layer_input)
@@ -709,25 +636,22 @@ class _Recurrent(Module):
         itself), which is never pooled."""
         for _, part in cache.parts:  # the groups' inputs are their own copies
             self._release(part, keep_first_input=False)
-        groups = []   # as handed back one give() each: a direction's arrays, a layer's input
         for layer, layer_cache in enumerate(cache.layers):
             for direction in layer_cache.directions:
-                groups.append((*direction.states, direction.gates))
+                self._pool.give(*direction.states, direction.gates)
             if layer or not keep_first_input:
-                groups.append((layer_cache.input,))
-        if groups:
-            self._pool.give_groups(groups)
+                self._pool.give(layer_cache.input)
 
     def _backward(self, d_output, d_finals):
         """Consume this thread's latest cache (once the gradients passed the checks)."""
-        stack = self._pending.setdefault(threading.get_ident(), [])   # self._caches
-        if not stack:
+        if not self._caches:
             why = ("the layer is in eval mode, where forward keeps no cache: call .train()"
                    if not self.training else "there is no forward left whose cache is unused")
             raise ValueError(
                 f"{type(self).__name__}.backward() needs a forward() in training mode first "
                 f"(each backward consumes the most recent forward's cache); {why}"
             )
+        stack = self._caches
         cache = stack[-1]
         if self._simple:
             done = self._simple_backward(cache, d_output, d_finals)
@@ -741,21 +665,23 @@ class _Recurrent(Module):
     def _backward_inputs(self, cache: SequenceCache, d_output, d_finals):
         """The incoming gradients, checked against ``cache``, as kernel-ready
         (T, B, D*K) and (L*D, B, w) arrays."""
-        T, B, batched = cache.T, cache.B, cache.batched
-        dtype = self._dtype
-        d_layer = sequence_gradient("d_output", d_output, (T, B, self._output_width), batched,
-                                    self._batch_first, dtype)
+        T, B, lengths, batched = cache.T, cache.B, cache.lengths, cache.batched
+        D, widths = self.directions, self._widths()
+        K = widths[0]
+        d_layer = sequence_gradient("d_output", d_output, (T, B, D * K), batched,
+                                    self.batch_first, self.dtype)
+        padding = ~_valid_steps(lengths, T) if cache.padded else None
         if cache.padded:
             # dL/d(output) past each length is ignored; zeroed, a NaN there cannot leak.
-            padding = ~_valid_steps(cache.lengths, T)
-            d_layer = np.where(padding, 0, d_layer).astype(dtype)
-        LD = self._layer_directions
-        checked = []
-        for (name, value), width, label in zip(d_finals, self._state_widths, self._state_labels,
-                                               strict=True):
-            checked.append(np.zeros((LD, B, width), dtype=dtype) if value is None else
-                           sequence_state(name, value, (LD, B, width), batched, dtype, label))
-        return d_layer, checked
+            d_layer = np.where(padding, 0, d_layer).astype(self.dtype)  # type: ignore[arg-type]
+        LD = self.num_layers * D
+        d_finals = [
+            np.zeros((LD, B, width), dtype=self.dtype) if value is None
+            else sequence_state(name, value, (LD, B, width), batched, self.dtype, label)
+            for (name, value), width, label in zip(d_finals, widths, self._labels(),
+                                                   strict=True)
+        ]
+        return d_layer, d_finals
 
     def _run_backward(self, cache: SequenceCache, d_layer, d_finals, release: bool):
         """Backward through ``cache``: (dx, dL/d(initial states)) out, parameter
@@ -765,17 +691,12 @@ class _Recurrent(Module):
             if cache.parts:
                 dx, d_states0 = self._split_backward(cache, d_layer, d_finals)
             else:
-                # (threads only matter to a bidirectional layer's directions)
-                dx, d_states0 = self._stack_backward(
-                    cache, d_layer, d_finals, self._slots,
-                    self._threads_for(cache.T, cache.B) if self._n_directions > 1 else 1)
+                dx, d_states0 = self._stack_backward(cache, d_layer, d_finals, self._slots,
+                                                     self._threads_for(cache.T, cache.B))
             if release:  # training mode: the first input is never the caller's x
                 self._release(cache, keep_first_input=False)
-        if not cache.batched:
-            dx = dx[:, 0]
-            d_states0 = [d[:, 0] for d in d_states0]
-        elif self._batch_first:
-            dx = np.ascontiguousarray(dx.transpose(1, 0, 2))
+        dx = self._from_time_major(dx, cache.batched)
+        d_states0 = [d if cache.batched else d[:, 0] for d in d_states0]
         return dx, d_states0
 
     def _split_backward(self, cache: SequenceCache, d_layer, d_finals):
@@ -809,38 +730,26 @@ class _Recurrent(Module):
         """Mirror of ``_stack_forward``: (dx (T, B, I), dL/d(initial states)),
         the parameter gradients added into ``slots``' arrays."""
         T, lengths = cache.T, cache.lengths
-        D, K = self._n_directions, self._state_widths[0]
-        backward_direction = self._backward_direction
+        D, K = self.directions, self._widths()[0]
         padding = ~_valid_steps(lengths, T) if cache.padded else None
-        # d_finals are kernel-ready (as _backward_inputs makes them, or C-contiguous
-        # copies of their rows), and so is each d[k]
-        d_states0 = [np.empty(d.shape, d.dtype) for d in d_finals]
-        for layer in reversed(range(self._num_layers)):
+        d_states0 = [np.empty_like(d) for d in d_finals]
+        for layer in reversed(range(self.num_layers)):
             layer_cache = cache.layers[layer]
-            if threads > 1 and D > 1:
-                def direction_backward(direction, layer=layer, layer_cache=layer_cache,
-                                       d_layer=d_layer):
-                    k = layer * D + direction
-                    return backward_direction(
-                        np.ascontiguousarray(d_layer[:, :, direction * K:(direction + 1) * K]),
-                        tuple([d[k] for d in d_finals]), tuple([d[k] for d in d_states0]),
-                        layer_cache.directions[direction], layer_cache.input, lengths,
-                        slots[layer, direction], direction)
 
-                results = run_parallel(direction_backward, range(D))
-                dx = results[0]
-                for dx_direction in results[1:]:
-                    dx = dx + dx_direction
-            else:  # (the same, one direction after the other, without the closure)
-                for direction in range(D):
-                    k = layer * D + direction
-                    d_out = (d_layer if D == 1 else
-                             np.ascontiguousarray(d_layer[:, :, direction * K:(direction + 1) * K]))
-                    dx_direction = backward_direction(
-                        d_out, tuple([d[k] for d in d_finals]), tuple([d[k] for d in d_states0]),
-                        layer_cache.directions[direction], layer_cache.input, lengths,
-                        slots[layer, direction], direction)
-                    dx = dx_direction if direction == 0 else dx + dx_direction
+            def direction_backward(direction, layer=layer, layer_cache=layer_cache,
+                                   d_layer=d_layer):
+                k = layer * D + direction
+                d_out = (d_layer if D == 1 else
+                         np.ascontiguousarray(d_layer[:, :, direction * K:(direction + 1) * K]))
+                return self._backward_direction(
+                    d_out, tuple([kernel_ready(d[k]) for d in d_finals]),
+                    tuple([d[k] for d in d_states0]), layer_cache.directions[direction],
+                    layer_cache.input, lengths, slots[layer, direction], direction)
+
+            results = _each_direction(direction_backward, D, threads)
+            dx = results[0]
+            for dx_direction in results[1:]:
+                dx = dx + dx_direction
             if padding is not None:  # x past a row's length never mattered: dx is 0 there
                 np.copyto(dx, 0, where=padding)
             if layer_cache.mask is not None:  # mirror of the dropout below this layer
@@ -862,12 +771,11 @@ class _Recurrent(Module):
             self._kernels.seq_infer(output, finals, gates, x, initial, *slots.weights,
                                     slots.extras, lengths, bool(direction), self._option)
             return output, None
-        shapes = [(T + 1, B, w) for w in widths]
-        shapes.append((T, B, self._gates_width))
-        arrays = self._pool.take_all(shapes)
-        gates = arrays.pop()
-        cache = DirectionCache(tuple(arrays), gates)
-        self._kernels.seq_forward(output, finals, cache.states, gates, x, initial,
+        cache = DirectionCache(
+            states=tuple(self._pool.take((T + 1, B, w)) for w in widths),
+            gates=self._pool.take((T, B, self._cache_width())),
+        )
+        self._kernels.seq_forward(output, finals, cache.states, cache.gates, x, initial,
                                   *slots.weights, slots.extras, lengths, bool(direction),
                                   self._option)
         return output, cache
@@ -885,6 +793,14 @@ class _Recurrent(Module):
                                    slots.weights[0], slots.weights[1], slots.extras, lengths,
                                    bool(direction), self._option)
         return dx
+
+    def _from_time_major(self, a: Array, batched: bool) -> Array:
+        """(T, B, F) back to the caller's layout."""
+        if not batched:
+            return a[:, 0]
+        return np.ascontiguousarray(a.transpose(1, 0, 2)) if self.batch_first else a
+
+
 
 
 class RNN(_Recurrent):
@@ -1045,7 +961,7 @@ class LSTM(_Recurrent):
     ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:
         """x (T, B, I) ((B, T, I) with batch_first, (T, I) unbatched);
         h0 = (h_0, c_0), zeros if None -> output, (h_n, c_n)."""
-        h_0, c_0 = (None, None) if h0 is None else state_pair("h0", h0, "(h_0, c_0)")
+        h_0, c_0 = state_pair("h0", h0, "(h_0, c_0)")
         output, (h_n, c_n) = self._forward(x, [("h0", h_0), ("c0", c_0)], lengths)
         return output, (h_n, c_n)
 
