@@ -26,6 +26,15 @@
  * LSTM forward kernels then run on blocks of this many, padded with zeros */
 #define VM_NARROW 16
 
+/* Before a loop over one block, whose iterations are one vector operation:
+ * GCC otherwise unrolls it completely before vectorising, and then vectorises
+ * the loop around it instead, into in-order scalar sums. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define VM_KEEP_LOOP _Pragma("GCC unroll 1")
+#else
+#define VM_KEEP_LOOP
+#endif
+
 /* add_colsum's accumulators (on the stack) */
 #define VM_COLSUM_BLOCK 256
 

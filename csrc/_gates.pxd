@@ -66,6 +66,18 @@ cdef extern from "_gates.h" nogil:
     void lstm_gates_backward_f(float *da, float *dc, const float *dh_next,
                                const float *dc_next, const float *gates, const float *c,
                                int B, int H)
+    void lstm_row_forward_d(double *output, double *h_state, double *c_state, double *gates,
+                            const double *gi, const double *weight_hh, const double *bias_hh,
+                            Py_ssize_t state_step, int n, int H, int reverse)
+    void lstm_row_forward_f(float *output, float *h_state, float *c_state, float *gates,
+                            const float *gi, const float *weight_hh, const float *bias_hh,
+                            Py_ssize_t state_step, int n, int H, int reverse)
+    void lstm_row_backward_d(double *da, double *dh, double *dc, const double *doutput,
+                             const double *gates, const double *c_state,
+                             const double *weight_hh, int n, int H, int reverse)
+    void lstm_row_backward_f(float *da, float *dh, float *dc, const float *doutput,
+                             const float *gates, const float *c_state,
+                             const float *weight_hh, int n, int H, int reverse)
     void lstm_peephole_gates_forward_d(double *h_next, double *c_next, double *gates, double *keep,
                                        const double *gi, const double *c, const double *bias_hh,
                                        const double *peephole, double clip, int B, int H)
@@ -322,6 +334,29 @@ cdef inline void ln_gru_gates_backward(
         ln_gru_gates_backward_f(dgi, dgh, dh, dh_next, gates, h, ldg, B, H)
     else:
         ln_gru_gates_backward_d(dgi, dgh, dh, dh_next, gates, h, ldg, B, H)
+
+
+cdef inline void lstm_row_forward(
+    floating *output, floating *h_state, floating *c_state, floating *gates,
+    const floating *gi, const floating *weight_hh, const floating *bias_hh,
+    Py_ssize_t state_step, int n, int H, bint reverse,
+) noexcept nogil:
+    if floating is float:
+        lstm_row_forward_f(output, h_state, c_state, gates, gi, weight_hh, bias_hh, state_step,
+                           n, H, reverse)
+    else:
+        lstm_row_forward_d(output, h_state, c_state, gates, gi, weight_hh, bias_hh, state_step,
+                           n, H, reverse)
+
+
+cdef inline void lstm_row_backward(
+    floating *da, floating *dh, floating *dc, const floating *doutput, const floating *gates,
+    const floating *c_state, const floating *weight_hh, int n, int H, bint reverse,
+) noexcept nogil:
+    if floating is float:
+        lstm_row_backward_f(da, dh, dc, doutput, gates, c_state, weight_hh, n, H, reverse)
+    else:
+        lstm_row_backward_d(da, dh, dc, doutput, gates, c_state, weight_hh, n, H, reverse)
 
 
 cdef inline void ln_lstm_gates_forward(

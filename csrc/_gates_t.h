@@ -379,6 +379,187 @@ VM_KERNEL VS(lstm_gates_backward)(
 }
 
 /* ---------------------------------------------------------------------------
+ * LSTM, one row's whole time loop at a tiny hidden size (H < VM_NARROW, and
+ * 4 H H small enough that the drivers' per-step products are plain loops):
+ * the steps of the driver (the recurrent product, lstm_gates_forward or
+ * lstm_gates_backward, the carry) with the same operations in the same order,
+ * so the same bits, but with the state and the weights kept in 16-wide
+ * blocks padded with zeros across steps. At hidden 6 a step of the general
+ * loop is mostly calls and scalar copies into blocks, whose reload as a
+ * vector waits for the copies' stores; here a row's H values are read and
+ * written as whole blocks under a mask (j < H), and nothing is copied.
+ * (Written as copy loops, which GCC turned into memcpy calls, the loop
+ * took 1.4x as long.)
+ *
+ * Step s runs time t = s (t = n-1-s when reverse); it reads state slot t
+ * (t+1 when reverse) and writes slot t+1 (t): slots are state_step apart,
+ * and state_step 0 keeps one slot, the initial state in, the final one out.
+ * ------------------------------------------------------------------------- */
+
+VM_KERNEL VS(lstm_row_forward)(
+    VT *VM_RESTRICT output,         /* (n, H) written: h' of each step */
+    VT *VM_RESTRICT h_state,        /* h slots, state_step apart */
+    VT *VM_RESTRICT c_state,        /* c slots, state_step apart */
+    VT *VM_RESTRICT gates,          /* (n, 5H) written [i | f | g | o | tanh(c')], or NULL */
+    const VT *VM_RESTRICT gi,       /* (n, 4H) x W_ih^T + b_ih */
+    const VT *VM_RESTRICT weight_hh,/* (4H, H) */
+    const VT *VM_RESTRICT bias_hh,  /* (4H,) */
+    ptrdiff_t state_step, int n, int H, int reverse)
+{
+    /* blocks of 4 VM_NARROW: gate q's units at [q VM_NARROW, q VM_NARROW + H) */
+    enum { W4 = 4 * VM_NARROW };
+    ptrdiff_t s, t, j, k, q, u, read, write;
+    VT w[VM_NARROW][W4];            /* w[k]: column k of W_hh, in blocks */
+    VT bias[W4], a[W4], prod[W4], act[W4];
+    VT h[VM_NARROW], c[VM_NARROW], tc[VM_NARROW];
+    for (j = 0; j < W4; j++) {      /* entry j: gate q's unit u */
+        q = j / VM_NARROW;
+        u = j % VM_NARROW;
+        for (k = 0; k < H; k++)     /* rows k >= H are never read */
+            w[k][j] = u < H ? weight_hh[(q * H + u) * (ptrdiff_t) H + k] : 0;
+        bias[j] = u < H ? bias_hh[q * H + u] : 0;
+    }
+    read = reverse ? n * state_step : 0;
+    for (j = 0; j < VM_NARROW; j++) {
+        h[j] = j < H ? h_state[read + j] : 0;
+        c[j] = j < H ? c_state[read + j] : 0;
+    }
+    for (s = 0; s < n; s++) {
+        t = reverse ? n - 1 - s : s;
+        write = (reverse ? t : t + 1) * state_step;
+        const VT *at = gi + t * 4 * (ptrdiff_t) H;
+        for (q = 0; q < 4; q++)
+            for (j = 0; j < VM_NARROW; j++)
+                a[q * VM_NARROW + j] = j < H ? at[q * H + j] : 0;
+        /* h W_hh^T, each entry summed over k in order (as small_gemm) */
+        for (j = 0; j < W4; j++)
+            prod[j] = 0;
+        for (k = 0; k < H; k++) {
+            VT hk = h[k];
+            for (j = 0; j < W4; j++)
+                prod[j] = prod[j] + hk * w[k][j];
+        }
+        for (j = 0; j < W4; j++)
+            act[j] = a[j] + prod[j] + bias[j];
+        for (j = 0; j < VM_NARROW; j++) {
+            VT i = VM_SIGMOID_T(act[j]);                                       /* [LSTM i] */
+            VT f = VM_SIGMOID_T(act[VM_NARROW + j]);                           /* [LSTM f] */
+            VT g = VM_TANH_T(act[2 * VM_NARROW + j]);                          /* [LSTM g] */
+            VT o = VM_SIGMOID_T(act[3 * VM_NARROW + j]);                       /* [LSTM o] */
+            c[j] = f * c[j] + i * g;                                           /* [LSTM c'] */
+            tc[j] = VM_TANH_T(c[j]);
+            h[j] = o * tc[j];                                                  /* [LSTM h'] */
+            act[j] = i;
+            act[VM_NARROW + j] = f;
+            act[2 * VM_NARROW + j] = g;
+            act[3 * VM_NARROW + j] = o;
+        }
+        /* the stores, under the mask */
+        VT *out = output + t * (ptrdiff_t) H;
+        for (j = 0; j < VM_NARROW; j++)
+            if (j < H) {
+                out[j] = h[j];
+                h_state[write + j] = h[j];
+                c_state[write + j] = c[j];
+            }
+        if (gates != NULL) {
+            VT *g = gates + t * 5 * (ptrdiff_t) H;
+            for (q = 0; q < 4; q++)
+                for (j = 0; j < VM_NARROW; j++)
+                    if (j < H)
+                        g[q * H + j] = act[q * VM_NARROW + j];
+            for (j = 0; j < VM_NARROW; j++)
+                if (j < H)
+                    g[4 * H + j] = tc[j];
+        }
+    }
+}
+
+VM_KERNEL VS(lstm_row_backward)(
+    VT *VM_RESTRICT da,             /* (n, 4H) written, dL/d(pre-activations) */
+    VT *VM_RESTRICT dh,             /* (H,): dL/dh of the last state in, of the initial out */
+    VT *VM_RESTRICT dc,             /* (H,): the same for c */
+    const VT *VM_RESTRICT doutput,  /* (n, H) */
+    const VT *VM_RESTRICT gates,    /* (n, 5H) lstm_row_forward's */
+    const VT *VM_RESTRICT c_state,  /* (n + 1, H) the c slots lstm_row_forward wrote */
+    const VT *VM_RESTRICT weight_hh,/* (4H, H) */
+    int n, int H, int reverse)
+{
+    ptrdiff_t s, t, j, k, p;
+    /* w[p][k] = W_hh[p, k]: row p of W_hh */
+    VT w[4 * VM_NARROW][VM_NARROW];
+    VT dhn[VM_NARROW], dcn[VM_NARROW], total[VM_NARROW];
+    VT i[VM_NARROW], f[VM_NARROW], gg[VM_NARROW], o[VM_NARROW], tc[VM_NARROW];
+    VT cb[VM_NARROW], dout[VM_NARROW], dct[VM_NARROW];
+    VT d[4 * VM_NARROW];            /* da of the step, gate q's block at d[q VM_NARROW] */
+    /* zeros, then the entries (rows p >= 4H are never read) */
+    for (p = 0; p < 4 * H; p++) {
+        for (k = 0; k < VM_NARROW; k++)
+            w[p][k] = 0;
+        for (k = 0; k < H; k++)
+            w[p][k] = weight_hh[p * (ptrdiff_t) H + k];
+    }
+    for (j = 0; j < VM_NARROW; j++)
+        i[j] = f[j] = gg[j] = o[j] = tc[j] = cb[j] = dout[j] = total[j] = dcn[j] = 0;
+    for (j = 0; j < H; j++) {
+        total[j] = dh[j];                           /* the carry: dL/dh of the state */
+        dcn[j] = dc[j];
+    }
+    for (s = 0; s < n; s++) {
+        t = reverse ? s : n - 1 - s;
+        const VT *g = gates + t * 5 * (ptrdiff_t) H;
+        const VT *c = c_state + (reverse ? t + 1 : t) * (ptrdiff_t) H;
+        const VT *dy = doutput + t * (ptrdiff_t) H;
+        /* the step's cache and gradient, read under the mask */
+        for (j = 0; j < VM_NARROW; j++) {
+            i[j] = j < H ? g[j] : 0;
+            f[j] = j < H ? g[H + j] : 0;
+            gg[j] = j < H ? g[2 * H + j] : 0;
+            o[j] = j < H ? g[3 * H + j] : 0;
+            tc[j] = j < H ? g[4 * H + j] : 0;
+            cb[j] = j < H ? c[j] : 0;
+            dout[j] = j < H ? dy[j] : 0;
+        }
+        for (j = 0; j < VM_NARROW; j++) {
+            dhn[j] = total[j] + dout[j];            /* the carry plus the output's gradient */
+            /* h' = o tanh(c') */
+            VT dO = dhn[j] * tc[j];                                        /* [LSTM do] */
+            dct[j] = dcn[j] + dhn[j] * o[j] * ((VT) 1 - tc[j] * tc[j]);    /* [LSTM dc'] */
+            /* c' = f c + i g */
+            VT dF = dct[j] * cb[j];                                        /* [LSTM df] */
+            VT dI = dct[j] * gg[j];                                        /* [LSTM di] */
+            VT dG = dct[j] * i[j];                                         /* [LSTM dg] */
+            dcn[j] = dct[j] * f[j];                                        /* [LSTM dc] */
+            /* [LSTM da] */
+            d[j] = dI * i[j] * ((VT) 1 - i[j]);
+            d[VM_NARROW + j] = dF * f[j] * ((VT) 1 - f[j]);
+            d[2 * VM_NARROW + j] = dG * ((VT) 1 - gg[j] * gg[j]);
+            d[3 * VM_NARROW + j] = dO * o[j] * ((VT) 1 - o[j]);
+        }
+        VT *dat = da + t * 4 * (ptrdiff_t) H;
+        for (p = 0; p < 4; p++)
+            for (j = 0; j < VM_NARROW; j++)
+                if (j < H)
+                    dat[p * H + j] = d[p * VM_NARROW + j];
+        /* [LSTM dh]: dh = da W_hh, each entry summed over the 4H rows in order */
+        for (k = 0; k < VM_NARROW; k++)
+            total[k] = 0;
+        for (p = 0; p < 4; p++)
+            for (j = 0; j < H; j++) {
+                VT dp = d[p * VM_NARROW + j];
+                const VT *row = w[p * H + j];
+                VM_KEEP_LOOP
+                for (k = 0; k < VM_NARROW; k++)
+                    total[k] = total[k] + dp * row[k];
+            }
+    }
+    for (j = 0; j < H; j++) {
+        dh[j] = total[j];
+        dc[j] = dcn[j];
+    }
+}
+
+/* ---------------------------------------------------------------------------
  * LSTM with peepholes and a clip of the gates' pre-activations (ONNX):
  * peepholes P = [p_i | p_o | p_f] (3H,); clip 0 for none. Cache (B, 9H):
  * [i | f | g | o | tanh(c') | k_i | k_f | k_g | k_o], k = 1 where the gate's

@@ -90,6 +90,27 @@
 #   Py_ssize_t weights_backward_scratch(Py_ssize_t N, int H)
 #       how many entries weights_backward's `work` needs (0: none)
 #
+#   bint row_forward(floating *output, floating **state, bint keep,
+#                    floating *gates, const floating *gi,
+#                    const floating *weight_hh, const floating *bias_hh,
+#                    floating **extras, floating option, int n, int H, int K,
+#                    bint reverse)
+#   bint row_backward(floating *dgi, floating **dcarry, const floating *doutput,
+#                     const floating *gates, floating **states,
+#                     const floating *weight_hh, floating **extras,
+#                     floating **dextras, floating option, int n, int H, int K,
+#                     bint reverse)
+#       The whole loop of n valid steps of a single row (B = 1), where the
+#       family has one faster than the driver's steps, giving the same bits;
+#       False (having done nothing) otherwise. row_forward: output (n, K) and,
+#       with keep, the state slots (n+1, w_s) each and gates (n, C) written;
+#       without keep, state is one slot per state, the initial state in and
+#       the final one out, and gates NULL. row_backward: dgi (n, G) written
+#       (and dgh, which must be dgi: SEPARATE_DGH = 0), dcarry dL/d(the last
+#       states) in and dL/d(the initial ones) out; parameter gradients are
+#       still weights_backward's. Families without one include
+#       _no_row_loop.pxi.
+#
 # A family may call its own hooks outside the driver too (the cells' one-call
 # fast paths do, with B rows, T = 1 and NULL for what they do not use).
 
@@ -145,7 +166,12 @@ cdef void seq_forward_work(
     for k in range(N_STATES):
         memcpy(states[k] + final_index(T, not reverse) * BW[k], initial[k],
                BW[k] * sizeof(floating))
-    for s in range(T):
+    if B == 1 and lengths[0] >= T and row_forward(output, states, True, gates, gi, weight_hh,
+                                                  bias_hh, extras, option, T, H, K, reverse):
+        s = T                       # the family's one-row loop ran every step
+    else:
+        s = 0
+    while s < T:
         t = step_at(s, T, reverse)
         p = prev_index(t, reverse)
         q = next_index(t, reverse)
@@ -157,6 +183,7 @@ cdef void seq_forward_work(
         for k in range(N_STATES):
             keep_invalid_rows(state_next[k], state[k], lengths, t, B, width[k])
         mask_rows(output + t * B * K, state_next[0], lengths, t, B, K)
+        s += 1
     for k in range(N_STATES):
         memcpy(finals[k], states[k] + final_index(T, reverse) * BW[k], BW[k] * sizeof(floating))
 
@@ -216,6 +243,11 @@ cdef void seq_infer_work(
         t0 = T - first - n if reverse else first      # the chunk holds times t0 .. t0 + n - 1
         # gi = x W_ih^T + b_ih for the chunk's steps
         input_projection(gi, x + t0 * B * I, weight_ih, w_ih_t, bias_ih, <int> (n * B), I, G)
+        if B == 1 and shortest >= T and row_forward(output + t0 * K, state, False, NULL, gi,
+                                                    weight_hh, bias_hh, extras, option,
+                                                    <int> n, H, K, reverse):
+            first += n              # the family's one-row loop ran the chunk's steps
+            continue
         for s in range(first, first + n):
             t = step_at(s, T, reverse)
             if t < shortest:                    # every row valid: output[t] = h'
@@ -281,7 +313,13 @@ cdef void seq_backward_work(
         dstate_next[k] = dstate_work + 2 * BW[k]
         dstate_work += 3 * BW[k]
         memcpy(dcarry[k], dfinals[k], BW[k] * sizeof(floating))
-    for s in range(T):
+    if B == 1 and lengths[0] >= T and row_backward(dgi, dcarry, doutput, gates, states,
+                                                   weight_hh, extras, dextras, option, T, H, K,
+                                                   reverse):
+        s = T                       # the family's one-row loop ran every step
+    else:
+        s = 0
+    while s < T:
         t = step_at(T - 1 - s, T, reverse)
         p = prev_index(t, reverse)
         q = next_index(t, reverse)
@@ -300,6 +338,7 @@ cdef void seq_backward_work(
             swap = dcarry[k]
             dcarry[k] = dstate[k]
             dstate[k] = swap
+        s += 1
     for k in range(N_STATES):
         memcpy(dinitial[k], dcarry[k], BW[k] * sizeof(floating))
     # gi = x W_ih^T + b_ih   [BPTT dW_ih]

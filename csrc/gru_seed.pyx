@@ -141,6 +141,7 @@ cdef void gru_seed_dweight_hh_work(
     gemm(c't', c'n', H, H, N, 1, dgi + 2 * H, 3 * H, rh, H, 1, dweight_hh + 2 * H * H, H)
 
 
+include "_no_row_loop.pxi"
 include "_sequence.pxi"
 
 

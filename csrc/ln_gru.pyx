@@ -129,4 +129,5 @@ cdef inline Py_ssize_t weights_backward_scratch(Py_ssize_t N, int H) noexcept no
     return 0
 
 
+include "_no_row_loop.pxi"
 include "_sequence.pxi"

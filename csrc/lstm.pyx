@@ -16,10 +16,11 @@ cimport numpy as cnp
 from cython cimport floating
 from libc.stdlib cimport calloc, free, malloc
 
-from _common cimport (hidden_backward_product, hidden_product, hidden_weights_backward,
-                      input_backward, input_projection)
+from _common cimport (SMALL_PRODUCT, hidden_backward_product, hidden_product,
+                      hidden_weights_backward, input_backward, input_projection)
 from _fast cimport data, new_array, plain_array, rows_of, step_rows, upstream_fits
-from _gates cimport lstm_gates_backward, lstm_gates_forward
+from _gates cimport (lstm_gates_backward, lstm_gates_forward, lstm_row_backward,
+                     lstm_row_forward)
 
 cnp.import_array()
 
@@ -100,6 +101,47 @@ cdef inline void weights_backward(
 
 cdef inline Py_ssize_t weights_backward_scratch(Py_ssize_t N, int H) noexcept nogil:
     return 0
+
+
+cdef inline bint row_forward(
+    floating *output,               # (n, K) written
+    floating **state,               # (h, c): slots of H, the initial one first (see keep)
+    bint keep,                      # slots H apart, (n+1) each; else one slot, in and out
+    floating *gates,                # (n, 5H) written; NULL when not keep
+    const floating *gi,             # (n, 4H)
+    const floating *weight_hh,      # (4H, H)
+    const floating *bias_hh,        # (4H,)
+    floating **extras,              # none
+    floating option,                # unused
+    int n, int H, int K, bint reverse,
+) noexcept nogil:
+    # Hidden sizes whose per-step products are small_gemm's plain loops: the
+    # one-row loop of C (_gates_t.h), the same operations in the same order
+    if 4 * H * H > SMALL_PRODUCT:
+        return False
+    lstm_row_forward(output, state[0], state[1], gates, gi, weight_hh, bias_hh,
+                     H if keep else 0, n, H, reverse)
+    return True
+
+
+cdef inline bint row_backward(
+    floating *dgi,                  # (n, 4H) written, da
+    floating **dcarry,              # (dh, dc): (H,) each, of the last state in, of the first out
+    const floating *doutput,        # (n, K)
+    const floating *gates,          # (n, 5H)
+    floating **states,              # (h, c): (n+1, H) each
+    const floating *weight_hh,      # (4H, H)
+    floating **extras,              # none
+    floating **dextras,             # none
+    floating option,                # unused
+    int n, int H, int K, bint reverse,
+) noexcept nogil:
+    # Mirror of row_forward, for the same hidden sizes
+    if 4 * H * H > SMALL_PRODUCT:
+        return False
+    lstm_row_backward(dgi, dcarry[0], dcarry[1], doutput, gates, states[1], weight_hh, n, H,
+                      reverse)
+    return True
 
 
 include "_sequence.pxi"
