@@ -46,7 +46,8 @@ def describe(benchmark):
     fills ``extra_info`` so that report.py and ``--benchmark-compare`` need
     nothing but the JSON. ``shape`` is (input, hidden, batch); a cell call is
     kind "GRU_Cell", T = 1, batch 1. ``pass_`` is "fwd+bwd", "fwd" (a cell's
-    forward) or "inference" (a layer's forward keeping nothing for backward).
+    forward), "inference" (a layer's forward keeping nothing for backward) or
+    "streaming" (a layer's one-step eval forward, its state carried).
     A group run on more than one thread ends in " threads=N"."""
     torch = pytest.importorskip("torch")
 

@@ -5,6 +5,9 @@ workload, pass and thread count is its own group:
   ``.eval()``, bptt.torch's module and torch.nn's in ``.eval()`` under
   ``torch.inference_mode()``, and onnxruntime running the torch.nn module
   exported to ONNX (_onnx_contender.py); one thread each.
+- "streaming": one step a call with the state carried (T = 1, unbatched),
+  bptt's backends in ``.eval()`` and torch.nn's module under
+  ``torch.inference_mode()``, one thread.
 - "fwd+bwd": forward and backward through time, bptt's backends and torch,
   one thread; the batch-32 GRU and LSTM rows again on every core this process
   may use ("... threads=N"): torch against bptt there, and bptt's own gain
@@ -111,6 +114,38 @@ def test_layer_inference(benchmark, describe, workload, backend):
         def step():
             with torch.inference_mode():
                 return module(tx)
+
+    step()
+    benchmark(step)
+
+
+# one step a call, the state carried: (kind, (input, hidden, batch 1), dtype)
+STREAMING = [(kind, s, np.float32) for kind in KINDS for s in [(1, 6, 1), (65, 128, 1)]]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("workload", STREAMING, ids=_id)
+def test_layer_streaming(benchmark, describe, workload, backend):
+    """A stream or an agent's policy: one step a call (T = 1) on an unbatched
+    x (1, I), each call starting from the last one's final state; bptt in
+    .eval(), torch.nn's module in .eval() under torch.inference_mode()."""
+    kind, shape, dtype = workload
+    describe(kind, shape, dtype, "streaming", backend, T=1)
+    x = np.random.default_rng(0).standard_normal((1, shape[0])).astype(dtype)
+    state = [None]
+    if backend == "torch":
+        module, tx = _torch_layer(kind, shape, dtype).eval(), torch.from_numpy(x)
+
+        def step():
+            with torch.inference_mode():
+                output, state[0] = module(tx, state[0])
+            return output
+    else:
+        layer = _bptt_layer(kind, shape, dtype, backend).eval()
+
+        def step():
+            output, state[0] = layer.forward(x, state[0])
+            return output
 
     step()
     benchmark(step)

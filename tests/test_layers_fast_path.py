@@ -1,6 +1,7 @@
 """The layers' short path for the common case (``_simple_forward`` and
 ``_simple_backward`` in bptt.layers): one layer, one direction, time-major x
-already kernel-ready, no lengths, zero initial states, one thread.
+(batched or not) already kernel-ready, no lengths, initial states (and final
+state gradients) absent or already kernel-ready, one thread.
 
 Either half returns None to decline, and the call then goes the general way.
 These tests check both halves, on every backend: the common case really
@@ -151,14 +152,14 @@ def _read_only(a):
         _strided,
         _read_only,
         lambda x: x.tolist(),
-        lambda x: x[:, 0],                      # unbatched (T, I)
+        lambda x: _strided(x[:, 0]),            # unbatched (T, I), strided
         lambda x: x.astype(np.float32),         # another dtype: an error
         lambda x: x[..., :-1],                  # wrong size: an error
         lambda x: x[None],                      # 4-D: an error
         lambda x: x.astype(">f8"),              # swapped bytes: an error
         lambda x: x[:0],                        # no steps: an error
     ],
-    ids=["strided", "read-only", "list", "unbatched", "float32", "short", "4-D",
+    ids=["strided", "read-only", "list", "unbatched-strided", "float32", "short", "4-D",
          "big-endian", "empty"],
 )
 @pytest.mark.parametrize("kind", ["GRU", "LSTM"])
@@ -180,21 +181,79 @@ def test_other_x_is_declined(make_x, kind, backend):
     assert (fast._simple_forward.taken, fast._simple_forward.declined) == (0, 1)
 
 
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "LSTM-proj"])
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+def test_states_carried_from_call_to_call_take_the_short_path(kind, batched, dtype, backend):
+    """Streaming: each call starts from the last call's final states (and, in
+    training, backward gets final state gradients), batched or not."""
+    fast, slow = _pair(kind, backend, dtype)
+    rng = np.random.default_rng(4)
+    B = 3 if batched else 1
+    K = fast.proj_size or H
+    lstm = _is_lstm(fast)
+
+    def draw(*shape):
+        a = rng.standard_normal(shape).astype(dtype)
+        return a if batched else a[:, 0]
+
+    def states(result):
+        return result[1] if lstm else (result[1],)
+
+    fast_state = slow_state = None
+    for T in (1, 1, 4):
+        x = draw(T, B, I)
+        got = fast.forward(x, fast_state)
+        want = slow.forward(x, slow_state)
+        _assert_same(_flat(got), _flat(want))
+        fast_state, slow_state = got[1], want[1]
+        d = draw(T, B, K)
+        d_finals = (draw(1, B, K), draw(1, B, H)) if lstm else (draw(1, B, H),)
+        _assert_same(_backward(fast, d, d_finals), _backward(slow, d, d_finals))
+        if lstm:  # and with only one of the two given
+            fast.forward(x, fast_state)
+            slow.forward(x, slow_state)
+            _assert_same(_backward(fast, d, (None, d_finals[1])),
+                         _backward(slow, d, (None, d_finals[1])))
+        assert all(a.shape == b.shape for a, b in zip(states(got), states(want), strict=True))
+    _assert_same_grads(fast, slow)
+    fast.eval()
+    slow.eval()
+    x = draw(2, B, I)
+    _assert_same(_flat(fast.forward(x, fast_state)), _flat(slow.forward(x, slow_state)))
+    calls = 3 * (2 if lstm else 1)
+    assert (fast._simple_forward.taken, fast._simple_forward.declined) == (calls + 1, 0)
+    assert (fast._simple_backward.taken, fast._simple_backward.declined) == (calls, 0)
+
+
+def _as_list(a):
+    return a.tolist()
+
+
+@pytest.mark.parametrize(
+    "make_state",
+    [_strided, _read_only, _as_list, lambda a: a.astype(np.float32), lambda a: a[:, :2],
+     lambda a: a[0]],
+    ids=["strided", "read-only", "list", "float32", "wrong-batch", "2-D"],
+)
 @pytest.mark.parametrize("kind", ["RNN", "LSTM"])
-def test_lengths_and_initial_states_are_declined(kind, backend):
+def test_lengths_and_other_states_are_declined(make_state, kind, backend):
     fast, slow = _pair(kind, backend)
     rng = np.random.default_rng(4)
     x, d = rng.standard_normal((6, 3, I)), rng.standard_normal((6, 3, H))
-    h0 = rng.standard_normal((1, 3, H))
-    state = (h0, 0.5 * h0) if kind == "LSTM" else h0
+    h0 = make_state(rng.standard_normal((1, 3, H)))
+    state = (h0, h0) if kind == "LSTM" else h0
     for args in ((None, [6, 2, 4]), (state, None)):
-        _assert_same(_flat(fast.forward(x, *args)), _flat(slow.forward(x, *args)))
+        try:
+            want = _flat(slow.forward(x, *args))
+        except (TypeError, ValueError) as exc:
+            with pytest.raises(type(exc), match=re.escape(str(exc))):
+                fast.forward(x, *args)
+            continue
+        _assert_same(_flat(fast.forward(x, *args)), want)
         _assert_same(_backward(fast, d), _backward(slow, d))
     _assert_same_grads(fast, slow)
-    # with lengths the short forward is not even asked; with h0 it declines
+    # with lengths the short forward is not even asked; other states it declines
     assert (fast._simple_forward.taken, fast._simple_forward.declined) == (0, 1)
-    # a padded cache's backward declines; the h0 forward's cache is a common one
-    assert (fast._simple_backward.taken, fast._simple_backward.declined) == (1, 1)
 
 
 @pytest.mark.parametrize(
@@ -231,15 +290,26 @@ def test_other_d_output_is_declined(make_d, kind, backend):
     assert fast._simple_backward.declined == 1
 
 
-def test_final_state_gradients_are_declined(backend):
+@pytest.mark.parametrize(
+    "make_state",
+    [_strided, _as_list, lambda a: a.astype(np.float32), lambda a: a[:, :1]],
+    ids=["strided", "list", "float32", "wrong-batch"],
+)
+def test_other_final_state_gradients_are_declined(make_state, backend):
     fast, slow = _pair("LSTM", backend)
     rng = np.random.default_rng(6)
     x, d = rng.standard_normal((5, 2, I)), rng.standard_normal((5, 2, H))
-    d_c_n = rng.standard_normal((1, 2, H))
+    d_c_n = make_state(rng.standard_normal((1, 2, H)))
     for layer in (fast, slow):
         layer.forward(x)
-    _assert_same(_backward(fast, d, (None, d_c_n)), _backward(slow, d, (None, d_c_n)))
-    _assert_same_grads(fast, slow)
+    try:
+        want = _backward(slow, d, (None, d_c_n))
+    except (TypeError, ValueError) as exc:
+        with pytest.raises(type(exc), match=re.escape(str(exc))):
+            _backward(fast, d, (None, d_c_n))
+    else:
+        _assert_same(_backward(fast, d, (None, d_c_n)), want)
+        _assert_same_grads(fast, slow)
     assert (fast._simple_backward.taken, fast._simple_backward.declined) == (0, 1)
 
 

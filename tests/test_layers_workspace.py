@@ -35,8 +35,15 @@ def _alone(kind, backend, x, d):
     return output, dx, {k: v.copy() for k, v in layer.grads.items()}
 
 
+@pytest.fixture
+def pool_everything(monkeypatch):
+    """Pool arrays of every size: these tests' arrays are small, which the
+    pool otherwise leaves to malloc."""
+    monkeypatch.setattr(bptt.layers._Pool, "MIN_BYTES", 0)
+
+
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_interleaved_calls_match_fresh_layers(kind, backend):
+def test_interleaved_calls_match_fresh_layers(kind, backend, pool_everything):
     layer = KINDS[kind](backend=backend, seed=0)
     (xa, da), (xb, db), (xc, dc) = _data(1), _data(2), _data(3, T=7)
     layer.eval()
@@ -67,7 +74,7 @@ def test_interleaved_calls_match_fresh_layers(kind, backend):
             np.testing.assert_array_equal(grads[name], value, err_msg=name)
 
 
-def test_pool_is_bounded():
+def test_pool_is_bounded(pool_everything):
     layer = bptt.RNN(2, 3, backend="numpy", seed=0)
     for T in range(1, 40):
         x = np.ones((T, 1, 2))
@@ -76,3 +83,21 @@ def test_pool_is_bounded():
     free = layer._pool._free
     assert len(free) <= layer._pool.SHAPES
     assert all(len(arrays) <= layer._pool.PER_SHAPE for arrays in free.values())
+
+
+def test_pool_keeps_large_arrays_only():
+    # float64, T = 100, B = 8, hidden 64: the LSTM's gates (100, 8, 320) are
+    # 2 MB and its states (101, 8, 64) 414 KB; at hidden 4 nothing reaches
+    # the pool's 128 KiB
+    big = bptt.LSTM(3, 64, backend="numpy", seed=0)
+    small = bptt.LSTM(3, 4, backend="numpy", seed=0)
+    x = np.ones((100, 8, 3))
+    for layer in (big, small):
+        layer.forward(x)
+        layer.backward(np.ones((100, 8, layer.hidden_size)))
+    assert sorted(big._pool._free) == [(100, 8, 320), (101, 8, 64)]
+    assert len(big._pool._free[101, 8, 64]) == 2    # h and c
+    assert small._pool._free == {}
+    kept = big._pool._free[100, 8, 320][0]
+    big.forward(x)
+    assert big._caches[-1].layers[0].directions[0].gates is kept   # taken again

@@ -161,11 +161,15 @@ class _Pool:
     A fresh multi-megabyte array is fresh pages: the kernel's first write to
     each costs a page fault, about a fifth of a batch-32 forward + backward
     here. Backward hands its cache back; forward takes from what was handed
-    back. Arrays the caller receives are never pooled.
+    back. Arrays the caller receives are never pooled. Nor are small ones:
+    below glibc's default mmap threshold (128 KiB) malloc hands out memory
+    it already holds, with no page faults, and a fresh array costs less
+    than the pool's lock and bookkeeping (about 0.9 us a take and give).
     """
 
     PER_SHAPE = 4       # arrays kept of one shape
     SHAPES = 16         # shapes kept; the oldest goes first
+    MIN_BYTES = 128 * 1024  # smaller arrays are made fresh and not kept
 
     def __init__(self, dtype: np.dtype):
         self.dtype = dtype
@@ -175,15 +179,19 @@ class _Pool:
         self._lock = threading.RLock()
 
     def take(self, shape: tuple[int, ...]) -> Array:
-        with self._lock:
-            free = self._free.get(shape)
-            if free:
-                return free.pop()
+        if math.prod(shape) * self.dtype.itemsize >= self.MIN_BYTES:
+            with self._lock:
+                free = self._free.get(shape)
+                if free:
+                    return free.pop()
         return np.empty(shape, dtype=self.dtype)
 
     def give(self, *arrays: Array) -> None:
+        kept = [a for a in arrays if a.nbytes >= self.MIN_BYTES]
+        if not kept:
+            return
         with self._lock:
-            for a in arrays:
+            for a in kept:
                 free = self._free.setdefault(a.shape, [])
                 if len(free) < self.PER_SHAPE:
                     free.append(a)
@@ -454,57 +462,85 @@ class _Recurrent(Module):
 
     # -- the common case, in short ------------------------------------------------
     #
-    # One layer, one direction, time-major kernel-ready x (T, B, I) of the
-    # layer's dtype, no lengths, zero initial states, one thread: what
-    # _run_forward and _run_backward then do, through the same per-direction
-    # steps (_forward_direction, _backward_direction, _release) on the same pool
-    # arrays taken in the same order, without their generality. Anything else,
-    # including anything wrong (whose message the general path gives), goes the
-    # general way: each returns None to decline.
+    # One layer, one direction, time-major kernel-ready x (T, B, I) or (T, I)
+    # of the layer's dtype, no lengths, initial states (and final states'
+    # gradients) absent or kernel-ready arrays of the dtype and shape, one
+    # thread: what _run_forward and _run_backward then do, through the same
+    # per-direction steps (_forward_direction, _backward_direction, _release)
+    # on the same pool arrays taken in the same order, without their
+    # generality. Anything else, including anything wrong (whose message the
+    # general path gives), goes the general way: each returns None to decline.
+
+    def _simple_states(self, given, B: int, batched: bool):
+        """The (B, w) state (or state gradient) of each (name, value) in
+        ``given``: zeros for None, a view of a value that is already what
+        the kernels take ((1, B, w), or (1, w) unbatched); None for anything
+        else."""
+        states = []
+        for (_, value), w in zip(given, self._state_widths, strict=True):
+            if value is None:
+                states.append(np.zeros((B, w), self._dtype))
+            elif (type(value) is np.ndarray and value.dtype == self._dtype
+                  and value.shape == ((1, B, w) if batched else (1, w))
+                  and is_kernel_ready(value)):
+                states.append(value[0] if batched else value)
+            else:
+                return None
+        return tuple(states)
 
     def _simple_forward(self, x, states0):
         """``_run_forward(x, states0, None, keep=self.training)`` for the common
         case (with ``self._simple``), or None."""
-        if type(x) is not np.ndarray or x.ndim != 3 or x.dtype != self._dtype:
+        if type(x) is not np.ndarray or x.dtype != self._dtype or not 2 <= x.ndim <= 3:
             return None
-        T, B, I = x.shape
+        batched = x.ndim == 3
+        T, B, I = x.shape if batched else (x.shape[0], 1, x.shape[1])
         if (I != self._input_size or not T or not B or not is_kernel_ready(x)
-                or any(value is not None for _, value in states0)
                 or self._threads_for(T, B) > 1):
+            return None
+        initial = self._simple_states(states0, B, batched)
+        if initial is None:
             return None
         keep = self.training
         self._check_forward_memory(T, B, keep)
         lengths = full_lengths(B, T)
         if keep:  # the cache never keeps the caller's buffer (as _run_forward)
-            kept = self._pool.take(x.shape)
-            np.copyto(kept, x)
+            kept = self._pool.take((T, B, I))
+            np.copyto(kept, x.reshape(T, B, I))
             x = kept
-        initial = tuple([np.zeros((B, w), self._dtype) for w in self._state_widths])
+        elif not batched:
+            x = x.reshape(T, B, I)      # a view
         finals = [np.empty((1, B, w), self._dtype) for w in self._state_widths]
         output, direction = self._forward_direction(x, initial, tuple([f[0] for f in finals]),
                                                     lengths, 0, 0, keep)
-        cache = SequenceCache((LayerCache(x, (direction,), None),), lengths, False, True, T,
+        cache = SequenceCache((LayerCache(x, (direction,), None),), lengths, False, batched, T,
                               B) if keep else None
+        if not batched:
+            return output[:, 0], [f[:, 0] for f in finals], cache
         return output, finals, cache
 
     def _simple_backward(self, cache: SequenceCache, d_output, d_finals):
         """``_run_backward(cache, *_backward_inputs(cache, d_output, d_finals),
         release=True)`` for the common case (with ``self._simple``), or None."""
-        if (cache.parts or cache.padded or not cache.batched or type(d_output) is not np.ndarray
+        T, B, K, batched = cache.T, cache.B, self._state_widths[0], cache.batched
+        if (cache.parts or cache.padded or type(d_output) is not np.ndarray
                 or d_output.dtype != self._dtype
-                or d_output.shape != (cache.T, cache.B, self._state_widths[0])
-                or not is_kernel_ready(d_output)
-                or any(value is not None for _, value in d_finals)):
+                or d_output.shape != ((T, B, K) if batched else (T, K))
+                or not is_kernel_ready(d_output)):
             return None
-        B = cache.B
-        d_final = tuple([np.zeros((B, w), self._dtype) for w in self._state_widths])
+        d_final = self._simple_states(d_finals, B, batched)
+        if d_final is None:
+            return None
         d_states0 = [np.empty((1, B, w), self._dtype) for w in self._state_widths]
         layer_cache = cache.layers[0]
         with self._lock:  # one backward at a time adds into the gradient arrays
-            dx = self._backward_direction(d_output, d_final, tuple([d[0] for d in d_states0]),
+            dx = self._backward_direction(d_output.reshape(T, B, K), d_final,
+                                          tuple([d[0] for d in d_states0]),
                                           layer_cache.directions[0], layer_cache.input,
                                           cache.lengths, self._slots[0, 0], 0)
             self._release(cache, keep_first_input=False)
+        if not batched:
+            return dx[:, 0], [d[:, 0] for d in d_states0]
         return dx, d_states0
 
     def _run_forward(self, x, states0, lengths, masks=None, copy_input=True, *, keep: bool):
@@ -576,13 +612,12 @@ class _Recurrent(Module):
     def _check_forward_memory(self, T: int, B: int, keep: bool) -> None:
         """Refuse a forward on T steps of B rows whose cache (with ``keep``) or
         outputs could never fit in this machine's memory, before allocating."""
-        LD, widths = self.num_layers * self.directions, self._state_widths
-        floats = LD * ((T + 1) * B * sum(widths) + T * B * (
-            self._gates_width + 2 * widths[0])) if keep else (
-            2 * self.directions * T * B * widths[0])
-        if floats * self.dtype.itemsize > 2**26:  # (no machine has less than 64 MiB)
+        D, widths = 1 + self._bidirectional, self._state_widths   # (no properties: per call)
+        floats = self._num_layers * D * ((T + 1) * B * sum(widths) + T * B * (
+            self._gates_width + 2 * widths[0])) if keep else 2 * D * T * B * widths[0]
+        if floats * self._dtype.itemsize > 2**26:  # (no machine has less than 64 MiB)
             check_memory(f"{type(self).__name__}.forward on x of {T} steps x {B} rows",
-                         floats * self.dtype.itemsize, MemoryError)
+                         floats * self._dtype.itemsize, MemoryError)
 
     def _threads_for(self, T: int, B: int) -> int:
         """How many threads a call on T steps of B rows may use: those allowed

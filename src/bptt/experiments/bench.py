@@ -8,7 +8,8 @@ and ``bench.md`` (the tables) to ``--out``.
 
 One row per workload group, in up to four tables:
 
-1. bptt's backends against torch, one thread (forward + backward, cells):
+1. bptt's backends against torch, one thread (forward + backward, cells,
+   one-step streaming calls):
    each backend's median time with torch's median divided by it, torch's
    time, and the achieved GFLOP/s of the fastest bptt backend against the
    single-thread matrix-multiply peak measured in the same run (the "matmul
