@@ -112,7 +112,7 @@ from numba.np.arrayobj import make_array, populate_array
 
 from .._families import FAMILIES
 from ._config import jit, jit_inline
-from ._math import add_dbias, add_dweight, project
+from ._math import SMALL_PRODUCT, add_dbias, add_dweight, project
 
 # ----------------------------------------------------------------------------
 # borrowed arrays: the time loop without reference counting
@@ -832,10 +832,35 @@ def sequence_kernels(step_forward, step_backward, weights_backward,
     namespace["cell_step_forward"] = _bind(cell_step_forward, family, namespace, jit_inline)
     namespace["cell_step_backward"] = _bind(cell_step_backward, family, namespace, jit_inline)
     _namespaces[name] = (family, S, namespace)  # for cell_fast_kernels
-    return (_bind(seq_forward, family, namespace), _bind(seq_backward, family, namespace),
-            _bind(seq_infer, family, namespace),
+    forward = _bind(seq_forward, family, namespace)
+    infer = _bind(seq_infer, family, namespace)
+    if transposed_hh:
+        # At batch 1 a step's product is a matrix-vector product, which BLAS
+        # runs as fast from W_hh as it is: there the transposed copy only
+        # costs (most of a one-step call at hidden 128, where Cython reads
+        # W_hh as it is too). The loops for that layout compile on first use.
+        as_is = {**namespace, "hidden_weights": hidden_weights_as_is}
+        forward = _one_row(forward, _bind(seq_forward, f"{family}_rows", as_is), 7)
+        infer = _one_row(infer, _bind(seq_infer, f"{family}_rows", as_is), 6)
+    return (forward, _bind(seq_backward, family, namespace), infer,
             _bind(g[f"cell_forward_{S}"], family, namespace),
             _bind(g[f"cell_backward_{S}"], family, namespace))
+
+
+def _one_row(general, one_row, weight_hh_at):
+    """A kernel that runs ``one_row`` (W_hh as it is) for a call on one row
+    whose recurrent product is a BLAS call (output (T, 1, K), W_hh larger than
+    SMALL_PRODUCT entries: dot_t's rule), else ``general`` (W_hh transposed).
+    Both give a call the same rule, so forward and inference agree bit for bit;
+    ``weight_hh_at``: W_hh's position among the kernel's arguments."""
+    def kernel(*args):
+        if args[0].shape[1] == 1 and args[weight_hh_at].size > SMALL_PRODUCT:
+            return one_row(*args)
+        return general(*args)
+
+    kernel.__name__, kernel.__doc__ = general.__name__, general.__doc__
+    kernel.kernels = (general, one_row)  # the jitted functions it chooses between
+    return kernel
 
 
 def cell_fast_kernels(name):
