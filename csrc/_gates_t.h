@@ -488,9 +488,9 @@ VM_KERNEL VS(lstm_row_backward)(
     ptrdiff_t s, t, j, k, p;
     /* w[p][k] = W_hh[p, k]: row p of W_hh */
     VT w[4 * VM_NARROW][VM_NARROW];
-    VT dhn[VM_NARROW], dcn[VM_NARROW], total[VM_NARROW];
+    VT dcn[VM_NARROW], total[VM_NARROW];
     VT i[VM_NARROW], f[VM_NARROW], gg[VM_NARROW], o[VM_NARROW], tc[VM_NARROW];
-    VT cb[VM_NARROW], dout[VM_NARROW], dct[VM_NARROW];
+    VT cb[VM_NARROW], dout[VM_NARROW];
     VT d[4 * VM_NARROW];            /* da of the step, gate q's block at d[q VM_NARROW] */
     /* zeros, then the entries (rows p >= 4H are never read) */
     for (p = 0; p < 4 * H; p++) {
@@ -521,15 +521,15 @@ VM_KERNEL VS(lstm_row_backward)(
             dout[j] = j < H ? dy[j] : 0;
         }
         for (j = 0; j < VM_NARROW; j++) {
-            dhn[j] = total[j] + dout[j];            /* the carry plus the output's gradient */
+            VT dhn = total[j] + dout[j];            /* the carry plus the output's gradient */
             /* h' = o tanh(c') */
-            VT dO = dhn[j] * tc[j];                                        /* [LSTM do] */
-            dct[j] = dcn[j] + dhn[j] * o[j] * ((VT) 1 - tc[j] * tc[j]);    /* [LSTM dc'] */
+            VT dO = dhn * tc[j];                                           /* [LSTM do] */
+            VT dct = dcn[j] + dhn * o[j] * ((VT) 1 - tc[j] * tc[j]);       /* [LSTM dc'] */
             /* c' = f c + i g */
-            VT dF = dct[j] * cb[j];                                        /* [LSTM df] */
-            VT dI = dct[j] * gg[j];                                        /* [LSTM di] */
-            VT dG = dct[j] * i[j];                                         /* [LSTM dg] */
-            dcn[j] = dct[j] * f[j];                                        /* [LSTM dc] */
+            VT dF = dct * cb[j];                                           /* [LSTM df] */
+            VT dI = dct * gg[j];                                           /* [LSTM di] */
+            VT dG = dct * i[j];                                            /* [LSTM dg] */
+            dcn[j] = dct * f[j];                                           /* [LSTM dc] */
             /* [LSTM da] */
             d[j] = dI * i[j] * ((VT) 1 - i[j]);
             d[VM_NARROW + j] = dF * f[j] * ((VT) 1 - f[j]);

@@ -166,24 +166,22 @@ cdef void seq_forward_work(
     for k in range(N_STATES):
         memcpy(states[k] + final_index(T, not reverse) * BW[k], initial[k],
                BW[k] * sizeof(floating))
-    if B == 1 and lengths[0] >= T and row_forward(output, states, True, gates, gi, weight_hh,
-                                                  bias_hh, extras, option, T, H, K, reverse):
-        s = T                       # the family's one-row loop ran every step
-    else:
-        s = 0
-    while s < T:
-        t = step_at(s, T, reverse)
-        p = prev_index(t, reverse)
-        q = next_index(t, reverse)
-        for k in range(N_STATES):
-            state[k] = states[k] + p * BW[k]
-            state_next[k] = states[k] + q * BW[k]
-        step_forward(state_next, rows_at(gates, t, <Py_ssize_t> B * C),
-                     gi + t * B * G, state, weight_hh, w_t, bias_hh, extras, option, B, H, K)
-        for k in range(N_STATES):
-            keep_invalid_rows(state_next[k], state[k], lengths, t, B, width[k])
-        mask_rows(output + t * B * K, state_next[0], lengths, t, B, K)
-        s += 1
+    # the family's one-row loop runs every step where it has one, else the steps
+    if not (B == 1 and lengths[0] >= T
+            and row_forward(output, states, True, gates, gi, weight_hh, bias_hh, extras,
+                            option, T, H, K, reverse)):
+        for s in range(T):
+            t = step_at(s, T, reverse)
+            p = prev_index(t, reverse)
+            q = next_index(t, reverse)
+            for k in range(N_STATES):
+                state[k] = states[k] + p * BW[k]
+                state_next[k] = states[k] + q * BW[k]
+            step_forward(state_next, rows_at(gates, t, <Py_ssize_t> B * C),
+                         gi + t * B * G, state, weight_hh, w_t, bias_hh, extras, option, B, H, K)
+            for k in range(N_STATES):
+                keep_invalid_rows(state_next[k], state[k], lengths, t, B, width[k])
+            mask_rows(output + t * B * K, state_next[0], lengths, t, B, K)
     for k in range(N_STATES):
         memcpy(finals[k], states[k] + final_index(T, reverse) * BW[k], BW[k] * sizeof(floating))
 
@@ -313,32 +311,29 @@ cdef void seq_backward_work(
         dstate_next[k] = dstate_work + 2 * BW[k]
         dstate_work += 3 * BW[k]
         memcpy(dcarry[k], dfinals[k], BW[k] * sizeof(floating))
-    if B == 1 and lengths[0] >= T and row_backward(dgi, dcarry, doutput, gates, states,
-                                                   weight_hh, extras, dextras, option, T, H, K,
-                                                   reverse):
-        s = T                       # the family's one-row loop ran every step
-    else:
-        s = 0
-    while s < T:
-        t = step_at(T - 1 - s, T, reverse)
-        p = prev_index(t, reverse)
-        q = next_index(t, reverse)
-        for k in range(N_STATES):
-            state[k] = states[k] + p * BW[k]
-            state_next[k] = states[k] + q * BW[k]
-        # forward: output[t] = h' on valid rows, h' carried on invalid ones   [BPTT lengths]
-        mask_rows_sum(dstate_next[0], dcarry[0], doutput + t * B * K, lengths, t, B, K)
-        for k in range(1, N_STATES):
-            mask_rows(dstate_next[k], dcarry[k], lengths, t, B, width[k])
-        step_backward(dgi + t * B * G, dgh + t * B * Gh, dstate, dstate_next,
-                      rows_at(<floating *> gates, t, <Py_ssize_t> B * C), state, state_next,
-                      weight_hh, w_p, extras, dextras, option, B, H, K)
-        for k in range(N_STATES):
-            keep_invalid_rows(dstate[k], dcarry[k], lengths, t, B, width[k])
-            swap = dcarry[k]
-            dcarry[k] = dstate[k]
-            dstate[k] = swap
-        s += 1
+    # the family's one-row loop runs every step where it has one, else the steps
+    if not (B == 1 and lengths[0] >= T
+            and row_backward(dgi, dcarry, doutput, gates, states, weight_hh, extras, dextras,
+                             option, T, H, K, reverse)):
+        for s in range(T):
+            t = step_at(T - 1 - s, T, reverse)
+            p = prev_index(t, reverse)
+            q = next_index(t, reverse)
+            for k in range(N_STATES):
+                state[k] = states[k] + p * BW[k]
+                state_next[k] = states[k] + q * BW[k]
+            # forward: output[t] = h' on valid rows, h' carried on invalid ones   [BPTT lengths]
+            mask_rows_sum(dstate_next[0], dcarry[0], doutput + t * B * K, lengths, t, B, K)
+            for k in range(1, N_STATES):
+                mask_rows(dstate_next[k], dcarry[k], lengths, t, B, width[k])
+            step_backward(dgi + t * B * G, dgh + t * B * Gh, dstate, dstate_next,
+                          rows_at(<floating *> gates, t, <Py_ssize_t> B * C), state, state_next,
+                          weight_hh, w_p, extras, dextras, option, B, H, K)
+            for k in range(N_STATES):
+                keep_invalid_rows(dstate[k], dcarry[k], lengths, t, B, width[k])
+                swap = dcarry[k]
+                dcarry[k] = dstate[k]
+                dstate[k] = swap
     for k in range(N_STATES):
         memcpy(dinitial[k], dcarry[k], BW[k] * sizeof(floating))
     # gi = x W_ih^T + b_ih   [BPTT dW_ih]

@@ -103,6 +103,12 @@ cdef inline Py_ssize_t weights_backward_scratch(Py_ssize_t N, int H) noexcept no
     return 0
 
 
+cdef inline bint row_loop_fits(int H) noexcept nogil:
+    # Hidden sizes whose per-step products are small_gemm's plain loops: there
+    # the one-row loop of C (_gates_t.h) does the same operations in the same order
+    return 4 * H * H <= SMALL_PRODUCT
+
+
 cdef inline bint row_forward(
     floating *output,               # (n, K) written
     floating **state,               # (h, c): slots of H, the initial one first (see keep)
@@ -115,9 +121,7 @@ cdef inline bint row_forward(
     floating option,                # unused
     int n, int H, int K, bint reverse,
 ) noexcept nogil:
-    # Hidden sizes whose per-step products are small_gemm's plain loops: the
-    # one-row loop of C (_gates_t.h), the same operations in the same order
-    if 4 * H * H > SMALL_PRODUCT:
+    if not row_loop_fits(H):
         return False
     lstm_row_forward(output, state[0], state[1], gates, gi, weight_hh, bias_hh,
                      H if keep else 0, n, H, reverse)
@@ -136,8 +140,8 @@ cdef inline bint row_backward(
     floating option,                # unused
     int n, int H, int K, bint reverse,
 ) noexcept nogil:
-    # Mirror of row_forward, for the same hidden sizes
-    if 4 * H * H > SMALL_PRODUCT:
+    # Mirror of row_forward
+    if not row_loop_fits(H):
         return False
     lstm_row_backward(dgi, dcarry[0], dcarry[1], doutput, gates, states[1], weight_hh, n, H,
                       reverse)
