@@ -12,8 +12,12 @@ Helpers here are imported by the test modules as ``from conftest import ...``
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,13 +49,46 @@ TOLERANCE = {
 }
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # README's command runs the suite on every core (pytest-xdist, -n auto),
-    # which hands out tests one by one ("load"). "loadgroup" does the same,
-    # except that the tests marked xdist_group(name) stay on one worker: the
-    # wheel tests then build their wheel once, not once per worker.
-    if getattr(config.option, "dist", None) == "load":
-        config.option.dist = "loadgroup"
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on the file ``path`` while the block runs (none
+    where fcntl is missing: every worker then builds its own)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build_once(tmp_path_factory: pytest.TempPathFactory, name: str,
+               build: Callable[[Path], object]) -> Path:
+    """A directory that ``build(directory)`` filled, made once per test run.
+
+    README's command runs the tests on pytest-xdist workers, each with its
+    own session fixtures; a build that takes a minute (the wheel, the docs)
+    would be made once per worker. Here the first worker to ask builds into
+    a directory of the run that all workers share, under a file lock, and the
+    others wait for it and reuse it. A failed build is tried again by the
+    next one to ask, which then fails the same way.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's directory, above each worker's own
+    directory = root / f"built-{name}"
+    done = directory / ".complete"
+    with _locked(root / f"built-{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(directory, ignore_errors=True)
+            directory.mkdir()
+            build(directory)
+            done.touch()
+    return directory
 
 
 class Counter:

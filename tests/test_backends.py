@@ -83,6 +83,30 @@ def test_numba_backend_is_jitted():
                 assert isinstance(jitted, CPUDispatcher), (family, kernel)
 
 
+
+def test_numba_gets_lengths_read_only_with_or_without_lengths():
+    """numba compiles a kernel once per argument type, and a read-only array is
+    another type than a writeable one: the layers hand the sequence kernels a
+    read-only lengths array whether the caller gave lengths or not, so that
+    each loop compiles once per dtype (twice cost CI minutes)."""
+    require_backend("numba")
+    layer = bptt.GRU(3, 4, backend="numba", seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    layer(x, lengths=[5, 3])
+    layer.backward(np.ones((5, 2, 4)))
+    layer(x)
+    layer.backward(np.ones((5, 2, 4)))
+    layer.eval()
+    layer(x, lengths=np.array([2, 5]))
+    layer(x)
+    kernels = bptt.get_backend("numba").family("gru")
+    for name, at in (("seq_forward", 11), ("seq_infer", 10), ("seq_backward", 15)):
+        function = getattr(kernels, name)
+        signatures = [s for jitted in getattr(function, "kernels", (function,))
+                      for s in jitted.signatures]
+        assert signatures, name
+        assert all(not s[at].mutable for s in signatures), (name, signatures)
+
 def test_every_backend_has_every_family():
     """A family is its description plus its kernels in each backend: all three
     must be there, with the same sequence entry points."""

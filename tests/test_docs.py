@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 import bptt
 import bptt.losses
 import bptt.optim
+from conftest import build_once
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -46,10 +49,8 @@ def public_names() -> list[str]:
     return names
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    pytest.importorskip("torch")  # bptt.torch's pages import it
-    work = tmp_path_factory.mktemp("docs")
+def build_docs(work: Path) -> None:
+    """Sphinx on a copy of docs/ into work/html; its outcome into work/result.json."""
     source, output = work / "source", work / "html"
     shutil.copytree(DOCS, source, ignore=shutil.ignore_patterns("_build", "generated"))
     env = dict(os.environ)
@@ -62,7 +63,19 @@ def built(tmp_path_factory):
          str(source), str(output)],
         capture_output=True, text=True, env=env, timeout=600,
     )
-    return result, output, time.perf_counter() - start
+    outcome = {"returncode": result.returncode, "stdout": result.stdout,
+               "stderr": result.stderr, "seconds": time.perf_counter() - start}
+    (work / "result.json").write_text(json.dumps(outcome), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """(Sphinx's outcome, the html directory, seconds), once per test run (build_once)."""
+    pytest.importorskip("torch")  # bptt.torch's pages import it
+    work = build_once(tmp_path_factory, "docs", build_docs)
+    outcome = json.loads((work / "result.json").read_text(encoding="utf-8"))
+    result = SimpleNamespace(**{k: outcome[k] for k in ("returncode", "stdout", "stderr")})
+    return result, work / "html", outcome["seconds"]
 
 
 def test_the_docs_build_without_warnings(built):

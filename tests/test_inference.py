@@ -73,6 +73,7 @@ def test_seq_infer_matches_seq_forward_at_kernel_level(backend, reverse):
         weights = (rng.standard_normal((G, I)), rng.standard_normal((G, H)) / H,
                    rng.standard_normal(G), rng.standard_normal(G))
         lengths = rng.integers(1, T + 1, B).astype(np.int64)
+        lengths.flags.writeable = False   # as the layers hand it (one numba signature)
         C = 5 * H
         expected = np.empty((T, B, H)), (np.empty((B, H)), np.empty((B, H)))
         family.seq_forward(expected[0], expected[1],
@@ -102,6 +103,7 @@ def test_seq_infer_writes_output_in_place_where_every_row_is_valid(backend, kind
     for dtype in (np.float64, np.float32):
         for lengths in ([T] * B, [T, 4, T, 7, T, T, 5, T], [1] * B):
             lengths = np.array(lengths, dtype=np.int64)
+            lengths.flags.writeable = False   # as the layers hand it
             x = rng.standard_normal((T, B, I)).astype(dtype)
             initial = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in range(S))
             weights = tuple(a.astype(dtype) for a in (

@@ -1,6 +1,6 @@
 """The release wheel, as tools/build_wheel.sh builds it here on Linux.
 
-One build (about half a minute) serves the checks of its name and contents;
+One build (about a minute) serves the checks of its name and contents;
 then the wheel goes into a new virtual environment, which must import it
 without a warning and get a GRU's forward and backward through the Cython
 backend equal to NumPy's (tools/check_wheel.py, which cibuildwheel runs on
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from bptt._families import FAMILIES
-from conftest import REQUIRE_ALL_BACKENDS
+from conftest import REQUIRE_ALL_BACKENDS, build_once
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_WHEEL = ROOT / "tools" / "build_wheel.sh"
@@ -32,7 +32,6 @@ CHECK_WHEEL = ROOT / "tools" / "check_wheel.py"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("wheel"),   # one worker builds the module's wheel (conftest.py)
     pytest.mark.skipif(not sys.platform.startswith("linux"),
                        reason="tools/build_wheel.sh builds Linux wheels (elsewhere: cibuildwheel)"),
 ]
@@ -68,10 +67,12 @@ def build_wheel(out: Path, **env: str) -> Path:
     return wheel
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def wheel(tmp_path_factory) -> Path:
+    """The release wheel, built once per test run for every worker (build_once)."""
     require_build_tools()
-    return build_wheel(tmp_path_factory.mktemp("wheelhouse"))
+    (built,) = build_once(tmp_path_factory, "wheelhouse", build_wheel).glob("*.whl")
+    return built
 
 
 def test_wheel_is_manylinux_for_this_python(wheel):

@@ -244,6 +244,9 @@ def sequence_lengths(lengths, T: int, B: int, batched: bool, input_size: int):
         raise ValueError(f"lengths must lie in 1..{T} (the sequence length), "
                          f"got values from {lengths.min()} to {lengths.max()}")
     lengths = np.array(lengths, dtype=np.int64, order="C")  # a copy: never the caller's
+    # read-only like full_lengths': numba compiles a kernel once per argument
+    # type, and a writeable array is another type than a read-only one
+    lengths.flags.writeable = False
     return lengths, bool(lengths.min() < T)
 
 
