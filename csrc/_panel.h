@@ -77,26 +77,78 @@ static inline int panel_usable(int M, int N)
     return panel_isa() != PANEL_NONE && (M == 1 || M >= PANEL_ROWS) && N % PANEL_WIDTH == 0;
 }
 
+#if PANEL_BUILT
+/* out[c * ostride + r] = in[r * istride + c] for r, c < 8: one 8 x 8 tile
+ * transposed in registers (pairs interleaved, then quads, then the halves). */
+PANEL_AVX2 static inline void transpose_8x8(float *out, ptrdiff_t ostride, const float *in,
+                                            ptrdiff_t istride)
+{
+    __m256 r0 = _mm256_loadu_ps(in), r1 = _mm256_loadu_ps(in + istride);
+    __m256 r2 = _mm256_loadu_ps(in + 2 * istride), r3 = _mm256_loadu_ps(in + 3 * istride);
+    __m256 r4 = _mm256_loadu_ps(in + 4 * istride), r5 = _mm256_loadu_ps(in + 5 * istride);
+    __m256 r6 = _mm256_loadu_ps(in + 6 * istride), r7 = _mm256_loadu_ps(in + 7 * istride);
+    /* t0 = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5], ... */
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    /* q0 = column 0 of rows 0..3 | column 4 of rows 0..3, ... */
+    __m256 q0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 q1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 q2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 q3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 q4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 q5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 q6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 q7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    _mm256_storeu_ps(out, _mm256_permute2f128_ps(q0, q4, 0x20));
+    _mm256_storeu_ps(out + ostride, _mm256_permute2f128_ps(q1, q5, 0x20));
+    _mm256_storeu_ps(out + 2 * ostride, _mm256_permute2f128_ps(q2, q6, 0x20));
+    _mm256_storeu_ps(out + 3 * ostride, _mm256_permute2f128_ps(q3, q7, 0x20));
+    _mm256_storeu_ps(out + 4 * ostride, _mm256_permute2f128_ps(q0, q4, 0x31));
+    _mm256_storeu_ps(out + 5 * ostride, _mm256_permute2f128_ps(q1, q5, 0x31));
+    _mm256_storeu_ps(out + 6 * ostride, _mm256_permute2f128_ps(q2, q6, 0x31));
+    _mm256_storeu_ps(out + 7 * ostride, _mm256_permute2f128_ps(q3, q7, 0x31));
+}
+#endif
+
 /* Columns first .. first + width - 1 of B (K, N) into out (K, width),
  * row-major. B is src (K, N) with row stride ld, or, with transposed, src^T
  * for a row-major src (N, K) with row stride ld (W_hh as it is, for
- * h W_hh^T): then src is read along its rows, PACK_TILE entries at a time,
- * into PACK_TILE rows of out at once (a column-by-column read cost ~15% of a
- * batch-1 LSTM call at hidden 128). */
+ * h W_hh^T). The transposing copy runs on 8 x 8 tiles in registers where the
+ * CPU has AVX2 (the packing of W_hh is most of a one-step LSTM call at hidden
+ * 128, and a tenth of a 100-step one at batch 1, scalar), else src is read
+ * along its rows, PACK_TILE entries at a time, into PACK_TILE rows of out at
+ * once (a column-by-column read cost ~15% of a batch-1 LSTM call at hidden
+ * 128). Either way the same entries land in the same places. */
 #define PACK_TILE 16
 
 static inline void pack_block(float *out, const float *src, int K, ptrdiff_t first,
                               ptrdiff_t width, int ld, int transposed)
 {
-    ptrdiff_t k, k0, j;
+    ptrdiff_t k, k0, j, j0 = 0;
     if (!transposed) {
         for (k = 0; k < K; k++)
             memcpy(out + k * width, src + k * (ptrdiff_t) ld + first, width * sizeof(float));
         return;
     }
+#if PANEL_BUILT
+    if (panel_isa() != PANEL_NONE) {
+        ptrdiff_t K8 = K - K % 8;
+        for (j0 = 0; j0 + 8 <= width; j0 += 8) {
+            const float *rows = src + (first + j0) * ld;
+            for (k = 0; k < K8; k += 8)
+                transpose_8x8(out + k * width + j0, width, rows + k, ld);
+            for (j = j0; j < j0 + 8; j++)  /* the last K % 8 entries of each row */
+                for (k = K8; k < K; k++)
+                    out[k * width + j] = src[(first + j) * ld + k];
+        }
+    }
+#endif
+    /* the columns not done above: all of them, or the last width % 8 */
     for (k0 = 0; k0 < K; k0 += PACK_TILE) {
         ptrdiff_t k1 = K - k0 < PACK_TILE ? K : k0 + PACK_TILE;
-        for (j = 0; j < width; j++) {
+        for (j = j0; j < width; j++) {
             const float *row = src + (first + j) * ld;
             for (k = k0; k < k1; k++)
                 out[k * width + j] = row[k];

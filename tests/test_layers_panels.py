@@ -1,7 +1,8 @@
 """The Cython backend's float32 recurrent products at batch >= 8 (or batch 1
 over >= 32 steps) and hidden a multiple of 32 run on its own kernels
 (csrc/_panel.h) where the CPU has AVX-512F or AVX2; the other tests' small
-shapes never reach them. These hold it to the
+shapes never reach them. Input size 13 packs W_ih as one 8 x 8 tile and a
+rest of 5 (the transposing copy of csrc/_panel.h). These hold it to the
 NumPy reference and to torch at shapes that do, including a batch that leaves
 a remainder of rows (11 = 8 + 3), every direction and variable lengths.
 """
@@ -19,7 +20,7 @@ from conftest import require_backend
 pytestmark = pytest.mark.skipif("cython" not in bptt.backends(), reason="needs the Cython backend")
 
 CASES = [
-    Config(kind, num_layers=2, bidirectional=bi, batch=batch, T=6, input_size=5, hidden_size=32,
+    Config(kind, num_layers=2, bidirectional=bi, batch=batch, T=6, input_size=13, hidden_size=32,
            lengths=lengths)
     for kind in ("gru", "gru_seed", "rnn_tanh", "lstm")
     for bi, batch, lengths in ((False, 8, None), (True, 11, (6, 1, 4, 6, 2, 6, 5, 3, 6, 6, 1)))
@@ -28,7 +29,7 @@ CASES = [
     # groups of 128 columns; hidden 160 gives whole groups and a 32-column
     # rest (gate rows 480 = 3 x 128 + 96, 640 = 5 x 128, 160 = 128 + 32), and
     # gru_seed's candidate product starts at column 2 H = 320, inside a group
-    Config(kind, bidirectional=bi, batch=1, T=40, input_size=5, hidden_size=160,
+    Config(kind, bidirectional=bi, batch=1, T=40, input_size=13, hidden_size=160,
            lengths=lengths)
     for kind in ("gru", "gru_seed", "rnn_tanh", "lstm")
     for bi, lengths in ((False, None), (True, (33,)))
