@@ -384,7 +384,7 @@ cdef inline void input_projection(
 
 
 cdef inline void input_backward(
-    floating *dx,                   # (N, I) written
+    floating *dx,                   # (N, I) written; NULL: not wanted, not computed
     floating *dweight_ih,           # (G, I) added into
     floating *dbias_ih,             # (G,) added into
     const floating *dgi,            # (N, G)
@@ -393,7 +393,8 @@ cdef inline void input_backward(
     int N, int I, int G,
 ) noexcept nogil:
     # Mirror of input_projection.
-    gemm(c'n', c'n', N, I, G, 1, dgi, G, weight_ih, I, 0, dx, I)
+    if dx != NULL:
+        gemm(c'n', c'n', N, I, G, 1, dgi, G, weight_ih, I, 0, dx, I)
     gemm(c't', c'n', G, I, N, 1, dgi, G, x, I, 1, dweight_ih, I)
     add_colsum(dbias_ih, dgi, N, G)
 

@@ -267,7 +267,7 @@ cdef void seq_infer_work(
 
 
 cdef void seq_backward_work(
-    floating *dx,                   # (T, B, I) written
+    floating *dx,                   # (T, B, I) written, or NULL: not wanted
     floating **dinitial,            # N_STATES of (B, w_s) written
     floating *dweight_ih,           # (G, I) added into
     floating *dweight_hh,           # (Gh, K) added into
@@ -493,7 +493,8 @@ def seq_backward(cnp.ndarray dx, tuple dinitial, cnp.ndarray dweight_ih,
     """Mirror of ``seq_forward``: dx (T, B, I) and dinitial (tuple of
     (B, w_s)) written; dweight_ih, dweight_hh, dbias_ih, dbias_hh and dextras
     added into. doutput: (T, B, K). dfinals: tuple of (B, w_s). gates, states:
-    the forward's cache."""
+    the forward's cache. dx of shape (0, B, I): dL/dx is not wanted, and not
+    computed."""
     if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
         seq_backward_arrays(<float *> NULL, dx, dinitial, dweight_ih, dweight_hh, dbias_ih,
                             dbias_hh, dextras, doutput, dfinals, gates, states, x, weight_ih,
@@ -545,7 +546,9 @@ cdef object seq_backward_arrays(floating *kind, cnp.ndarray dx, tuple dinitial,
     cdef floating *dstate_work = dgi + TBG + TBGh
     cdef floating *weight_hh_panels = dstate_work + dstate_size
     cdef floating *work = weight_hh_panels + <size_t> Gh * K
-    cdef floating *dx_p = <floating *> data(dx)
+    # dx with no steps (0, B, I): the caller does not want dL/dx (the first
+    # layer on data), and its product is left out
+    cdef floating *dx_p = <floating *> data(dx) if cnp.PyArray_DIM(dx, 0) == T else NULL
     cdef floating *dweight_ih_p = <floating *> data(dweight_ih)
     cdef floating *dweight_hh_p = <floating *> data(dweight_hh)
     cdef floating *dbias_ih_p = <floating *> data(dbias_ih)

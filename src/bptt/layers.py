@@ -519,9 +519,10 @@ class _Recurrent(Module):
             return output[:, 0], [f[:, 0] for f in finals], cache
         return output, finals, cache
 
-    def _simple_backward(self, cache: SequenceCache, d_output, d_finals):
+    def _simple_backward(self, cache: SequenceCache, d_output, d_finals, want_dx=True):
         """``_run_backward(cache, *_backward_inputs(cache, d_output, d_finals),
-        release=True)`` for the common case (with ``self._simple``), or None."""
+        release=True, want_dx=want_dx)`` for the common case (with
+        ``self._simple``), or None."""
         T, B, K, batched = cache.T, cache.B, self._state_widths[0], cache.batched
         if (cache.parts or cache.padded or type(d_output) is not np.ndarray
                 or d_output.dtype != self._dtype
@@ -537,10 +538,10 @@ class _Recurrent(Module):
             dx = self._backward_direction(d_output.reshape(T, B, K), d_final,
                                           tuple([d[0] for d in d_states0]),
                                           layer_cache.directions[0], layer_cache.input,
-                                          cache.lengths, self._slots[0, 0], 0)
+                                          cache.lengths, self._slots[0, 0], 0, want_dx)
             self._release(cache, keep_first_input=False)
         if not batched:
-            return dx[:, 0], [d[:, 0] for d in d_states0]
+            return None if dx is None else dx[:, 0], [d[:, 0] for d in d_states0]
         return dx, d_states0
 
     def _run_forward(self, x, states0, lengths, masks=None, copy_input=True, *, keep: bool):
@@ -677,8 +678,12 @@ class _Recurrent(Module):
             if layer or not keep_first_input:
                 self._pool.give(layer_cache.input)
 
-    def _backward(self, d_output, d_finals):
-        """Consume this thread's latest cache (once the gradients passed the checks)."""
+    def _backward(self, d_output, d_finals, want_dx=True):
+        """Consume this thread's latest cache (once the gradients passed the checks).
+        ``want_dx=False`` leaves dL/dx out (None in its place): its product is
+        a sixth of a layer's backward multiply-adds at input size = hidden
+        size, and a first layer on data (CharModel's one-hot characters, a
+        bptt.torch input that needs no gradient) has no use for it."""
         if not self._caches:
             why = ("the layer is in eval mode, where forward keeps no cache: call .train()"
                    if not self.training else "there is no forward left whose cache is unused")
@@ -689,13 +694,13 @@ class _Recurrent(Module):
         stack = self._caches
         cache = stack[-1]
         if self._simple:
-            done = self._simple_backward(cache, d_output, d_finals)
+            done = self._simple_backward(cache, d_output, d_finals, want_dx)
             if done is not None:
                 stack.pop()
                 return done
         d_layer, d_finals = self._backward_inputs(cache, d_output, d_finals)
         stack.pop()
-        return self._run_backward(cache, d_layer, d_finals, release=True)
+        return self._run_backward(cache, d_layer, d_finals, release=True, want_dx=want_dx)
 
     def _backward_inputs(self, cache: SequenceCache, d_output, d_finals):
         """The incoming gradients, checked against ``cache``, as kernel-ready
@@ -718,23 +723,27 @@ class _Recurrent(Module):
         ]
         return d_layer, d_finals
 
-    def _run_backward(self, cache: SequenceCache, d_layer, d_finals, release: bool):
+    def _run_backward(self, cache: SequenceCache, d_layer, d_finals, release: bool,
+                      want_dx: bool = True):
         """Backward through ``cache``: (dx, dL/d(initial states)) out, parameter
         gradients added; ``release=False`` leaves the cache's arrays alone
-        (bptt.torch: autograd may run the same backward again, retain_graph)."""
+        (bptt.torch: autograd may run the same backward again, retain_graph);
+        ``want_dx=False``: dx is None, not computed."""
         with self._lock:  # one backward at a time adds into the gradient arrays
             if cache.parts:
-                dx, d_states0 = self._split_backward(cache, d_layer, d_finals)
+                dx, d_states0 = self._split_backward(cache, d_layer, d_finals, want_dx)
             else:
                 dx, d_states0 = self._stack_backward(cache, d_layer, d_finals, self._slots,
-                                                     self._threads_for(cache.T, cache.B))
+                                                     self._threads_for(cache.T, cache.B),
+                                                     want_dx)
             if release:  # training mode: the first input is never the caller's x
                 self._release(cache, keep_first_input=False)
-        dx = self._from_time_major(dx, cache.batched)
+        if dx is not None:
+            dx = self._from_time_major(dx, cache.batched)
         d_states0 = [d if cache.batched else d[:, 0] for d in d_states0]
         return dx, d_states0
 
-    def _split_backward(self, cache: SequenceCache, d_layer, d_finals):
+    def _split_backward(self, cache: SequenceCache, d_layer, d_finals, want_dx):
         """Backward of a forward whose rows were split across threads: each
         group on its thread, the first adding into the parameter gradients,
         the others into zeroed copies, added in after them in group order."""
@@ -747,7 +756,8 @@ class _Recurrent(Module):
                 for key, slot in self._slots.items()}
             dx, d_states0 = self._stack_backward(
                 part, np.ascontiguousarray(d_layer[:, b0:b1]),
-                [np.ascontiguousarray(d[:, b0:b1]) for d in d_finals], slots, threads=1)
+                [np.ascontiguousarray(d[:, b0:b1]) for d in d_finals], slots, threads=1,
+                want_dx=want_dx)
             return dx, d_states0, slots
 
         results = run_parallel(rows, list(enumerate(cache.parts)))
@@ -756,14 +766,16 @@ class _Recurrent(Module):
                 for total, part in zip(self._slots[key].dweights + self._slots[key].dextras,
                                        slot.dweights + slot.dextras, strict=True):
                     total += part
-        dx = np.concatenate([r[0] for r in results], axis=1)
+        dx = np.concatenate([r[0] for r in results], axis=1) if want_dx else None
         d_states0 = [np.concatenate([r[1][s] for r in results], axis=1)
                      for s in range(len(d_finals))]
         return dx, d_states0
 
-    def _stack_backward(self, cache: SequenceCache, d_layer, d_finals, slots, threads):
+    def _stack_backward(self, cache: SequenceCache, d_layer, d_finals, slots, threads,
+                        want_dx=True):
         """Mirror of ``_stack_forward``: (dx (T, B, I), dL/d(initial states)),
-        the parameter gradients added into ``slots``' arrays."""
+        the parameter gradients added into ``slots``' arrays; dx None unless
+        ``want_dx`` (the layers above the first still pass theirs down)."""
         T, lengths = cache.T, cache.lengths
         D, K = self.directions, self._widths()[0]
         padding = ~_valid_steps(lengths, T) if cache.padded else None
@@ -779,9 +791,12 @@ class _Recurrent(Module):
                 return self._backward_direction(
                     d_out, tuple([kernel_ready(d[k]) for d in d_finals]),
                     tuple([d[k] for d in d_states0]), layer_cache.directions[direction],
-                    layer_cache.input, lengths, slots[layer, direction], direction)
+                    layer_cache.input, lengths, slots[layer, direction], direction,
+                    want_dx or layer > 0)
 
             results = _each_direction(direction_backward, D, threads)
+            if results[0] is None:  # the first layer, dx not wanted
+                return None, d_states0
             dx = results[0]
             for dx_direction in results[1:]:
                 dx = dx + dx_direction
@@ -816,18 +831,19 @@ class _Recurrent(Module):
         return output, cache
 
     def _backward_direction(self, d_output, d_finals, d_initial, cache, x, lengths, slots,
-                            direction):
-        """Mirror of ``_forward_direction``: returns dx and writes dL/d(initial
-        states) into ``d_initial`` (B, w_s) each; parameter gradients added
-        into ``slots``' arrays."""
+                            direction, want_dx=True):
+        """Mirror of ``_forward_direction``: returns dx (None unless
+        ``want_dx``) and writes dL/d(initial states) into ``d_initial`` (B,
+        w_s) each; parameter gradients added into ``slots``' arrays."""
         for scratch in slots.scratch:
             scratch.fill(0)  # kernels add into it; keep it from growing
-        dx = np.empty_like(x)
+        # no steps: the kernels' sign that dx is not wanted
+        dx = np.empty_like(x) if want_dx else np.empty((0, *x.shape[1:]), x.dtype)
         self._kernels.seq_backward(dx, d_initial, *slots.dweights, slots.dextras,
                                    d_output, d_finals, cache.gates, cache.states, x,
                                    slots.weights[0], slots.weights[1], slots.extras, lengths,
                                    bool(direction), self._option)
-        return dx
+        return dx if want_dx else None
 
     def _from_time_major(self, a: Array, batched: bool) -> Array:
         """(T, B, F) back to the caller's layout."""

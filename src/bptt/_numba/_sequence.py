@@ -339,10 +339,11 @@ def input_projection(gi, x, weight_ih, bias_ih):
 @jit
 def input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih):
     """Mirror of ``input_projection``: dx written, dweight_ih, dbias_ih added.
-    dgi: (T, B, G)."""
+    dgi: (T, B, G). dx of shape (0, B, I): not wanted, not computed."""
     T, B, I = x.shape
     dgi2 = dgi.reshape(T * B, dgi.shape[2])
-    np.dot(dgi2, weight_ih, dx.reshape(T * B, I))  # [BPTT dW_ih]
+    if dx.shape[0] == T:
+        np.dot(dgi2, weight_ih, dx.reshape(T * B, I))  # [BPTT dW_ih]
     add_dweight(dweight_ih, dgi2, x.reshape(T * B, I))  # [BPTT dW_ih]
     add_dbias(dbias_ih, dgi2)  # [BPTT dW_ih]
 
@@ -453,7 +454,8 @@ def seq_backward(dx, dinitial, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextr
                  weight_ih, weight_hh, extras, lengths, reverse, option):
     """Mirror of ``seq_forward``: dx (T, B, I) and dinitial (S arrays (B, w_s))
     written; dweight_ih, dweight_hh, dbias_ih, dbias_hh and dextras added into.
-    doutput: (T, B, K).  dfinals: S arrays (B, w_s)."""
+    doutput: (T, B, K).  dfinals: S arrays (B, w_s). dx of shape (0, B, I):
+    dL/dx is not wanted, and not computed."""
     T, B, _ = x.shape
     dgi = np.empty((T, B, weight_ih.shape[0]), dtype=x.dtype)  # dL/d(gi)
     dgh = np.empty((T, B, weight_hh.shape[0]), dtype=x.dtype) if separate_dgh else dgi

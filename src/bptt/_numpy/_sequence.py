@@ -104,7 +104,8 @@ def sequence_kernels(step_forward, step_backward, weights_backward, separate_dgh
                      doutput, dfinals, gates, states, x,
                      weight_ih, weight_hh, extras, lengths, reverse, option):
         """Mirror of ``seq_forward``: dx (T, B, I) and dinitial written, the
-        parameter gradients added into. doutput: (T, B, K); dfinals: S arrays."""
+        parameter gradients added into. doutput: (T, B, K); dfinals: S arrays.
+        dx of shape (0, B, I): dL/dx is not wanted, and not computed."""
         T, B, I = x.shape
         G = weight_ih.shape[0]
         dgi = np.empty((T, B, G), dtype=x.dtype)
@@ -129,7 +130,8 @@ def sequence_kernels(step_forward, step_backward, weights_backward, separate_dgh
         weights_backward(dweight_hh, dbias_hh, dextras, dgh.reshape(T * B, -1),
                          gates.reshape(T * B, -1), h_prev, weight_hh, extras, option)
         dgi2 = dgi.reshape(T * B, G)
-        dx.reshape(T * B, I)[...] = dgi2 @ weight_ih  # [BPTT dW_ih]
+        if dx.shape[0] == T:
+            dx.reshape(T * B, I)[...] = dgi2 @ weight_ih  # [BPTT dW_ih]
         dweight_ih += dgi2.T @ x.reshape(T * B, I)  # [BPTT dW_ih]
         dbias_ih += dgi2.sum(axis=0)  # [BPTT dW_ih]
 

@@ -297,7 +297,9 @@ class CharModel:
         log_probs, self._pending = self._pending, None
         dlogits = losses.log_softmax_backward(dlog_probs, log_probs)  # (T, B, V)
         doutput = self.readout.backward(dlogits)  # (T, B, H)
-        self.layer.backward(doutput)
+        # the one-hot input needs no gradient: the layer leaves out dx's product
+        states = ("h", "c") if self.cell == "lstm" else ("h",)
+        self.layer._backward(doutput, [(f"d_{s}_n", None) for s in states], want_dx=False)
 
     def loss_and_grad(self, inputs, targets, state=None, *, reduction: str = "mean"
                       ) -> tuple[float, tuple[Array, ...]]:
