@@ -681,9 +681,10 @@ class _Recurrent(Module):
     def _backward(self, d_output, d_finals, want_dx=True):
         """Consume this thread's latest cache (once the gradients passed the checks).
         ``want_dx=False`` leaves dL/dx out (None in its place): its product is
-        a sixth of a layer's backward multiply-adds at input size = hidden
-        size, and a first layer on data (CharModel's one-hot characters, a
-        bptt.torch input that needs no gradient) has no use for it."""
+        a quarter of a layer's backward multiply-adds (a sixth of forward and
+        backward) at input size = hidden size, and a first layer on data
+        (CharModel's one-hot characters, a bptt.torch input that needs no
+        gradient) has no use for it."""
         if not self._caches:
             why = ("the layer is in eval mode, where forward keeps no cache: call .train()"
                    if not self.training else "there is no forward left whose cache is unused")

@@ -151,7 +151,7 @@ class _LayerFunction(torch.autograd.Function):
         weights = ctx.saved_tensors[1:]
         needed = ctx.needs_input_grad
         # an input that needs no gradient (data, not another layer's output)
-        # spares the dx product: a sixth of the backward's work at I = H
+        # spares the dx product: a quarter of the backward's work at I = H
         dx, d_states, grads = ctx.call.backward(ctx.cache.cache, d_output, d_finals, weights,
                                                 want_dx=needed[1])
         n = ctx.n_states
