@@ -49,15 +49,18 @@ TOLERANCE = {
 }
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on the file ``path`` while the block runs (none
-    where fcntl is missing: every worker then builds its own)."""
+def _lock_module():
+    """fcntl where the platform has it (not on Windows), else None."""
     try:
         import fcntl
     except ImportError:
-        yield
-        return
+        return None
+    return fcntl
+
+
+@contextlib.contextmanager
+def _locked(path: Path, fcntl) -> Iterator[None]:
+    """An exclusive lock on the file ``path`` while the block runs."""
     with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -73,20 +76,31 @@ def build_once(tmp_path_factory: pytest.TempPathFactory, name: str,
     README's command runs the tests on pytest-xdist workers, each with its
     own session fixtures; a build that takes a minute (the wheel, the docs)
     would be made once per worker. Here the first worker to ask builds into
-    a directory of the run that all workers share, under a file lock, and the
-    others wait for it and reuse it. A failed build is tried again by the
-    next one to ask, which then fails the same way.
+    a directory of the run that all its local workers share (the parent of
+    their own "popen-gwN" temporary directories), under a file lock, and the
+    others wait for it and reuse it. If that build fails, the others fail at
+    once with its error instead of trying again. Without xdist, or without
+    fcntl to lock with, each process builds in its own temporary directory.
     """
     root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the run's directory, above each worker's own
+    fcntl = _lock_module()
+    shared = fcntl is not None and root.name.startswith("popen-")
+    if shared:
+        root = root.parent  # this run's directory, above each local worker's own
     directory = root / f"built-{name}"
-    done = directory / ".complete"
-    with _locked(root / f"built-{name}.lock"):
+    done, failed = directory / ".complete", root / f"built-{name}.failed"
+    with _locked(root / f"built-{name}.lock", fcntl) if shared else contextlib.nullcontext():
+        if failed.exists():
+            raise RuntimeError(f"building {name} failed in another worker:\n"
+                               + failed.read_text(encoding="utf-8"))
         if not done.exists():
             shutil.rmtree(directory, ignore_errors=True)
             directory.mkdir()
-            build(directory)
+            try:
+                build(directory)
+            except BaseException as error:
+                failed.write_text(f"{type(error).__name__}: {error}", encoding="utf-8")
+                raise
             done.touch()
     return directory
 

@@ -2,7 +2,8 @@
 over >= 32 steps) and hidden a multiple of 32 run on its own kernels
 (csrc/_panel.h) where the CPU has AVX-512F or AVX2; the other tests' small
 shapes never reach them. Input size 13 packs W_ih as one 8 x 8 tile and a
-rest of 5 (the transposing copy of csrc/_panel.h). These hold it to the
+rest of 5 (the transposing copy of csrc/_panel.h) where the input projection
+runs on panels (T B >= 64: the bidirectional batch-11 cases). These hold it to the
 NumPy reference and to torch at shapes that do, including a batch that leaves
 a remainder of rows (11 = 8 + 3), every direction and variable lengths.
 """

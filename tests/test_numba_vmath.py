@@ -225,8 +225,10 @@ def test_rnn_kernel_runs_the_port(dtype, activation):
     x = np.random.default_rng(5).uniform(-30, 30, (T, B, H)).astype(dtype)
     x[0, 0, :4] = [0.55, -0.55, 1e-30, 25.0]
     zeros = np.zeros(H, dtype)
+    lengths = np.full(B, T, np.int64)
+    lengths.flags.writeable = False   # as the layers hand it (one numba signature)
     args = (x, (np.zeros((B, H), dtype),), np.eye(H, dtype=dtype), np.zeros((H, H), dtype),
-            zeros, zeros, (), np.full(B, T, np.int64), False, float(ACTIVATIONS[activation]))
+            zeros, zeros, (), lengths, False, float(ACTIVATIONS[activation]))
     out = np.empty_like(x)
     rnn.seq_infer(out, (np.empty((B, H), dtype),), np.empty((B, 0), dtype), *args)
     assert_same_bits(out, getattr(twin, activation)(x), x, f"seq_infer {activation}")
