@@ -15,7 +15,7 @@ import torch
 
 import bptt
 import bptt.torch
-from _layers import Config, draw, make_layer
+from _layers import Config, draw, forward, make_layer
 from conftest import Counter
 
 CASES = [
@@ -33,28 +33,18 @@ def _finals(layer, data):
     return [("d_h_n", data["g_h"])]
 
 
-def _forward(layer, data):
-    state = data["h0"] if not isinstance(layer, bptt.LSTM) or data["h0"] is None else (
-        data["h0"], data["c0"])
-    layer.forward(data["x"], state, lengths=data["lengths"])
-
-
-def _full_and_no_dx(layer, data):
-    """(dx, d_states, grads) of a full backward, then of one without dx."""
+def _assert_full_and_no_dx_agree(layer, data, after_forward=lambda layer: None):
+    """A full backward, then one without dx (``after_forward(layer)`` between
+    each forward and its backward): dx None only in the second, every other
+    result the same bits, every parameter gradient nonzero."""
     results = []
     for want_dx in (True, False):
         layer.zero_grad()
-        _forward(layer, data)
+        forward(layer, data)
+        after_forward(layer)
         dx, d_states = layer._backward(data["g_out"], _finals(layer, data), want_dx=want_dx)
         results.append((dx, d_states, {k: g.copy() for k, g in layer.grads.items()}))
-    return results
-
-
-@pytest.mark.parametrize("cfg", CASES, ids=[c.id for c in CASES])
-def test_no_dx_gives_the_full_backwards_other_bits(cfg, backend, dtype):
-    layer = make_layer(cfg, backend=backend, dtype=dtype, seed=1)
-    data = draw(np.random.default_rng(2), cfg, dtype)
-    (dx, d_states, grads), (no_dx, d_states_no_dx, grads_no_dx) = _full_and_no_dx(layer, data)
+    (dx, d_states, grads), (no_dx, d_states_no_dx, grads_no_dx) = results
     assert dx is not None and no_dx is None
     for a, b in zip(d_states, d_states_no_dx, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -64,16 +54,20 @@ def test_no_dx_gives_the_full_backwards_other_bits(cfg, backend, dtype):
         assert np.any(grads[name] != 0), name
 
 
+@pytest.mark.parametrize("cfg", CASES, ids=[c.id for c in CASES])
+def test_no_dx_gives_the_full_backwards_other_bits(cfg, backend, dtype):
+    layer = make_layer(cfg, backend=backend, dtype=dtype, seed=1)
+    _assert_full_and_no_dx_agree(layer, draw(np.random.default_rng(2), cfg, dtype))
+
+
 def test_the_short_path_leaves_dx_out_too(backend):
     # one layer, one direction, no lengths: the short path
     cfg = Config("lstm", batch=8, T=6, input_size=3, hidden_size=5)
     data = draw(np.random.default_rng(3), cfg, np.float64)
     layer = make_layer(cfg, backend=backend, seed=4)
     layer._simple_backward = Counter(layer._simple_backward)
-    (_, _, grads), (no_dx, _, grads_no_dx) = _full_and_no_dx(layer, data)
-    assert no_dx is None and layer._simple_backward.taken == 2
-    for name in grads:
-        np.testing.assert_array_equal(grads_no_dx[name], grads[name], err_msg=name)
+    _assert_full_and_no_dx_agree(layer, data)
+    assert layer._simple_backward.taken == 2
 
 
 @pytest.fixture
@@ -87,23 +81,16 @@ def test_rows_split_across_threads_leave_dx_out_too(backend, two_threads):
     cfg = Config("gru", num_layers=2, batch=16, T=200, input_size=11, hidden_size=16)
     data = draw(np.random.default_rng(6), cfg, np.float64)
     layer = make_layer(cfg, backend=backend, seed=7)
-    results = []
-    for want_dx in (True, False):
-        layer.zero_grad()
-        _forward(layer, data)
+
+    def split(layer):
         assert layer._caches[-1].parts, "the call's rows were not split"
-        dx, d_states = layer._backward(data["g_out"], _finals(layer, data), want_dx=want_dx)
-        results.append((dx, d_states, {k: g.copy() for k, g in layer.grads.items()}))
-    (dx, d_states, grads), (no_dx, d_states_no_dx, grads_no_dx) = results
-    assert dx is not None and no_dx is None
-    np.testing.assert_array_equal(d_states_no_dx[0], d_states[0])
-    for name in grads:
-        np.testing.assert_array_equal(grads_no_dx[name], grads[name], err_msg=name)
+
+    _assert_full_and_no_dx_agree(layer, data, split)
 
 
 def test_a_kernel_handed_no_dx_steps_writes_nothing_there(backend):
-    # the kernels' convention itself: dx of shape (0, B, I) is not written
-    # (no out-of-bounds write: the array has no entries), the rest as usual
+    # the kernels' convention itself: dx of shape (0, B, I) is not written,
+    # the rest as usual
     family = bptt.get_backend(backend).family("gru")
     rng = np.random.default_rng(5)
     T, B, I, H = 4, 2, 3, 5
