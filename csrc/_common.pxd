@@ -10,7 +10,7 @@
 # each one's shape. Sizes are C ints because that is what BLAS takes.
 
 from cython cimport floating
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 
 from _gates cimport add_colsum_ld
@@ -396,6 +396,52 @@ cdef inline void input_backward(
     if dx != NULL:
         gemm(c'n', c'n', N, I, G, 1, dgi, G, weight_ih, I, 0, dx, I)
     gemm(c't', c'n', G, I, N, 1, dgi, G, x, I, 1, dweight_ih, I)
+    add_colsum(dbias_ih, dgi, N, G)
+
+
+cdef inline void input_gather(
+    floating *gi,                   # (N, G) written
+    const long long *ids,           # (N,) each row's one-hot column, 0 <= ids[n] < I
+    const floating *weight_ih_t,    # (I, G): W_ih^T (transpose)
+    const floating *bias_ih,        # (G,)
+    int N, int G,
+) noexcept nogil:
+    # input_projection of one-hot rows x_n = e_{ids[n]}: row n of x W_ih^T is
+    # column ids[n] of W_ih exactly (every other term of the sum is 0), so
+    # the same gi as the product, for a copy instead of N I G multiply-adds
+    cdef Py_ssize_t n, g
+    cdef const floating *column
+    cdef floating *out
+    for n in range(N):
+        column = weight_ih_t + ids[n] * G
+        out = gi + n * G
+        for g in range(G):
+            out[g] = column[g] + bias_ih[g]
+
+
+cdef inline void input_scatter_backward(
+    floating *dweight_ih,           # (G, I) added into
+    floating *dbias_ih,             # (G,) added into
+    floating *dweight_ih_t,         # (I, G) scratch
+    const floating *dgi,            # (N, G)
+    const long long *ids,           # (N,) as input_gather's
+    int N, int I, int G,
+) noexcept nogil:
+    # Mirror of input_gather: dW_ih += dgi^T x adds row n of dgi into column
+    # ids[n]; rows are added in order into W_ih^T's layout, then transposed
+    # in (the NumPy backend's np.add.at, term for term)
+    cdef Py_ssize_t n, g, i
+    cdef floating *column
+    cdef const floating *row
+    memset(dweight_ih_t, 0, <size_t> I * G * sizeof(floating))
+    for n in range(N):
+        column = dweight_ih_t + ids[n] * G
+        row = dgi + n * G
+        for g in range(G):
+            column[g] += row[g]
+    for g in range(G):
+        for i in range(I):
+            dweight_ih[g * I + i] += dweight_ih_t[i * G + g]
     add_colsum(dbias_ih, dgi, N, G)
 
 

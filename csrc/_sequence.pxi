@@ -120,8 +120,9 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from _common cimport (final_index, hidden_weights_p, hidden_weights_t, input_backward,
-                      input_projection, input_weights_t, keep_invalid_rows, mask_rows,
-                      mask_rows_sum, min_length, next_index, panel_isa, prev_index, step_at)
+                      input_gather, input_projection, input_scatter_backward,
+                      input_weights_t, keep_invalid_rows, mask_rows, mask_rows_sum, min_length,
+                      next_index, panel_isa, prev_index, step_at, transpose)
 from _fast cimport data
 
 
@@ -139,7 +140,8 @@ cdef void seq_forward_work(
     floating *gi,                   # (T, B, G) scratch
     floating *weight_hh_t,          # (K, Gh) scratch
     floating *weight_ih_t,          # (I, G) scratch
-    const floating *x,              # (T, B, I)
+    const floating *x,              # (T, B, I), or NULL: one-hot x given as ids
+    const long long *ids,           # (T, B) x's one-hot columns, or NULL: x given
     floating **initial,             # N_STATES of (B, w_s)
     const floating *weight_ih,      # (G, I)
     const floating *weight_hh,      # (Gh, K)
@@ -160,9 +162,13 @@ cdef void seq_forward_work(
     cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, Gh, K, B, T)
     for k in range(N_STATES):
         BW[k] = <Py_ssize_t> B * width[k]
-    # gi = x W_ih^T + b_ih, every step at once
-    input_projection(gi, x, weight_ih, input_weights_t(weight_ih_t, weight_ih, G, I, T * B),
-                     bias_ih, T * B, I, G)
+    # gi = x W_ih^T + b_ih, every step at once; of one-hot x, W_ih's columns
+    if ids != NULL:
+        transpose(weight_ih_t, weight_ih, G, I)
+        input_gather(gi, ids, weight_ih_t, bias_ih, T * B, G)
+    else:
+        input_projection(gi, x, weight_ih, input_weights_t(weight_ih_t, weight_ih, G, I, T * B),
+                         bias_ih, T * B, I, G)
     for k in range(N_STATES):
         memcpy(states[k] + final_index(T, not reverse) * BW[k], initial[k],
                BW[k] * sizeof(floating))
@@ -195,7 +201,8 @@ cdef void seq_infer_work(
     floating *weight_hh_t,          # (K, Gh) scratch
     floating *weight_ih_t,          # (I, G) scratch
     floating *slots,                # 2 (B, w_s) per state, scratch
-    const floating *x,              # (T, B, I)
+    const floating *x,              # (T, B, I), or NULL: one-hot x given as ids
+    const long long *ids,           # (T, B) x's one-hot columns, or NULL: x given
     floating **initial,             # N_STATES of (B, w_s)
     const floating *weight_ih,      # (G, I)
     const floating *weight_hh,      # (Gh, K)
@@ -224,9 +231,14 @@ cdef void seq_infer_work(
     cdef floating *swap
     cdef long long shortest = min_length(lengths, B)
     cdef const floating *w_t = hidden_weights_t(weight_hh_t, weight_hh, Gh, K, B, T)
-    # packed once for every chunk; chosen by the whole call's rows, as seq_forward's
-    cdef const floating *w_ih_t = input_weights_t(weight_ih_t, weight_ih, G, I,
-                                                  <Py_ssize_t> T * B)
+    # packed (or, for ids, transposed) once for every chunk; chosen by the
+    # whole call's rows, as seq_forward's
+    cdef const floating *w_ih_t
+    if ids != NULL:
+        transpose(weight_ih_t, weight_ih, G, I)
+        w_ih_t = weight_ih_t
+    else:
+        w_ih_t = input_weights_t(weight_ih_t, weight_ih, G, I, <Py_ssize_t> T * B)
     for k in range(N_STATES):
         BW[k] = <Py_ssize_t> B * width[k]
         state[k] = slots
@@ -240,7 +252,11 @@ cdef void seq_infer_work(
         n = min(<Py_ssize_t> chunk, T - first)
         t0 = T - first - n if reverse else first      # the chunk holds times t0 .. t0 + n - 1
         # gi = x W_ih^T + b_ih for the chunk's steps
-        input_projection(gi, x + t0 * B * I, weight_ih, w_ih_t, bias_ih, <int> (n * B), I, G)
+        if ids != NULL:
+            input_gather(gi, ids + t0 * B, w_ih_t, bias_ih, <int> (n * B), G)
+        else:
+            input_projection(gi, x + t0 * B * I, weight_ih, w_ih_t, bias_ih, <int> (n * B), I,
+                             G)
         if B == 1 and shortest >= T and row_forward(output + t0 * K, state, False, NULL, gi,
                                                     weight_hh, bias_hh, extras, option,
                                                     <int> n, H, K, reverse):
@@ -279,12 +295,14 @@ cdef void seq_backward_work(
                                     # unless SEPARATE_DGH
     floating *dstate_work,          # 3 (B, w_s) per state, scratch
     floating *weight_hh_p,          # (Gh, K) scratch
+    floating *dweight_ih_t,         # (I, G) scratch
     floating *work,                 # (weights_backward_scratch(T B, H),) scratch
     const floating *doutput,        # (T, B, K)
     floating **dfinals,             # N_STATES of (B, w_s)
     const floating *gates,          # (T, B, C); NULL when C = 0
     floating **states,              # N_STATES of (T+1, B, w_s)
-    const floating *x,              # (T, B, I)
+    const floating *x,              # (T, B, I), or NULL: one-hot x given as ids
+    const long long *ids,           # (T, B) x's one-hot columns, or NULL: x given
     const floating *weight_ih,      # (G, I)
     const floating *weight_hh,      # (Gh, K)
     floating **extras,              # N_EXTRAS arrays
@@ -336,8 +354,11 @@ cdef void seq_backward_work(
                 dstate[k] = swap
     for k in range(N_STATES):
         memcpy(dinitial[k], dcarry[k], BW[k] * sizeof(floating))
-    # gi = x W_ih^T + b_ih   [BPTT dW_ih]
-    input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih, T * B, I, G)
+    # gi = x W_ih^T + b_ih   [BPTT dW_ih]; ids have no dx
+    if ids != NULL:
+        input_scatter_backward(dweight_ih, dbias_ih, dweight_ih_t, dgi, ids, T * B, I, G)
+    else:
+        input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih, T * B, I, G)
     # the state each step read, in time order: states[s][0:T], or [1:T+1] reverse
     for k in range(N_STATES):
         state[k] = states[k] + prev_index(0, reverse) * BW[k]
@@ -364,8 +385,9 @@ def seq_forward(cnp.ndarray output, tuple finals, tuple states, cnp.ndarray gate
     written, the cache. x: (T, B, I). initial: tuple of (B, w_s).
     weight_ih: (G, I). weight_hh: (Gh, K). bias_ih: (G,). bias_hh: (Gh,).
     extras: tuple of the family's extra parameters. lengths: (B,) int64.
-    reverse: process t = T-1 .. 0. option: the family's scalar setting."""
-    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
+    reverse: process t = T-1 .. 0. option: the family's scalar setting.
+    x may instead be (T, B) int64: one-hot inputs, given as their columns."""
+    if cnp.PyArray_TYPE(output) == cnp.NPY_FLOAT32:
         seq_forward_arrays(<float *> NULL, output, finals, states, gates, x, initial,
                            weight_ih, weight_hh, bias_ih, bias_hh, extras, lengths, reverse,
                            option)
@@ -380,7 +402,9 @@ cdef object seq_forward_arrays(floating *kind, cnp.ndarray output, tuple finals,
                                cnp.ndarray weight_ih, cnp.ndarray weight_hh,
                                cnp.ndarray bias_ih, cnp.ndarray bias_hh, tuple extras,
                                cnp.ndarray lengths, bint reverse, double option):
-    cdef int T = cnp.PyArray_DIM(x, 0), B = cnp.PyArray_DIM(x, 1), I = cnp.PyArray_DIM(x, 2)
+    cdef int T = cnp.PyArray_DIM(x, 0), B = cnp.PyArray_DIM(x, 1)
+    cdef int I = cnp.PyArray_DIM(weight_ih, 1)
+    cdef bint by_id = cnp.PyArray_NDIM(x) == 2   # one-hot x as its columns
     cdef int G = cnp.PyArray_DIM(weight_ih, 0), Gh = cnp.PyArray_DIM(weight_hh, 0)
     cdef int C = cnp.PyArray_DIM(gates, 2)
     cdef int width[N_STATES]                    # w_s
@@ -404,7 +428,8 @@ cdef object seq_forward_arrays(floating *kind, cnp.ndarray output, tuple finals,
         raise MemoryError()
     cdef floating *output_p = <floating *> data(output)
     cdef floating *gates_p = <floating *> data(gates) if C > 0 else NULL
-    cdef floating *x_p = <floating *> data(x)
+    cdef floating *x_p = NULL if by_id else <floating *> data(x)
+    cdef long long *ids_p = <long long *> data(x) if by_id else NULL
     cdef floating *weight_ih_p = <floating *> data(weight_ih)
     cdef floating *weight_hh_p = <floating *> data(weight_hh)
     cdef floating *bias_ih_p = <floating *> data(bias_ih)
@@ -412,7 +437,7 @@ cdef object seq_forward_arrays(floating *kind, cnp.ndarray output, tuple finals,
     cdef long long *lengths_p = <long long *> data(lengths)
     with nogil:
         seq_forward_work(output_p, finals_p, states_p, gates_p, gi, gi + <size_t> T * B * G,
-                         gi + <size_t> T * B * G + <size_t> K * Gh, x_p, initial_p,
+                         gi + <size_t> T * B * G + <size_t> K * Gh, x_p, ids_p, initial_p,
                          weight_ih_p, weight_hh_p, bias_ih_p, bias_hh_p, extras_p, lengths_p,
                          reverse, <floating> option, width, T, B, I, H, G, Gh, C)
         free(gi)
@@ -431,7 +456,7 @@ def seq_infer(cnp.ndarray output, tuple finals, cnp.ndarray gates, cnp.ndarray x
               double option):
     """``seq_forward`` for inference: the same output and finals, nothing kept.
     gates: (B, C), the steps' scratch. The other arguments as in seq_forward."""
-    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
+    if cnp.PyArray_TYPE(output) == cnp.NPY_FLOAT32:
         seq_infer_arrays(<float *> NULL, output, finals, gates, x, initial, weight_ih,
                          weight_hh, bias_ih, bias_hh, extras, lengths, reverse, option)
     else:
@@ -444,7 +469,9 @@ cdef object seq_infer_arrays(floating *kind, cnp.ndarray output, tuple finals,
                              cnp.ndarray weight_ih, cnp.ndarray weight_hh, cnp.ndarray bias_ih,
                              cnp.ndarray bias_hh, tuple extras, cnp.ndarray lengths,
                              bint reverse, double option):
-    cdef int T = cnp.PyArray_DIM(x, 0), B = cnp.PyArray_DIM(x, 1), I = cnp.PyArray_DIM(x, 2)
+    cdef int T = cnp.PyArray_DIM(x, 0), B = cnp.PyArray_DIM(x, 1)
+    cdef int I = cnp.PyArray_DIM(weight_ih, 1)
+    cdef bint by_id = cnp.PyArray_NDIM(x) == 2   # one-hot x as its columns
     cdef int G = cnp.PyArray_DIM(weight_ih, 0), Gh = cnp.PyArray_DIM(weight_hh, 0)
     cdef int C = cnp.PyArray_DIM(gates, 1)
     cdef int chunk = max(1, min(T, INFER_CHUNK_ENTRIES // max(1, B * G)))
@@ -470,7 +497,8 @@ cdef object seq_infer_arrays(floating *kind, cnp.ndarray output, tuple finals,
         raise MemoryError()
     cdef floating *output_p = <floating *> data(output)
     cdef floating *gates_p = <floating *> data(gates) if C > 0 else NULL
-    cdef floating *x_p = <floating *> data(x)
+    cdef floating *x_p = NULL if by_id else <floating *> data(x)
+    cdef long long *ids_p = <long long *> data(x) if by_id else NULL
     cdef floating *weight_ih_p = <floating *> data(weight_ih)
     cdef floating *weight_hh_p = <floating *> data(weight_hh)
     cdef floating *bias_ih_p = <floating *> data(bias_ih)
@@ -479,9 +507,9 @@ cdef object seq_infer_arrays(floating *kind, cnp.ndarray output, tuple finals,
     with nogil:
         seq_infer_work(output_p, finals_p, gates_p, gi, gi + gi_size,
                        gi + gi_size + <size_t> K * Gh,
-                       gi + gi_size + <size_t> K * Gh + <size_t> I * G, x_p, initial_p, weight_ih_p,
-                       weight_hh_p, bias_ih_p, bias_hh_p, extras_p, lengths_p, reverse,
-                       <floating> option, width, T, B, I, H, G, Gh, chunk)
+                       gi + gi_size + <size_t> K * Gh + <size_t> I * G, x_p, ids_p, initial_p,
+                       weight_ih_p, weight_hh_p, bias_ih_p, bias_hh_p, extras_p, lengths_p,
+                       reverse, <floating> option, width, T, B, I, H, G, Gh, chunk)
         free(gi)
 
 
@@ -494,8 +522,8 @@ def seq_backward(cnp.ndarray dx, tuple dinitial, cnp.ndarray dweight_ih,
     (B, w_s)) written; dweight_ih, dweight_hh, dbias_ih, dbias_hh and dextras
     added into. doutput: (T, B, K). dfinals: tuple of (B, w_s). gates, states:
     the forward's cache. dx of shape (0, B, I): dL/dx is not wanted, and not
-    computed."""
-    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
+    computed. x (T, B) int64 (one-hot inputs as their columns) has no dx."""
+    if cnp.PyArray_TYPE(doutput) == cnp.NPY_FLOAT32:
         seq_backward_arrays(<float *> NULL, dx, dinitial, dweight_ih, dweight_hh, dbias_ih,
                             dbias_hh, dextras, doutput, dfinals, gates, states, x, weight_ih,
                             weight_hh, extras, lengths, reverse, option)
@@ -512,7 +540,9 @@ cdef object seq_backward_arrays(floating *kind, cnp.ndarray dx, tuple dinitial,
                                 tuple states, cnp.ndarray x, cnp.ndarray weight_ih,
                                 cnp.ndarray weight_hh, tuple extras, cnp.ndarray lengths,
                                 bint reverse, double option):
-    cdef int T = cnp.PyArray_DIM(x, 0), B = cnp.PyArray_DIM(x, 1), I = cnp.PyArray_DIM(x, 2)
+    cdef int T = cnp.PyArray_DIM(x, 0), B = cnp.PyArray_DIM(x, 1)
+    cdef int I = cnp.PyArray_DIM(weight_ih, 1)
+    cdef bint by_id = cnp.PyArray_NDIM(x) == 2   # one-hot x as its columns
     cdef int G = cnp.PyArray_DIM(weight_ih, 0), Gh = cnp.PyArray_DIM(weight_hh, 0)
     cdef int C = cnp.PyArray_DIM(gates, 2)
     cdef int width[N_STATES]                    # w_s
@@ -536,33 +566,39 @@ cdef object seq_backward_arrays(floating *kind, cnp.ndarray dx, tuple dinitial,
     cdef size_t TBG = <size_t> T * B * G
     cdef size_t TBGh = <size_t> T * B * Gh if SEPARATE_DGH else 0
     # dgi (T, B, G), dgh (T, B, Gh) if separate, the carried state gradients,
-    # W_hh's panels (Gh, K) and weights_backward's scratch, in one block
+    # W_hh's panels (Gh, K), dW_ih^T (I, G) for ids and weights_backward's
+    # scratch, in one block
+    cdef size_t IG = <size_t> I * G if by_id else 0
     cdef floating *dgi = <floating *> malloc(
-        (TBG + TBGh + dstate_size + <size_t> Gh * K
+        (TBG + TBGh + dstate_size + <size_t> Gh * K + IG
          + <size_t> weights_backward_scratch(<Py_ssize_t> T * B, H)) * sizeof(floating))
     if dgi == NULL:
         raise MemoryError()
     cdef floating *dgh = dgi + TBG if SEPARATE_DGH else dgi
     cdef floating *dstate_work = dgi + TBG + TBGh
     cdef floating *weight_hh_panels = dstate_work + dstate_size
-    cdef floating *work = weight_hh_panels + <size_t> Gh * K
+    cdef floating *dweight_ih_t = weight_hh_panels + <size_t> Gh * K
+    cdef floating *work = dweight_ih_t + IG
     # dx with no steps (0, B, I): the caller does not want dL/dx (the first
     # layer on data), and its product is left out
-    cdef floating *dx_p = <floating *> data(dx) if cnp.PyArray_DIM(dx, 0) == T else NULL
+    cdef floating *dx_p = (<floating *> data(dx)
+                           if cnp.PyArray_DIM(dx, 0) == T and not by_id else NULL)
     cdef floating *dweight_ih_p = <floating *> data(dweight_ih)
     cdef floating *dweight_hh_p = <floating *> data(dweight_hh)
     cdef floating *dbias_ih_p = <floating *> data(dbias_ih)
     cdef floating *dbias_hh_p = <floating *> data(dbias_hh)
     cdef floating *doutput_p = <floating *> data(doutput)
     cdef floating *gates_p = <floating *> data(gates) if C > 0 else NULL
-    cdef floating *x_p = <floating *> data(x)
+    cdef floating *x_p = NULL if by_id else <floating *> data(x)
+    cdef long long *ids_p = <long long *> data(x) if by_id else NULL
     cdef floating *weight_ih_p = <floating *> data(weight_ih)
     cdef floating *weight_hh_p = <floating *> data(weight_hh)
     cdef long long *lengths_p = <long long *> data(lengths)
     with nogil:
         seq_backward_work(dx_p, dinitial_p, dweight_ih_p, dweight_hh_p, dbias_ih_p, dbias_hh_p,
-                          dextras_p, dgi, dgh, dstate_work, weight_hh_panels, work, doutput_p,
-                          dfinals_p, gates_p, states_p, x_p, weight_ih_p, weight_hh_p,
+                          dextras_p, dgi, dgh, dstate_work, weight_hh_panels, dweight_ih_t,
+                          work, doutput_p, dfinals_p, gates_p, states_p, x_p, ids_p,
+                          weight_ih_p, weight_hh_p,
                           extras_p, lengths_p, reverse, <floating> option, width,
                           T, B, I, H, G, Gh, C)
         free(dgi)

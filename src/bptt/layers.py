@@ -187,7 +187,8 @@ class _Pool:
         return np.empty(shape, dtype=self.dtype)
 
     def give(self, *arrays: Array) -> None:
-        kept = [a for a in arrays if a.nbytes >= self.MIN_BYTES]
+        # (a cache's first input may be ids, not floats: _forward_ids)
+        kept = [a for a in arrays if a.nbytes >= self.MIN_BYTES and a.dtype == self.dtype]
         if not kept:
             return
         with self._lock:
@@ -460,6 +461,27 @@ class _Recurrent(Module):
             self._push(cache)
         return output, finals
 
+    def _forward_ids(self, ids, states0):
+        """``_forward`` of one-hot inputs given as their columns: ids (T, B)
+        integers in 0..input_size-1 stand for x[t, b] = e_{ids[t, b]} (bptt
+        charlm's characters). The first layer's input projection is then a
+        copy of W_ih's columns instead of a product, the same numbers, and
+        backward adds dL/d(gates) into those columns (dx is None: the ids have
+        no gradient). Time-major and batched; no lengths."""
+        ids = np.asarray(ids)
+        if ids.dtype.kind not in "iu" or ids.ndim != 2 or 0 in ids.shape:
+            raise ValueError(f"ids must be a (T, B) integer array with T, B >= 1, "
+                             f"got {ids.dtype} of shape {ids.shape}")
+        if ids.min() < 0 or ids.max() >= self.input_size:
+            raise ValueError(f"ids must lie in 0..{self.input_size - 1} (input_size "
+                             f"{self.input_size}), got values from {ids.min()} to {ids.max()}")
+        ids = np.array(ids, dtype=np.int64, order="C")  # our own: the cache keeps it
+        output, finals, cache = self._run_forward(ids, states0, None, copy_input=False,
+                                                  keep=self.training, ids=True)
+        if cache is not None:
+            self._push(cache)
+        return output, finals
+
     # -- the common case, in short ------------------------------------------------
     #
     # One layer, one direction, time-major kernel-ready x (T, B, I) or (T, I)
@@ -544,7 +566,8 @@ class _Recurrent(Module):
             return None if dx is None else dx[:, 0], [d[:, 0] for d in d_states0]
         return dx, d_states0
 
-    def _run_forward(self, x, states0, lengths, masks=None, copy_input=True, *, keep: bool):
+    def _run_forward(self, x, states0, lengths, masks=None, copy_input=True, *, keep: bool,
+                     ids: bool = False):
         """Run every layer and direction; return output, final states and,
         with ``keep``, the cache for ``_run_backward`` (else None).
 
@@ -553,10 +576,14 @@ class _Recurrent(Module):
         1/(1-p)) or None per gap between layers, as bptt.torch draws them.
         ``copy_input=False``: the cache may keep the caller's x itself
         (bptt.torch, where autograd's version check guards it).
+        ``ids``: x is ``_forward_ids``'s checked (T, B) int64 ids.
         """
         source = x
-        x, batched = sequence_input(x, self.input_size, self.batch_first, self.dtype)
-        T, B, _ = x.shape
+        if ids:
+            batched = True
+        else:
+            x, batched = sequence_input(x, self.input_size, self.batch_first, self.dtype)
+        T, B = x.shape[0], x.shape[1]
         lengths, padded = sequence_lengths(lengths, T, B, batched, self.input_size)
         LD = self.num_layers * self.directions
         self._check_forward_memory(T, B, keep)
@@ -767,7 +794,7 @@ class _Recurrent(Module):
                 for total, part in zip(self._slots[key].dweights + self._slots[key].dextras,
                                        slot.dweights + slot.dextras, strict=True):
                     total += part
-        dx = np.concatenate([r[0] for r in results], axis=1) if want_dx else None
+        dx = None if results[0][0] is None else np.concatenate([r[0] for r in results], axis=1)
         d_states0 = [np.concatenate([r[1][s] for r in results], axis=1)
                      for s in range(len(d_finals))]
         return dx, d_states0
@@ -813,7 +840,7 @@ class _Recurrent(Module):
         writes ``finals`` (B, w_s) each; returns the output and, with
         ``keep``, the cache for backward, else (the inference kernel, which
         keeps nothing) None."""
-        T, B, _ = x.shape
+        T, B = x.shape[0], x.shape[1]       # x (T, B, I), or ids (T, B)
         widths = self._state_widths
         slots = self._slots[layer, direction]
         output = np.empty((T, B, widths[0]), dtype=self._dtype)
@@ -838,6 +865,7 @@ class _Recurrent(Module):
         w_s) each; parameter gradients added into ``slots``' arrays."""
         for scratch in slots.scratch:
             scratch.fill(0)  # kernels add into it; keep it from growing
+        want_dx = want_dx and x.ndim == 3  # ids (T, B) have no gradient
         # no steps: the kernels' sign that dx is not wanted
         dx = np.empty_like(x) if want_dx else np.empty((0, *x.shape[1:]), x.dtype)
         self._kernels.seq_backward(dx, d_initial, *slots.dweights, slots.dextras,

@@ -61,7 +61,9 @@ The kernels (K: the width of state 0, h; x's dtype throughout):
         bind them and wrap them for ``bptt.cells`` (``<cell>_forward_fast``).
 
 Conventions of every sequence kernel (one layer, one direction):
-- x (T, B, I); output (T, B, K).
+- x (T, B, I); output (T, B, K). Or x as ids (T, B) int64: one-hot inputs
+  given as the column of W_ih each selects (CharModel's characters); the
+  same numbers, no dx in backward.
 - states[s] (T+1, B, w_s) holds every value of state s. Forward direction:
   step t reads [t] and writes [t+1]; [0] = initial. Reverse: step t reads
   [t+1] and writes [t]; [T] = initial.
@@ -329,23 +331,70 @@ def hidden_weights_as_is(weight_hh):
     return weight_hh
 
 
-@jit
 def input_projection(gi, x, weight_ih, bias_ih):
-    """gi (T, B, G) = x W_ih^T + b_ih for every step, one matrix product."""
-    T, B, I = x.shape
-    project(gi.reshape(T * B, gi.shape[2]), x.reshape(T * B, I), weight_ih, bias_ih)
+    """gi (T, B, G) = x W_ih^T + b_ih for every step: one matrix product of x
+    (T, B, I); of one-hot x given as its columns, ids (T, B) integers, a copy
+    of W_ih's columns, the same numbers (every other term of the sum is 0).
+    In jitted code only."""
+    raise NotImplementedError("input_projection runs in jitted code only")
 
 
-@jit
+@overload(input_projection)
+def _input_projection(gi, x, weight_ih, bias_ih):
+    # chosen by x's type when the kernel is typed
+    if x.ndim == 2:
+        def gather(gi, x, weight_ih, bias_ih):
+            T, B = x.shape
+            G = gi.shape[2]
+            weight_ih_t = np.ascontiguousarray(weight_ih.T)  # (I, G): columns as rows
+            for t in range(T):
+                for b in range(B):
+                    column = weight_ih_t[x[t, b]]
+                    for g in range(G):
+                        gi[t, b, g] = column[g] + bias_ih[g]
+        return gather
+
+    def product(gi, x, weight_ih, bias_ih):
+        T, B, I = x.shape
+        project(gi.reshape(T * B, gi.shape[2]), x.reshape(T * B, I), weight_ih, bias_ih)
+    return product
+
+
 def input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih):
     """Mirror of ``input_projection``: dx written, dweight_ih, dbias_ih added.
-    dgi: (T, B, G). dx of shape (0, B, I): not wanted, not computed."""
-    T, B, I = x.shape
-    dgi2 = dgi.reshape(T * B, dgi.shape[2])
-    if dx.shape[0] == T:
-        np.dot(dgi2, weight_ih, dx.reshape(T * B, I))  # [BPTT dW_ih]
-    add_dweight(dweight_ih, dgi2, x.reshape(T * B, I))  # [BPTT dW_ih]
-    add_dbias(dbias_ih, dgi2)  # [BPTT dW_ih]
+    dgi: (T, B, G). dx of shape (0, B, I): not wanted, not computed. Of ids
+    (T, B), no dx: row (t, b) of dgi is added into column ids[t, b] of
+    dweight_ih, in order (np.add.at's), in a transposed copy first. In jitted
+    code only."""
+    raise NotImplementedError("input_backward runs in jitted code only")
+
+
+@overload(input_backward)
+def _input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih):
+    if x.ndim == 2:
+        def scatter(dx, dweight_ih, dbias_ih, dgi, x, weight_ih):
+            T, B = x.shape
+            G, I = weight_ih.shape
+            dweight_ih_t = np.zeros((I, G), dtype=dgi.dtype)
+            for t in range(T):
+                for b in range(B):
+                    column = dweight_ih_t[x[t, b]]
+                    for g in range(G):
+                        column[g] += dgi[t, b, g]  # [BPTT dW_ih]
+            for g in range(G):
+                for i in range(I):
+                    dweight_ih[g, i] += dweight_ih_t[i, g]
+            add_dbias(dbias_ih, dgi.reshape(T * B, G))  # [BPTT dW_ih]
+        return scatter
+
+    def product(dx, dweight_ih, dbias_ih, dgi, x, weight_ih):
+        T, B, I = x.shape
+        dgi2 = dgi.reshape(T * B, dgi.shape[2])
+        if dx.shape[0] == T:
+            np.dot(dgi2, weight_ih, dx.reshape(T * B, I))  # [BPTT dW_ih]
+        add_dweight(dweight_ih, dgi2, x.reshape(T * B, I))  # [BPTT dW_ih]
+        add_dbias(dbias_ih, dgi2)  # [BPTT dW_ih]
+    return product
 
 
 @jit
@@ -386,8 +435,8 @@ def seq_forward(output, finals, states, gates, x, initial,
     weight_hh: (Gh, K).  bias_ih: (G,).  bias_hh: (Gh,).  extras: the family's
     further parameters.  lengths: (B,) int64.  reverse: process t = T-1 .. 0.
     option: the family's scalar setting (float)."""
-    T, B, _ = x.shape
-    gi = np.empty((T, B, weight_ih.shape[0]), dtype=x.dtype)  # x W_ih^T + b_ih
+    T, B = x.shape[0], x.shape[1]  # x: (T, B, I), or ids (T, B)
+    gi = np.empty((T, B, weight_ih.shape[0]), dtype=output.dtype)  # x W_ih^T + b_ih
     input_projection(gi, x, weight_ih, bias_ih)
     w_hh = hidden_weights(weight_hh)  # the steps' W_hh
     work = forward_workspace(initial, w_hh, extras)
@@ -422,10 +471,10 @@ def seq_infer(output, finals, gates, x, initial,
     kept. gates: (B, C), the steps' scratch. Each state lives in two (B, w_s)
     arrays used in turn, and the input projection is made a chunk of steps
     at a time."""
-    T, B, _ = x.shape
+    T, B = x.shape[0], x.shape[1]  # x: (T, B, I), or ids (T, B)
     G = weight_ih.shape[0]
     chunk = max(1, min(T, max(INFER_MIN_CHUNK, INFER_CHUNK_ENTRIES // max(1, B * G))))
-    gi = np.empty((chunk, B, G), dtype=x.dtype)  # x W_ih^T + b_ih, a chunk's steps
+    gi = np.empty((chunk, B, G), dtype=output.dtype)  # x W_ih^T + b_ih, a chunk's steps
     w_hh = hidden_weights(weight_hh)  # the steps' W_hh
     work = forward_workspace(initial, w_hh, extras)
     old = empty_like_each(initial)
@@ -456,9 +505,9 @@ def seq_backward(dx, dinitial, dweight_ih, dweight_hh, dbias_ih, dbias_hh, dextr
     written; dweight_ih, dweight_hh, dbias_ih, dbias_hh and dextras added into.
     doutput: (T, B, K).  dfinals: S arrays (B, w_s). dx of shape (0, B, I):
     dL/dx is not wanted, and not computed."""
-    T, B, _ = x.shape
-    dgi = np.empty((T, B, weight_ih.shape[0]), dtype=x.dtype)  # dL/d(gi)
-    dgh = np.empty((T, B, weight_hh.shape[0]), dtype=x.dtype) if separate_dgh else dgi
+    T, B = x.shape[0], x.shape[1]  # x: (T, B, I), or ids (T, B)
+    dgi = np.empty((T, B, weight_ih.shape[0]), dtype=doutput.dtype)  # dL/d(gi)
+    dgh = np.empty((T, B, weight_hh.shape[0]), dtype=doutput.dtype) if separate_dgh else dgi
     work = backward_workspace(dinitial, weight_hh, extras)
     carry = empty_like_each(dinitial)  # dL/d(state), carried backwards through time; [BPTT carry]
     dold = empty_like_each(dinitial)  # the step writes here; swapped with carry

@@ -28,7 +28,9 @@ sequence kernels with T = 1, lengths = 1 and doutput = 0:
                   *dnew, gates, x, *old, *new, weight_ih, weight_hh, extras, option)
 
 Conventions of every sequence kernel (one layer, one direction):
-- x (T, B, I); output (T, B, K), K the width of state 0 (h).
+- x (T, B, I); output (T, B, K), K the width of state 0 (h). Or x as ids
+  (T, B) int64: one-hot inputs given as the column of W_ih each selects
+  (CharModel's characters); the same numbers, no dx in backward.
 - states[s] (T+1, B, w_s) holds every value of state s. Forward direction:
   step t reads [t] and writes [t+1]; [0] = initial. Reverse: step t reads
   [t+1] and writes [t]; [T] = initial.
@@ -58,6 +60,34 @@ def final_index(T: int, reverse: bool) -> int:
     return 0 if reverse else T
 
 
+def input_projection(x, weight_ih, bias_ih):
+    """gi (T, B, G) = x W_ih^T + b_ih for every step: one matrix product of x
+    (T, B, I); of one-hot x given as ids (T, B), W_ih's columns, the same
+    numbers (every other term of the sum is 0)."""
+    if x.ndim == 2:
+        return weight_ih.T[x] + bias_ih
+    T, B, I = x.shape
+    return (x.reshape(T * B, I) @ weight_ih.T + bias_ih).reshape(T, B, -1)
+
+
+def input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih) -> None:
+    """Mirror of ``input_projection``: dx written, dweight_ih, dbias_ih added.
+    dx of shape (0, B, I): not wanted, not computed. Of ids, no dx: row
+    (t, b) of dgi is added into column ids[t, b] of dweight_ih, in order."""
+    T, B, G = dgi.shape
+    dgi2 = dgi.reshape(T * B, G)
+    if x.ndim == 2:
+        dweight_ih_t = np.zeros((weight_ih.shape[1], G), dtype=dgi.dtype)
+        np.add.at(dweight_ih_t, x.reshape(T * B), dgi2)  # [BPTT dW_ih]
+        dweight_ih += dweight_ih_t.T
+    else:
+        I = x.shape[2]
+        if dx.shape[0] == T:
+            dx.reshape(T * B, I)[...] = dgi2 @ weight_ih  # [BPTT dW_ih]
+        dweight_ih += dgi2.T @ x.reshape(T * B, I)  # [BPTT dW_ih]
+    dbias_ih += dgi2.sum(axis=0)  # [BPTT dW_ih]
+
+
 def keep_invalid_rows(new, old, valid) -> None:
     """Rows past their length carry their state through unchanged."""
     new[~valid] = old[~valid]  # backward: the carried gradient, [BPTT lengths]
@@ -81,9 +111,9 @@ def sequence_kernels(step_forward, step_backward, weights_backward, separate_dgh
                     weight_ih, weight_hh, bias_ih, bias_hh, extras, lengths, reverse, option):
         """output: (T, B, K) written.  finals: S arrays (B, w_s) written.
         states: S arrays (T+1, B, w_s) and gates: (T, B, C) written, the cache.
-        x: (T, B, I).  initial: S arrays (B, w_s).  lengths: (B,) int64."""
-        T, B, I = x.shape
-        gi = (x.reshape(T * B, I) @ weight_ih.T + bias_ih).reshape(T, B, -1)  # (T, B, G)
+        x: (T, B, I) or ids (T, B).  initial: S arrays (B, w_s).  lengths: (B,) int64."""
+        T = x.shape[0]
+        gi = input_projection(x, weight_ih, bias_ih)  # (T, B, G)
         first = final_index(T, not reverse)
         for history, state0 in zip(states, initial, strict=True):
             history[first] = state0
@@ -106,10 +136,9 @@ def sequence_kernels(step_forward, step_backward, weights_backward, separate_dgh
         """Mirror of ``seq_forward``: dx (T, B, I) and dinitial written, the
         parameter gradients added into. doutput: (T, B, K); dfinals: S arrays.
         dx of shape (0, B, I): dL/dx is not wanted, and not computed."""
-        T, B, I = x.shape
-        G = weight_ih.shape[0]
-        dgi = np.empty((T, B, G), dtype=x.dtype)
-        dgh = np.empty((T, B, weight_hh.shape[0]), dtype=x.dtype) if separate_dgh else dgi
+        T, B = x.shape[0], x.shape[1]
+        dgi = np.empty((T, B, weight_ih.shape[0]), dtype=doutput.dtype)
+        dgh = np.empty((T, B, weight_hh.shape[0]), dtype=doutput.dtype) if separate_dgh else dgi
         carry = [d.copy() for d in dfinals]  # dL/d(state), carried back in time; [BPTT carry]
         for t in reversed(steps(T, reverse)):
             p, q = prev_next(t, reverse)
@@ -129,19 +158,15 @@ def sequence_kernels(step_forward, step_backward, weights_backward, separate_dgh
         h_prev = (states[0][1:] if reverse else states[0][:-1]).reshape(T * B, -1)
         weights_backward(dweight_hh, dbias_hh, dextras, dgh.reshape(T * B, -1),
                          gates.reshape(T * B, -1), h_prev, weight_hh, extras, option)
-        dgi2 = dgi.reshape(T * B, G)
-        if dx.shape[0] == T:
-            dx.reshape(T * B, I)[...] = dgi2 @ weight_ih  # [BPTT dW_ih]
-        dweight_ih += dgi2.T @ x.reshape(T * B, I)  # [BPTT dW_ih]
-        dbias_ih += dgi2.sum(axis=0)  # [BPTT dW_ih]
+        input_backward(dx, dweight_ih, dbias_ih, dgi, x, weight_ih)  # [BPTT dW_ih]
 
     def seq_infer(output, finals, gates, x, initial,
                   weight_ih, weight_hh, bias_ih, bias_hh, extras, lengths, reverse, option):
         """``seq_forward`` for inference: the same output and finals, nothing
         kept. gates: (B, C), the steps' scratch; each state lives in two
         (B, w_s) arrays used in turn."""
-        T, B, I = x.shape
-        gi = (x.reshape(T * B, I) @ weight_ih.T + bias_ih).reshape(T, B, -1)  # (T, B, G)
+        T = x.shape[0]
+        gi = input_projection(x, weight_ih, bias_ih)  # (T, B, G)
         old = tuple(state0.copy() for state0 in initial)
         new = tuple(np.empty_like(state0) for state0 in initial)
         for t in steps(T, reverse):

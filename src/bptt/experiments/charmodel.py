@@ -10,8 +10,11 @@ One recurrent layer over one-hot characters, then a log-softmax read-out
 
 ``cell``: "gru" (seed 001's GRU, with biases), "rnn" (min-char-rnn's tanh
 Elman RNN) or "lstm" (seed 004). The one-hot input keeps the model exactly
-the seeds'; its projection is one GEMM of (T*B, V) by (V, G*H), small next
-to the recurrent work for a vocabulary of ~80 characters.
+the seeds', but no one-hot array is made: the layer takes the character ids
+(``_forward_ids``), so the input projection x_t W^T is a copy of W's column
+c_t (the same numbers as the product) and its weight gradient a sum into
+those columns, where the product would cost (T*B) V G*H multiply-adds each
+way, a sixth of a training step's at hidden 256.
 
 Checkpoints are ``.npz`` files read with ``allow_pickle=False``: named
 arrays plus one JSON string (``save_npz`` / ``load_npz``), so loading one
@@ -179,7 +182,6 @@ class CharModel:
         else:
             self.layer = LSTM(V, H, **options)
         self.readout = Linear(H, V, dtype=self.dtype, rng=rng)
-        self._onehot = np.eye(V, dtype=self.dtype)  # (V, V): row i is character i
         self._pending: Array | None = None  # log_probs (T, B, V) awaiting backward
 
     # -- parameters -------------------------------------------------------------
@@ -277,13 +279,15 @@ class CharModel:
             raise ValueError("CharModel.forward() in training mode while the previous "
                              "forward still awaits its backward(); call backward() first, "
                              "or use eval() (or evaluate()) for forward passes alone")
-        x = self._onehot[ids]  # (T, B, V)
-        if self.cell == "lstm":
-            output, (h, c) = self.layer.forward(x, None if state is None else tuple(state))
-            state = (h, c)
-        else:
-            output, h = self.layer.forward(x, None if state is None else state[0])
-            state = (h,)
+        names = ("h0", "c0") if self.cell == "lstm" else ("h0",)
+        if state is None:
+            state = (None,) * len(names)
+        elif not isinstance(state, (tuple, list)) or len(state) != len(names):
+            raise ValueError(f"state must be a tuple of {len(names)} arrays "
+                             f"({', '.join(names)}) or None, got {_describe(state)}")
+        # x_t = onehot(c_t), given to the layer as the ids themselves
+        output, finals = self.layer._forward_ids(ids, list(zip(names, state, strict=True)))
+        state = tuple(finals)
         log_probs = losses.log_softmax(self.readout.forward(output))  # (T, B, V)
         if self.training:
             self._pending = log_probs
@@ -384,6 +388,12 @@ class CharModel:
         model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items()
                                if k.startswith("model/")})
         return model
+
+
+def _describe(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"
 
 
 class _mode:
