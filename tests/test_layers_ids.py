@@ -112,6 +112,18 @@ def test_ids_with_rows_split_across_threads(backend):
         bptt.set_num_threads(None)
 
 
+def test_ids_follow_batch_first(backend):
+    # ids (B, T) for a batch_first layer, as its x (B, T, I) would be
+    kw = dict(batch_first=True, backend=backend, dtype=np.float64, seed=2)
+    dense, by_id = bptt.GRU(V, H, **kw), bptt.GRU(V, H, **kw)
+    ids = np.random.default_rng(3).integers(0, V, (4, 7))            # B = 4, T = 7
+    expected, h_n = dense.forward(np.eye(V)[ids])
+    actual, finals = by_id._forward_ids(ids, _names(by_id))
+    assert actual.shape == (4, 7, H)
+    np.testing.assert_array_equal(actual, expected)
+    np.testing.assert_array_equal(finals[0], h_n)
+
+
 def test_the_weight_gradient_of_ids_is_a_sum_into_columns(backend):
     # dW_ih column c = the sum of dL/d(gi) over the rows whose id is c: a
     # column no id names gets nothing, and the sum is the one-hot product's

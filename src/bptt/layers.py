@@ -467,14 +467,17 @@ class _Recurrent(Module):
         charlm's characters). The first layer's input projection is then a
         copy of W_ih's columns instead of a product, the same numbers, and
         backward adds dL/d(gates) into those columns (dx is None: the ids have
-        no gradient). Time-major and batched; no lengths."""
+        no gradient). Batched: (T, B), or (B, T) with batch_first; no lengths."""
         ids = np.asarray(ids)
+        layout = "(B, T)" if self.batch_first else "(T, B)"
         if ids.dtype.kind not in "iu" or ids.ndim != 2 or 0 in ids.shape:
-            raise ValueError(f"ids must be a (T, B) integer array with T, B >= 1, "
+            raise ValueError(f"ids must be a {layout} integer array with T, B >= 1, "
                              f"got {ids.dtype} of shape {ids.shape}")
         if ids.min() < 0 or ids.max() >= self.input_size:
             raise ValueError(f"ids must lie in 0..{self.input_size - 1} (input_size "
                              f"{self.input_size}), got values from {ids.min()} to {ids.max()}")
+        if self.batch_first:
+            ids = ids.T
         ids = np.array(ids, dtype=np.int64, order="C")  # our own: the cache keeps it
         output, finals, cache = self._run_forward(ids, states0, None, copy_input=False,
                                                   keep=self.training, ids=True)
