@@ -9,6 +9,9 @@
  * B[k][32p .. 32p + 31] for every k, contiguous, so a panel streams through
  * the kernel in order.
  *
+ * Also here: the weight gradients' product after the loop, C += X^T D over
+ * a sequence's T B rows (panel_atb, below), on X and D as they are.
+ *
  * Two kernels, one per instruction set, on the same panels:
  *   AVX-512F       8 rows of C times a whole panel (two 16-float vectors a
  *                  row): 16 accumulators;
@@ -255,6 +258,89 @@ PANEL_GEMM(panel_gemm_avx2, PANEL_AVX2, __m256, 8, 6, _mm256_loadu_ps, _mm256_st
 
 #undef PANEL_GEMM
 
+/* C (F, G) += X^T D: the weight gradients' product over a sequence's N =
+ * T B rows, X (N, F) and D (N, G) row-major as the steps left them (rows
+ * ldx and ldd apart), G a multiple of 2 LANES. Blocks of ROWS rows of C (F)
+ * times 2 LANES columns (G), as PANEL_GEMM's. The rows n run in chunks of
+ * ATB_CHUNK: a chunk's 2 LANES columns of D are copied to a contiguous block
+ * first, which stays in L1 while every block of F passes over it (D's own
+ * rows, G floats apart, fall into a few L1 sets: at G = 512 a chunk of them
+ * would not stay). Each block's accumulators are loaded from C and stored
+ * back around a chunk, so each entry of C is still one chain of FMAs over
+ * n = 0 .. N-1, continuing from C: the same bits for every chunk size and
+ * either kernel. */
+#define ATB_CHUNK 256
+#define PANEL_ATB(NAME, ISA, VEC, LANES, ROWS, LOAD, STORE, SET1, FMA)           \
+    ISA static void NAME(                                                      \
+        float *c,                     /* (F, G) added into */                  \
+        const float *x, int ldx,      /* (N, F) */                             \
+        const float *d, int ldd,      /* (N, G) */                             \
+        int N, int F, int G,                                                   \
+        float *xs)                    /* (ATB_CHUNK (F + 8),) scratch */       \
+    {                                                                          \
+        float block[ATB_CHUNK * 2 * LANES] __attribute__((aligned(64)));       \
+        ptrdiff_t n0, n1, m, g, f, n, r;                                       \
+        for (n0 = 0; n0 < N; n0 = n1) {                                        \
+            n1 = n0 + ATB_CHUNK < N ? n0 + ATB_CHUNK : N;                      \
+            m = n1 - n0;                                                       \
+            /* the chunk's X by blocks of ROWS columns: block f at xs + f m */ \
+            for (f = 0; f < F; f += ROWS) {                                    \
+                ptrdiff_t rows = F - f < ROWS ? F - f : ROWS;                  \
+                for (n = 0; n < m; n++)                                        \
+                    for (r = 0; r < rows; r++)                                 \
+                        xs[f * m + n * rows + r] = x[(n0 + n) * (ptrdiff_t) ldx + f + r]; \
+            }                                                                  \
+            for (g = 0; g < G; g += 2 * LANES) {                               \
+                for (n = 0; n < m; n++) {                                      \
+                    const float *drow = d + (n0 + n) * (ptrdiff_t) ldd + g;    \
+                    STORE(block + n * 2 * LANES, LOAD(drow));                  \
+                    STORE(block + n * 2 * LANES + LANES, LOAD(drow + LANES));  \
+                }                                                              \
+                for (f = 0; f < F; f += ROWS) {                                \
+                    ptrdiff_t rows = F - f < ROWS ? F - f : ROWS;              \
+                    const float *xb = xs + f * m;                              \
+                    VEC acc[ROWS][2];                                          \
+                    for (r = 0; r < rows; r++) {                               \
+                        acc[r][0] = LOAD(c + (f + r) * (ptrdiff_t) G + g);     \
+                        acc[r][1] = LOAD(c + (f + r) * (ptrdiff_t) G + g + LANES); \
+                    }                                                          \
+                    if (rows == ROWS) {  /* a constant count: unrolled */      \
+                        for (n = 0; n < m; n++) {                              \
+                            VEC b0 = LOAD(block + n * 2 * LANES);              \
+                            VEC b1 = LOAD(block + n * 2 * LANES + LANES);      \
+                            for (r = 0; r < ROWS; r++) {                       \
+                                VEC s = SET1(xb[n * ROWS + r]);                \
+                                acc[r][0] = FMA(s, b0, acc[r][0]);             \
+                                acc[r][1] = FMA(s, b1, acc[r][1]);             \
+                            }                                                  \
+                        }                                                      \
+                    } else {                                                   \
+                        for (n = 0; n < m; n++) {                              \
+                            VEC b0 = LOAD(block + n * 2 * LANES);              \
+                            VEC b1 = LOAD(block + n * 2 * LANES + LANES);      \
+                            for (r = 0; r < rows; r++) {                       \
+                                VEC s = SET1(xb[n * rows + r]);                \
+                                acc[r][0] = FMA(s, b0, acc[r][0]);             \
+                                acc[r][1] = FMA(s, b1, acc[r][1]);             \
+                            }                                                  \
+                        }                                                      \
+                    }                                                          \
+                    for (r = 0; r < rows; r++) {                               \
+                        STORE(c + (f + r) * (ptrdiff_t) G + g, acc[r][0]);     \
+                        STORE(c + (f + r) * (ptrdiff_t) G + g + LANES, acc[r][1]); \
+                    }                                                          \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    }
+
+PANEL_ATB(panel_atb_avx512, PANEL_AVX512, __m512, 16, 8, _mm512_loadu_ps, _mm512_storeu_ps,
+          _mm512_set1_ps, _mm512_fmadd_ps)
+PANEL_ATB(panel_atb_avx2, PANEL_AVX2, __m256, 8, 6, _mm256_loadu_ps, _mm256_storeu_ps,
+          _mm256_set1_ps, _mm256_fmadd_ps)
+
+#undef PANEL_ATB
+
 /* One row, c (1, n) = a (1, K) B[k0 : k0 + K, col0 : col0 + n]: the matrix-
  * vector product of batch 1, on gemv_pack's groups. Each pass takes SPAN
  * columns of one group (AVX-512: 128, 8 accumulators; AVX2: 64, 8), enough
@@ -329,6 +415,22 @@ static inline void panel_gemm(float *c, int ldc, const float *a, int lda, const 
 #else
     (void) c; (void) ldc; (void) a; (void) lda; (void) panels; (void) kstride;
     (void) M; (void) N; (void) K; (void) beta; (void) bias;
+#endif
+}
+
+/* C (F, G) += X (N, F)^T D (N, G), rows ldx and ldd apart; only where
+ * panel_isa() != PANEL_NONE and G % 32 == 0. */
+static inline void panel_atb(float *c, const float *x, int ldx, const float *d, int ldd,
+                             int N, int F, int G, float *xs)
+{
+#if PANEL_BUILT
+    if (panel_isa() == PANEL_ISA_AVX512)
+        panel_atb_avx512(c, x, ldx, d, ldd, N, F, G, xs);
+    else
+        panel_atb_avx2(c, x, ldx, d, ldd, N, F, G, xs);
+#else
+    (void) c; (void) x; (void) ldx; (void) d; (void) ldd; (void) N; (void) F; (void) G;
+    (void) xs;
 #endif
 }
 

@@ -24,8 +24,8 @@ from cython cimport floating
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
-from _common cimport (add_colsum, gemm, hidden_backward_product, hidden_product,
-                      input_backward, input_projection)
+from _common cimport (add_colsum, add_weight_gradient, hidden_backward_product,
+                      hidden_product, input_backward, input_projection)
 from _fast cimport data, new_array, step_rows, upstream_fits
 from _gates cimport (gru_seed_gates_backward_r, gru_seed_gates_backward_zh,
                      gru_seed_gates_forward_h, gru_seed_gates_forward_rz)
@@ -134,11 +134,11 @@ cdef void gru_seed_dweight_hh_work(
 ) noexcept nogil:
     # W_rh and W_zh multiply h, W_h multiplies r (.) h
     cdef Py_ssize_t n, j
-    gemm(c't', c'n', 2 * H, H, N, 1, dgi, 3 * H, h, H, 1, dweight_hh, H)
+    add_weight_gradient(dweight_hh, H, dgi, 3 * H, h, H, N, 2 * H, H)
     for n in range(N):
         for j in range(H):
             rh[n * H + j] = gates[n * 3 * H + j] * h[n * H + j]
-    gemm(c't', c'n', H, H, N, 1, dgi + 2 * H, 3 * H, rh, H, 1, dweight_hh + 2 * H * H, H)
+    add_weight_gradient(dweight_hh + 2 * H * H, H, dgi + 2 * H, 3 * H, rh, H, N, H, H)
 
 
 include "_no_row_loop.pxi"

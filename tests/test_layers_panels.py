@@ -1,7 +1,8 @@
 """The Cython backend's float32 recurrent products at batch >= 8 (or batch 1
 over >= 32 steps) and hidden a multiple of 32 run on its own kernels
-(csrc/_panel.h) where the CPU has AVX-512F or AVX2; the other tests' small
-shapes never reach them. Input size 13 packs W_ih as one 8 x 8 tile and a
+(csrc/_panel.h) where the CPU has AVX-512F or AVX2, and so do the weight
+gradients' products over T B >= 64 rows with gate rows a multiple of 32;
+the other tests' small shapes never reach them. Input size 13 packs W_ih as one 8 x 8 tile and a
 rest of 5 (the transposing copy of csrc/_panel.h) where the input projection
 runs on panels (T B >= 64: the bidirectional batch-11 cases). These hold it to the
 NumPy reference and to torch at shapes that do, including a batch that leaves
@@ -34,6 +35,11 @@ CASES = [
            lengths=lengths)
     for kind in ("gru", "gru_seed", "rnn_tanh", "lstm")
     for bi, lengths in ((False, None), (True, (33,)))
+] + [
+    # the weight gradients' kernel (panel_atb) over 25 x 11 = 275 rows: a
+    # chunk of 256 and a part; x's 13 columns leave partial blocks
+    Config(kind, num_layers=2, batch=11, T=25, input_size=13, hidden_size=32)
+    for kind in ("gru", "gru_seed", "rnn_tanh", "lstm")
 ]
 
 

@@ -1,5 +1,6 @@
-"""The float32 recurrent-product kernels of csrc/_panel.h, one per instruction
-set, each chosen in a child process with BPTT_SIMD: AVX-512 and AVX2 must give
+"""The float32 kernels of csrc/_panel.h (the recurrent products and the weight
+gradients' products), one per instruction set, each chosen in a child
+process with BPTT_SIMD: AVX-512 and AVX2 must give
 the same bits (the same fused multiply-adds in the same order), and BLAS
 ("none", the path every other shape takes) the same numbers to float32
 rounding."""
@@ -29,19 +30,26 @@ rng = np.random.default_rng(0)
 # block on both kernels: 8 + 5; 6 + 6 + 1), or at batch 1 over >= 32 steps
 # (the matrix-vector kernels: hidden 32, one group of 96 or 128 columns;
 # hidden 160, whole groups of 128 and a rest)
+# (the weight gradients' kernel, panel_atb, takes T B >= 64 rows in chunks of
+# 256: 13 x 25 = 325 rows are a chunk and a part; its rows of W^T are the
+# input's 5 or 2 H = 64 and the state's 32 columns; gru_seed reads dL/d(gates)
+# in column blocks)
 for kind, B, T, H in (("GRU", 13, 9, 32), ("LSTM", 8, 9, 32), ("LSTM", 13, 9, 32),
                       ("GRU", 1, 40, 32), ("LSTM", 1, 40, 32), ("GRU", 1, 40, 160),
-                      ("LSTM", 1, 40, 160)):
-    layer = getattr(bptt, kind)(5, H, num_layers=2, bidirectional=True, backend="cython",
-                                dtype=np.float32, seed=1)
+                      ("LSTM", 1, 40, 160), ("LSTM", 13, 25, 32), ("GRU_seed", 13, 25, 32)):
+    options = {"variant": "seed"} if kind == "GRU_seed" else {}
+    layer = getattr(bptt, kind.split("_")[0])(5, H, num_layers=2, bidirectional=True,
+                                              backend="cython", dtype=np.float32, seed=1,
+                                              **options)
     x = rng.standard_normal((T, B, 5)).astype(np.float32)
     bptt.set_num_threads(1)
     output, _ = layer(x)
     dx, _ = layer.backward(np.ones_like(output))
-    key = f"{kind}{B}H{H}"
+    key = f"{kind}{B}T{T}H{H}"
     np.save(sys.argv[1] + f"/{key}_output.npy", output)
     np.save(sys.argv[1] + f"/{key}_dx.npy", dx)
-    np.save(sys.argv[1] + f"/{key}_dW.npy", layer.grads["weight_hh_l0"])
+    for name in ("weight_hh_l0", "weight_ih_l0", "weight_ih_l1_reverse"):
+        np.save(sys.argv[1] + f"/{key}_d{name}.npy", layer.grads[name])
 print(json.dumps(results))
 """
 
