@@ -270,6 +270,19 @@ PANEL_GEMM(panel_gemm_avx2, PANEL_AVX2, __m256, 8, 6, _mm256_loadu_ps, _mm256_st
  * n = 0 .. N-1, continuing from C: the same bits for every chunk size and
  * either kernel. */
 #define ATB_CHUNK 256
+/* One block's pass over a chunk's m rows: COUNT rows of C (the x values of
+ * row n at xb + n COUNT), two vectors of columns from the copied block. */
+#define ATB_PASS(VEC, LANES, LOAD, SET1, FMA, COUNT)                            \
+    for (n = 0; n < m; n++) {                                                  \
+        VEC b0 = LOAD(block + n * 2 * LANES);                                  \
+        VEC b1 = LOAD(block + n * 2 * LANES + LANES);                          \
+        for (r = 0; r < (COUNT); r++) {                                        \
+            VEC s = SET1(xb[n * (COUNT) + r]);                                 \
+            acc[r][0] = FMA(s, b0, acc[r][0]);                                 \
+            acc[r][1] = FMA(s, b1, acc[r][1]);                                 \
+        }                                                                      \
+    }
+
 #define PANEL_ATB(NAME, ISA, VEC, LANES, ROWS, LOAD, STORE, SET1, FMA)           \
     ISA static void NAME(                                                      \
         float *c,                     /* (F, G) added into */                  \
@@ -304,27 +317,10 @@ PANEL_GEMM(panel_gemm_avx2, PANEL_AVX2, __m256, 8, 6, _mm256_loadu_ps, _mm256_st
                         acc[r][0] = LOAD(c + (f + r) * (ptrdiff_t) G + g);     \
                         acc[r][1] = LOAD(c + (f + r) * (ptrdiff_t) G + g + LANES); \
                     }                                                          \
-                    if (rows == ROWS) {  /* a constant count: unrolled */      \
-                        for (n = 0; n < m; n++) {                              \
-                            VEC b0 = LOAD(block + n * 2 * LANES);              \
-                            VEC b1 = LOAD(block + n * 2 * LANES + LANES);      \
-                            for (r = 0; r < ROWS; r++) {                       \
-                                VEC s = SET1(xb[n * ROWS + r]);                \
-                                acc[r][0] = FMA(s, b0, acc[r][0]);             \
-                                acc[r][1] = FMA(s, b1, acc[r][1]);             \
-                            }                                                  \
-                        }                                                      \
-                    } else {                                                   \
-                        for (n = 0; n < m; n++) {                              \
-                            VEC b0 = LOAD(block + n * 2 * LANES);              \
-                            VEC b1 = LOAD(block + n * 2 * LANES + LANES);      \
-                            for (r = 0; r < rows; r++) {                       \
-                                VEC s = SET1(xb[n * rows + r]);                \
-                                acc[r][0] = FMA(s, b0, acc[r][0]);             \
-                                acc[r][1] = FMA(s, b1, acc[r][1]);             \
-                            }                                                  \
-                        }                                                      \
-                    }                                                          \
+                    if (rows == ROWS)    /* a constant count: unrolled */      \
+                        ATB_PASS(VEC, LANES, LOAD, SET1, FMA, ROWS)            \
+                    else                                                       \
+                        ATB_PASS(VEC, LANES, LOAD, SET1, FMA, rows)            \
                     for (r = 0; r < rows; r++) {                               \
                         STORE(c + (f + r) * (ptrdiff_t) G + g, acc[r][0]);     \
                         STORE(c + (f + r) * (ptrdiff_t) G + g + LANES, acc[r][1]); \
@@ -340,6 +336,7 @@ PANEL_ATB(panel_atb_avx2, PANEL_AVX2, __m256, 8, 6, _mm256_loadu_ps, _mm256_stor
           _mm256_set1_ps, _mm256_fmadd_ps)
 
 #undef PANEL_ATB
+#undef ATB_PASS
 
 /* One row, c (1, n) = a (1, K) B[k0 : k0 + K, col0 : col0 + n]: the matrix-
  * vector product of batch 1, on gemv_pack's groups. Each pass takes SPAN
