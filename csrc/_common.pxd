@@ -404,6 +404,18 @@ cdef inline void input_backward(
     add_colsum(dbias_ih, dgi, N, G)
 
 
+cdef inline void add_transposed(
+    floating *dweight, int ldw,     # (G, F) added into, rows ldw apart
+    const floating *dweight_t,      # (F, G)
+    int F, int G,
+) noexcept nogil:
+    # dweight += dweight_t^T: a weight gradient summed in W^T's layout, added in
+    cdef Py_ssize_t g, f
+    for g in range(G):
+        for f in range(F):
+            dweight[g * ldw + f] += dweight_t[f * G + g]
+
+
 cdef inline void add_weight_gradient(
     floating *dweight, int ldw,     # (G, F) added into, rows ldw apart
     const floating *d, int ldd,     # (N, G) dL/d(pre-activations), rows ldd apart
@@ -417,7 +429,6 @@ cdef inline void add_weight_gradient(
     # GFLOP/s on the Zen 4 host, the kernel at 75-86; from F = 256 the two
     # tie. Else (or if the scratch cannot be had) BLAS.
     cdef float *scratch
-    cdef Py_ssize_t g, f
     if floating is float:
         if (panel_isa() != 0 and G % 32 == 0 and N >= INPUT_PANEL_ROWS
                 and F <= ATB_MAX_F):
@@ -426,9 +437,7 @@ cdef inline void add_weight_gradient(
                                        sizeof(float))
             if scratch != NULL:
                 panel_atb(scratch, x, ldx, d, ldd, N, F, G, scratch + <size_t> F * G)
-                for g in range(G):
-                    for f in range(F):
-                        dweight[g * ldw + f] += scratch[f * G + g]
+                add_transposed(dweight, ldw, scratch, F, G)
                 free(scratch)
                 return
     gemm(c't', c'n', G, F, N, 1, d, ldd, x, ldx, 1, dweight, ldw)
@@ -465,7 +474,7 @@ cdef inline void input_scatter_backward(
     # Mirror of input_gather: dW_ih += dgi^T x adds row n of dgi into column
     # ids[n]; rows are added in order into W_ih^T's layout, then transposed
     # in (the NumPy backend's np.add.at, term for term)
-    cdef Py_ssize_t n, g, i
+    cdef Py_ssize_t n, g
     cdef floating *column
     cdef const floating *row
     memset(dweight_ih_t, 0, <size_t> I * G * sizeof(floating))
@@ -474,9 +483,7 @@ cdef inline void input_scatter_backward(
         row = dgi + n * G
         for g in range(G):
             column[g] += row[g]
-    for g in range(G):
-        for i in range(I):
-            dweight_ih[g * I + i] += dweight_ih_t[i * G + g]
+    add_transposed(dweight_ih, I, dweight_ih_t, I, G)
     add_colsum(dbias_ih, dgi, N, G)
 
 

@@ -346,12 +346,11 @@ def _input_projection(gi, x, weight_ih, bias_ih):
         def gather(gi, x, weight_ih, bias_ih):
             T, B = x.shape
             G = gi.shape[2]
-            weight_ih_t = np.ascontiguousarray(weight_ih.T)  # (I, G): columns as rows
             for t in range(T):
                 for b in range(B):
-                    column = weight_ih_t[x[t, b]]
+                    c = x[t, b]
                     for g in range(G):
-                        gi[t, b, g] = column[g] + bias_ih[g]
+                        gi[t, b, g] = weight_ih[g, c] + bias_ih[g]
         return gather
 
     def product(gi, x, weight_ih, bias_ih):
