@@ -26,7 +26,7 @@ cdef extern from "_panel.h" nogil:
     void panel_gemv(float *c, const float *a, const float *groups, int Kall, int Nall,
                     int col0, int n, int k0, int K, int beta)
     void panel_atb(float *c, const float *x, int ldx, const float *d, int ldd, int N, int F,
-                   int G, float *xs)
+                   int G, float *sums, float *xs)
     enum: ATB_CHUNK
 
 cdef enum:
@@ -400,8 +400,7 @@ cdef inline void input_backward(
     # Mirror of input_projection.
     if dx != NULL:
         gemm(c'n', c'n', N, I, G, 1, dgi, G, weight_ih, I, 0, dx, I)
-    add_weight_gradient(dweight_ih, I, dgi, G, x, I, N, G, I)
-    add_colsum(dbias_ih, dgi, N, G)
+    add_weight_gradient(dweight_ih, I, dbias_ih, dgi, G, x, I, N, G, I)
 
 
 cdef inline void add_transposed(
@@ -418,29 +417,42 @@ cdef inline void add_transposed(
 
 cdef inline void add_weight_gradient(
     floating *dweight, int ldw,     # (G, F) added into, rows ldw apart
+    floating *dbias,                # (G,) added into: d's column sums; NULL: not wanted
     const floating *d, int ldd,     # (N, G) dL/d(pre-activations), rows ldd apart
     const floating *x, int ldx,     # (N, F) what the weights multiplied, rows ldx apart
     int N, int G, int F,
 ) noexcept nogil:
-    # dW += d^T x over a sequence's N = T B rows   [BPTT dW_ih], [BPTT dW_hh]
+    # dW += d^T x, db += colsum(d) over a sequence's N = T B rows
+    # [BPTT dW_ih], [BPTT dW_hh]
     # In float32 where the panel kernels run, for F <= ATB_MAX_F: _panel.h's
-    # x^T d into a (F, G) scratch, then added in transposed. OpenBLAS runs
-    # these tall, skinny products (N = 3200, F = 65..128, G = 512) at 51-64
-    # GFLOP/s on the Zen 4 host, the kernel at 75-86; from F = 256 the two
-    # tie. Else (or if the scratch cannot be had) BLAS.
+    # x^T d into a (F, G) scratch, then added in transposed, and the column
+    # sums made as the kernel copies d (into a scratch from 0, then added:
+    # add_colsum's order and bits). OpenBLAS runs these tall, skinny
+    # products (N = 3200, F = 65..128, G = 512) at 51-64 GFLOP/s on the Zen
+    # 4 host, the kernel at 75-86; from F = 256 the two tie. Else (or if the
+    # scratch cannot be had) BLAS, then add_colsum.
     cdef float *scratch
+    cdef float *sums
+    cdef Py_ssize_t g
     if floating is float:
         if (panel_isa() != 0 and G % 32 == 0 and N >= INPUT_PANEL_ROWS
                 and F <= ATB_MAX_F):
-            # C (F, G), then the chunks' X (ATB_CHUNK (F + 8),)
-            scratch = <float *> calloc(<size_t> F * G + <size_t> ATB_CHUNK * (F + 8),
+            # C (F, G), the sums (G,), then the chunks' X (ATB_CHUNK (F + 8),)
+            scratch = <float *> calloc(<size_t> (F + 1) * G + <size_t> ATB_CHUNK * (F + 8),
                                        sizeof(float))
             if scratch != NULL:
-                panel_atb(scratch, x, ldx, d, ldd, N, F, G, scratch + <size_t> F * G)
+                sums = scratch + <size_t> F * G if dbias != NULL else NULL
+                panel_atb(scratch, x, ldx, d, ldd, N, F, G, sums,
+                          scratch + <size_t> (F + 1) * G)
                 add_transposed(dweight, ldw, scratch, F, G)
+                if dbias != NULL:
+                    for g in range(G):
+                        dbias[g] += sums[g]
                 free(scratch)
                 return
     gemm(c't', c'n', G, F, N, 1, d, ldd, x, ldx, 1, dweight, ldw)
+    if dbias != NULL:
+        add_colsum_ld(dbias, d, ldd, N, G)
 
 
 cdef inline void input_gather(
@@ -496,5 +508,4 @@ cdef inline void hidden_weights_backward(
 ) noexcept nogil:
     # Mirror of hidden_product + b_hh over all N = T B rows at once:
     # dW_hh += dgh^T h, db_hh += colsum(dgh)   [BPTT dW_hh]
-    add_weight_gradient(dweight_hh, K, dgh, Gh, h, K, N, Gh, K)
-    add_colsum(dbias_hh, dgh, N, Gh)
+    add_weight_gradient(dweight_hh, K, dbias_hh, dgh, Gh, h, K, N, Gh, K)

@@ -24,7 +24,7 @@ from cython cimport floating
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
-from _common cimport (add_colsum, add_weight_gradient, hidden_backward_product,
+from _common cimport (add_weight_gradient, hidden_backward_product,
                       hidden_product, input_backward, input_projection)
 from _fast cimport data, new_array, step_rows, upstream_fits
 from _gates cimport (gru_seed_gates_backward_r, gru_seed_gates_backward_zh,
@@ -115,9 +115,9 @@ cdef inline void weights_backward(
     floating **extras,              # none
     int N, int H, int K,
 ) noexcept nogil:
-    # [seed-GRU dW]; b_hh is added where b_ih is: db_hh += colsum(dgi)
-    gru_seed_dweight_hh_work(dweight_hh, work, dgh, gates, state[0], N, H)
-    add_colsum(dbias_hh, dgh, N, 3 * H)
+    # [seed-GRU dW]; b_hh is added where b_ih is: db_hh += colsum(dgi), made
+    # by the two products
+    gru_seed_dweight_hh_work(dweight_hh, dbias_hh, work, dgh, gates, state[0], N, H)
 
 
 cdef inline Py_ssize_t weights_backward_scratch(Py_ssize_t N, int H) noexcept nogil:
@@ -126,6 +126,7 @@ cdef inline Py_ssize_t weights_backward_scratch(Py_ssize_t N, int H) noexcept no
 
 cdef void gru_seed_dweight_hh_work(
     floating *dweight_hh,           # (3H, H) added into
+    floating *dbias_hh,             # (3H,) added into: colsum(dgi); NULL: not wanted
     floating *rh,                   # (N, H) scratch
     const floating *dgi,            # (N, 3H) from step_backward
     const floating *gates,          # (N, 3H) [r | z | h~]
@@ -134,11 +135,13 @@ cdef void gru_seed_dweight_hh_work(
 ) noexcept nogil:
     # W_rh and W_zh multiply h, W_h multiplies r (.) h
     cdef Py_ssize_t n, j
-    add_weight_gradient(dweight_hh, H, dgi, 3 * H, h, H, N, 2 * H, H)
+    add_weight_gradient(dweight_hh, H, dbias_hh, dgi, 3 * H, h, H, N, 2 * H, H)
     for n in range(N):
         for j in range(H):
             rh[n * H + j] = gates[n * 3 * H + j] * h[n * H + j]
-    add_weight_gradient(dweight_hh + 2 * H * H, H, dgi + 2 * H, 3 * H, rh, H, N, H, H)
+    add_weight_gradient(dweight_hh + 2 * H * H, H,
+                        dbias_hh + 2 * H if dbias_hh != NULL else NULL,
+                        dgi + 2 * H, 3 * H, rh, H, N, H, H)
 
 
 include "_no_row_loop.pxi"
@@ -187,7 +190,7 @@ cdef void gru_seed_cell_backward_work(
     cdef floating *dstate_next = <floating *> dh_next
     step_backward(dgi, dgi, &dh, &dstate_next, gates, &state, NULL, weight_hh, NULL, NULL, NULL,
                   0, B, H, H)
-    gru_seed_dweight_hh_work(dweight_hh, rh, dgi, gates, h, B, H)      # [seed-GRU dW]
+    gru_seed_dweight_hh_work(dweight_hh, NULL, rh, dgi, gates, h, B, H)  # [seed-GRU dW]
     # gi = x W_ih^T + b
     input_backward(dx, dweight_ih, dbias, dgi, x, weight_ih, B, I, 3 * H)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,13 +43,15 @@ for kind, B, T, H in (("GRU", 13, 9, 32), ("LSTM", 8, 9, 32), ("LSTM", 13, 9, 32
                                               backend="cython", dtype=np.float32, seed=1,
                                               **options)
     x = rng.standard_normal((T, B, 5)).astype(np.float32)
+    x[..., 0] = 1   # so that dW_ih[:, 0] sums dL/d(gates) as db_ih does
     bptt.set_num_threads(1)
     output, _ = layer(x)
     dx, _ = layer.backward(np.ones_like(output))
     key = f"{kind}{B}T{T}H{H}"
     np.save(sys.argv[1] + f"/{key}_output.npy", output)
     np.save(sys.argv[1] + f"/{key}_dx.npy", dx)
-    for name in ("weight_hh_l0", "weight_ih_l0", "weight_ih_l1_reverse"):
+    for name in ("weight_hh_l0", "weight_ih_l0", "weight_ih_l1_reverse", "bias_ih_l0",
+                 "bias_hh_l1_reverse"):
         np.save(sys.argv[1] + f"/{key}_d{name}.npy", layer.grads[name])
 print(json.dumps(results))
 """
@@ -101,6 +104,28 @@ def test_avx512_and_avx2_give_the_same_bits(runs):
     assert a.keys() == b.keys() and a
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_bias_gradients_are_the_kernels_row_sums(runs):
+    """Where panel_atb runs (T B >= 64 rows), it makes db as it copies
+    dL/d(gates): each entry a sum over the rows in order from 0, as
+    add_colsum's. x's column 0 is all ones, so dW_ih[:, 0], each entry one
+    chain of FMAs over the rows from 0, is that same sum of the same numbers:
+    the same bits."""
+    checked = 0
+    for simd, (chosen, arrays) in runs.items():
+        if chosen != simd or simd == "none":
+            continue
+        for key in {re.match(r"\D+\d+T\d+H\d+", name).group() for name in arrays}:
+            B, T = (int(v) for v in re.fullmatch(r"\D+(\d+)T(\d+)H\d+", key).groups())
+            if B * T < 64:
+                continue
+            np.testing.assert_array_equal(arrays[f"{key}_dbias_ih_l0"],
+                                          arrays[f"{key}_dweight_ih_l0"][:, 0],
+                                          err_msg=f"{simd} {key}")
+            checked += 1
+    if not checked:
+        pytest.skip("this CPU runs neither kernel")
 
 
 def test_every_kernel_gives_blas_numbers_to_float32_rounding(runs):
