@@ -309,24 +309,21 @@ PANEL_GEMM(panel_gemm_avx2, PANEL_AVX2, __m256, 8, 6, _mm256_loadu_ps, _mm256_st
                         xs[f * m + n * rows + r] = x[(n0 + n) * (ptrdiff_t) ldx + f + r]; \
             }                                                                  \
             for (g = 0; g < G; g += 2 * LANES) {                               \
+                /* without sums the two adds a row go unused (free beside      \
+                 * the copy's loads and stores) */                             \
+                VEC s0 = sums != NULL ? LOAD(sums + g) : SET1(0.0f);           \
+                VEC s1 = sums != NULL ? LOAD(sums + g + LANES) : SET1(0.0f);   \
+                for (n = 0; n < m; n++) {                                      \
+                    const float *drow = d + (n0 + n) * (ptrdiff_t) ldd + g;    \
+                    VEC v0 = LOAD(drow), v1 = LOAD(drow + LANES);              \
+                    STORE(block + n * 2 * LANES, v0);                          \
+                    STORE(block + n * 2 * LANES + LANES, v1);                  \
+                    s0 = ADD(s0, v0);                                          \
+                    s1 = ADD(s1, v1);                                          \
+                }                                                              \
                 if (sums != NULL) {                                            \
-                    VEC s0 = LOAD(sums + g), s1 = LOAD(sums + g + LANES);      \
-                    for (n = 0; n < m; n++) {                                  \
-                        const float *drow = d + (n0 + n) * (ptrdiff_t) ldd + g; \
-                        VEC v0 = LOAD(drow), v1 = LOAD(drow + LANES);          \
-                        STORE(block + n * 2 * LANES, v0);                      \
-                        STORE(block + n * 2 * LANES + LANES, v1);              \
-                        s0 = ADD(s0, v0);                                      \
-                        s1 = ADD(s1, v1);                                      \
-                    }                                                          \
                     STORE(sums + g, s0);                                       \
                     STORE(sums + g + LANES, s1);                               \
-                } else {                                                       \
-                    for (n = 0; n < m; n++) {                                  \
-                        const float *drow = d + (n0 + n) * (ptrdiff_t) ldd + g; \
-                        STORE(block + n * 2 * LANES, LOAD(drow));              \
-                        STORE(block + n * 2 * LANES + LANES, LOAD(drow + LANES)); \
-                    }                                                          \
                 }                                                              \
                 for (f = 0; f < F; f += ROWS) {                                \
                     ptrdiff_t rows = F - f < ROWS ? F - f : ROWS;              \
